@@ -1,0 +1,27 @@
+import { webhookRoutes } from './bot/webhook.routes';
+import { onError } from './core/errors';
+import { createRouter, requestContext, requireAdminToken } from './core/http';
+import { healthRoutes } from './health/health.routes';
+import type { TaskRegistry } from './tasks/task';
+import { taskRoutes } from './tasks/tasks.routes';
+
+/** The HTTP surface: health, the Telegram webhook and the bearer-protected admin API. */
+export function createApp(deps: { registry: TaskRegistry }) {
+  const api = createRouter();
+  api.use('*', requireAdminToken());
+  api.route('/', taskRoutes(deps.registry));
+  api.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: { title: 'Flarecast admin API', version: '0.1.0' },
+  });
+  api.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer' });
+
+  const app = createRouter();
+  app.onError(onError);
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.use('*', requestContext());
+  app.route('/', healthRoutes());
+  app.route('/telegram', webhookRoutes());
+  app.route('/api', api);
+  return app;
+}

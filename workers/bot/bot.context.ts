@@ -1,0 +1,14 @@
+import type { I18nFlavor } from '@grammyjs/i18n';
+import type { Context } from 'grammy';
+import type { Config } from '../core/config';
+import type { Db } from '../core/db';
+import type { Logger } from '../core/logger';
+
+/** What bot handlers get besides the update: the request's database transaction, config and logger. */
+export interface BotDeps {
+  db: Db;
+  config: Config;
+  log: Logger;
+}
+
+export type BotContext = Context & I18nFlavor & { deps: BotDeps };

@@ -1,0 +1,29 @@
+import { Hono } from 'hono';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import { z } from 'zod';
+import { AppError } from '../core/errors';
+import type { AppEnv } from '../core/http';
+import { handleUpdate } from './webhook.service';
+
+/** The part of an Update every kind shares; grammY reads the rest. */
+const updateSchema = z.looseObject({ update_id: z.number().int().nonnegative() });
+
+/** `POST /telegram/webhook`: Telegram's deliveries, checked by `X-Telegram-Bot-Api-Secret-Token`. */
+export function webhookRoutes() {
+  return new Hono<AppEnv>().post('/webhook', async (c) => {
+    const secret = c.req.header('x-telegram-bot-api-secret-token') ?? '';
+    if (!(await timingSafeEqual(c.var.config.TELEGRAM_WEBHOOK_SECRET, secret))) {
+      throw new AppError(401, 'unauthorized', 'wrong webhook secret');
+    }
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw AppError.badRequest('body', 'malformed JSON');
+    }
+    const parsed = updateSchema.safeParse(body);
+    if (!parsed.success) throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
+    const outcome = await handleUpdate({ db: c.var.db, config: c.var.config, log: c.var.log }, parsed.data);
+    return c.json({ ok: true, outcome });
+  });
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { registerSecrets } from './redact';
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** Telegram's secret_token alphabet: 1-256 characters of A-Z a-z 0-9 _ - */
+const webhookSecret = z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -');
+
+const configSchema = z.object({
+  BOT_TOKEN: z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like <bot id>:<secret>'),
+  /** Bot username, used as the preset `botInfo` so a cold start never calls getMe. */
+  BOT_USERNAME: z.string().min(1).default('flarecast_bot'),
+  /** Bot API server root. Default https://api.telegram.org */
+  TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
+  TELEGRAM_WEBHOOK_SECRET: webhookSecret,
+  ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  /** Comma-separated Telegram user ids of the operators. */
+  ADMIN_TELEGRAM_IDS: z
+    .string()
+    .default('')
+    .transform((raw, ctx) => {
+      const ids = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const bad = ids.find((id) => !/^\d+$/.test(id));
+      if (bad !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'must be a comma-separated list of numeric Telegram ids' });
+        return z.NEVER;
+      }
+      return ids.map(Number);
+    }),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /** host:port of a WebSocket-to-TCP bridge in front of a non-Neon Postgres (local only). */
+  DATABASE_WS_PROXY: z.string().default(''),
+  /** Bot-wide messages per second. Default 30 */
+  TELEGRAM_RATE_LIMIT: positiveInt(30),
+  /** Messages per second with allow_paid_broadcast. Default 1000 */
+  TELEGRAM_PAID_RATE_LIMIT: positiveInt(1000),
+  /** How long a finished task run is kept, in seconds. Default 3600 */
+  RESULT_TTL_SECONDS: positiveInt(3600),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Raised when the environment does not hold a valid configuration. Names the variables, never their values. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const cache = new WeakMap<object, Config>();
+
+/** Parses the environment once per isolate and env object; throws `ConfigError` naming each bad variable. */
+export function getConfig(env: Env): Config {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const parsed = configSchema.safeParse(emptyToUndefined(env));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  }
+  const config = parsed.data;
+  registerSecrets([config.BOT_TOKEN, config.TELEGRAM_WEBHOOK_SECRET, config.ADMIN_API_TOKEN, passwordOf(config.DATABASE_URL)]);
+  cache.set(env, config);
+  return config;
+}
+
+/** Unset and empty variables both mean "use the default". */
+function emptyToUndefined(env: Env): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(env)) out[key] = value === '' ? undefined : value;
+  return out;
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,45 @@
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ConfigError } from './config';
+import { createLogger, errorMessage } from './logger';
+import { redact } from './redact';
+
+/** The one error type of the HTTP boundary; mapped to JSON in `onError`. */
+export class AppError extends Error {
+  override readonly name = 'AppError';
+
+  constructor(
+    readonly status: ContentfulStatusCode,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+
+  /** 400 naming the offending field, e.g. `args.chat_id`. */
+  static badRequest(field: string, message: string): AppError {
+    return new AppError(400, 'invalid_request', `${field}: ${message}`, field);
+  }
+}
+
+export interface ErrorBody {
+  error: string;
+  message: string;
+  field?: string;
+}
+
+/** Maps any thrown value to a JSON response; unexpected errors are logged and answered 500 without details. */
+export function onError(err: Error, c: Context): Response {
+  if (err instanceof AppError) {
+    const body: ErrorBody = { error: err.code, message: redact(err.message), ...(err.field ? { field: err.field } : {}) };
+    return c.json(body, err.status);
+  }
+  const log = createLogger(c.req.header('x-correlation-id') ?? 'unknown');
+  if (err instanceof ConfigError) {
+    log.error('config_invalid', { error: err.message });
+    return c.json({ error: 'misconfigured', message: 'the service is misconfigured; see the logs' } satisfies ErrorBody, 500);
+  }
+  log.error('unhandled_error', { error: errorMessage(err), path: c.req.path });
+  return c.json({ error: 'internal', message: 'internal error' } satisfies ErrorBody, 500);
+}

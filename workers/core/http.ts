@@ -1,0 +1,61 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
+import { timingSafeEqual } from 'hono/utils/buffer';
+import { type Config, getConfig } from './config';
+import { type Db, openDb } from './db';
+import { AppError } from './errors';
+import { createLogger, type Logger } from './logger';
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { config: Config; log: Logger; db: Db };
+}
+
+/** A router whose request validation failures become 400s naming the field. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      const issue = result.error.issues[0];
+      const field = issue?.path.length ? issue.path.join('.') : result.target;
+      throw AppError.badRequest(field, issue?.message ?? 'invalid');
+    },
+  });
+}
+
+/**
+ * Per-request context: the parsed configuration, a logger carrying the correlation id (taken from
+ * `X-Correlation-Id` or made up, and echoed back), and a database handle closed when the response is done.
+ */
+export function requestContext(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const config = getConfig(c.env);
+    const correlationId = sanitizeCorrelationId(c.req.header('x-correlation-id')) ?? crypto.randomUUID();
+    c.set('config', config);
+    c.set('log', createLogger(correlationId));
+    c.header('x-correlation-id', correlationId);
+    const scope = openDb(config);
+    c.set('db', scope.db);
+    try {
+      await next();
+    } finally {
+      c.executionCtx.waitUntil(scope.close());
+    }
+  };
+}
+
+/** `Authorization: Bearer <ADMIN_API_TOKEN>`, compared in constant time; anything else is 401. */
+export function requireAdminToken(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    if (!match?.[1] || !(await timingSafeEqual(c.var.config.ADMIN_API_TOKEN, match[1]))) {
+      c.header('WWW-Authenticate', 'Bearer realm="flarecast"');
+      throw new AppError(401, 'unauthorized', 'missing or wrong bearer token');
+    }
+    await next();
+  };
+}
+
+function sanitizeCorrelationId(value: string | undefined): string | undefined {
+  return value && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined;
+}

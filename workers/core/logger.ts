@@ -1,0 +1,38 @@
+import { redact } from './redact';
+
+/** Fields of one log line; values must be JSON-serialisable and must never hold a secret. */
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  readonly correlationId: string;
+  debug(event: string, fields?: LogFields): void;
+  info(event: string, fields?: LogFields): void;
+  warn(event: string, fields?: LogFields): void;
+  error(event: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+type Level = 'debug' | 'info' | 'warn' | 'error';
+
+/** A logger that writes one JSON line per event and carries `correlation_id` on every line. */
+export function createLogger(correlationId: string, base: LogFields = {}): Logger {
+  const write = (level: Level, event: string, fields?: LogFields) => {
+    const line = redact(JSON.stringify({ ts: new Date().toISOString(), level, event, correlation_id: correlationId, ...base, ...fields }));
+    if (level === 'error') console.error(line);
+    else if (level === 'warn') console.warn(line);
+    else console.log(line);
+  };
+  return {
+    correlationId,
+    debug: (event, fields) => write('debug', event, fields),
+    info: (event, fields) => write('info', event, fields),
+    warn: (event, fields) => write('warn', event, fields),
+    error: (event, fields) => write('error', event, fields),
+    child: (fields) => createLogger(correlationId, { ...base, ...fields }),
+  };
+}
+
+/** The message of an unknown thrown value, for logs and stored errors. */
+export function errorMessage(err: unknown): string {
+  return redact(err instanceof Error ? err.message : String(err));
+}

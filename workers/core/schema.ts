@@ -1,0 +1,4 @@
+/** Every table of the product, for drizzle's relational queries and drizzle-kit. */
+export * from '../bot/updates.schema';
+export * from '../tasks/tasks.schema';
+export * from '../users/users.schema';

@@ -1,0 +1,43 @@
+import { Api } from 'grammy';
+import type { UserFromGetMe } from 'grammy/types';
+import type { Config } from './config';
+import type { Logger } from './logger';
+import { errorMessage } from './logger';
+
+/** A Bot API client pointed at `TELEGRAM_API_ROOT`. Cheap: no request is made until a method is called. */
+export function createApi(config: Pick<Config, 'BOT_TOKEN' | 'TELEGRAM_API_ROOT'>): Api {
+  return new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
+}
+
+/** The preset `botInfo`, so a cold start never spends a getMe round trip. */
+export function botInfo(config: Pick<Config, 'BOT_TOKEN' | 'BOT_USERNAME'>): UserFromGetMe {
+  return {
+    id: Number(config.BOT_TOKEN.split(':')[0]),
+    is_bot: true,
+    first_name: config.BOT_USERNAME,
+    username: config.BOT_USERNAME,
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    can_connect_to_business: false,
+    has_main_web_app: false,
+    has_topics_enabled: false,
+    allows_users_to_create_topics: false,
+    can_manage_bots: false,
+    supports_join_request_queries: false,
+  };
+}
+
+/** Sends `text` (HTML) to every admin in `ADMIN_TELEGRAM_IDS`; a failed send is logged, never thrown. */
+export async function notifyAdmins(api: Api, config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>, text: string, log: Logger): Promise<void> {
+  await Promise.all(
+    config.ADMIN_TELEGRAM_IDS.map((chatId) =>
+      api.sendMessage(chatId, text, { parse_mode: 'HTML' }).catch((err: unknown) => log.warn('admin_notify_failed', { chat_id: chatId, error: errorMessage(err) })),
+    ),
+  );
+}
+
+/** Escapes text for Telegram's HTML parse mode. */
+export function escapeHtml(text: string): string {
+  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}

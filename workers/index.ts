@@ -1,0 +1,24 @@
+import { createApp } from './app';
+import { getConfig } from './core/config';
+import { createApi } from './core/telegram';
+import { taskRegistry } from './registry';
+import { runScheduled } from './schedule/scheduled';
+import { processTaskBatch } from './tasks/consumer';
+import { processDeadLetterBatch } from './tasks/dead-letters';
+
+const app = createApp({ registry: taskRegistry });
+
+export default {
+  fetch: app.fetch,
+
+  async queue(batch, env) {
+    const config = getConfig(env);
+    const api = createApi(config);
+    if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
+    else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
+  },
+
+  async scheduled(controller, env) {
+    await runScheduled({ config: getConfig(env), env, registry: taskRegistry }, controller.cron, controller.scheduledTime);
+  },
+} satisfies ExportedHandler<Env>;

@@ -1,0 +1,6 @@
+import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
+import { TaskRegistry } from './tasks/task';
+import { builtinTasks } from './tasks/tasks.tasks';
+
+/** Every task this deployment can run. */
+export const taskRegistry = new TaskRegistry([...builtinTasks, cleanupTelegramUpdatesTask]);

@@ -1,0 +1,28 @@
+import type { Config } from '../core/config';
+import { withDb } from '../core/db';
+import { createLogger } from '../core/logger';
+import { kickMany } from '../tasks/kick';
+import type { TaskRegistry } from '../tasks/task';
+import { schedules } from './schedules';
+
+/**
+ * Kicks the tasks scheduled on `cron`. The idempotency key is the task and the scheduled minute, so a
+ * trigger delivered twice kicks each task once.
+ */
+export async function runScheduled(deps: { config: Config; env: Env; registry: TaskRegistry }, cron: string, scheduledTime: number): Promise<string[]> {
+  const due = schedules.filter((s) => s.cron === cron);
+  const log = createLogger(crypto.randomUUID(), { cron });
+  if (due.length === 0) {
+    log.warn('cron_without_schedule');
+    return [];
+  }
+  const minute = new Date(Math.floor(scheduledTime / 60_000) * 60_000).toISOString();
+  const kicked = await withDb(deps.config, (db) =>
+    kickMany(
+      { db, queue: deps.env.TASKS_QUEUE, registry: deps.registry, config: deps.config, log },
+      due.map((s) => ({ name: s.task, args: s.args ?? {}, idempotencyKey: `cron:${s.task}:${minute}` })),
+    ),
+  );
+  log.info('cron_kicked', { tasks: due.map((s) => s.task) });
+  return kicked.map((k) => k.id);
+}

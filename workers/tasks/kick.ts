@@ -1,0 +1,151 @@
+import { v7 as uuidv7 } from 'uuid';
+import type { z } from 'zod';
+import type { Config } from '../core/config';
+import type { Db } from '../core/db';
+import { AppError } from '../core/errors';
+import type { Logger } from '../core/logger';
+import { type Envelope, packMessages } from './envelope';
+import type { TaskRegistry } from './task';
+import { deleteRuns, findByIdempotencyKeys, insertRuns, type NewRun } from './tasks.repo';
+import type { TaskStatus } from './tasks.schema';
+
+export interface KickRequest {
+  name: string;
+  args: unknown;
+  idempotencyKey?: string;
+  /** Seconds before the first try. Default 0 */
+  delaySeconds?: number;
+}
+
+export interface Kicked {
+  id: string;
+  name: string;
+  status: TaskStatus;
+  /** True when the idempotency key named an existing run: nothing new was queued. */
+  existing: boolean;
+}
+
+export interface ProducerDeps {
+  db: Db;
+  queue: Queue;
+  registry: TaskRegistry;
+  config: Pick<Config, 'RESULT_TTL_SECONDS'>;
+  log: Logger;
+}
+
+/** Longest delay a queue message can carry. */
+const MAX_DELAY_SECONDS = 12 * 60 * 60;
+
+/**
+ * Checks every request against its task's schema, stores the runs and enqueues them in as few queue
+ * messages as possible (one `sendBatch` per 100 messages). All or nothing: one bad request rejects the
+ * call with the field named (`tasks.3.args.chat_id`), and a failed enqueue removes the stored runs.
+ */
+export async function kickMany(deps: ProducerDeps, requests: KickRequest[], path: (i: number) => string = (i) => `tasks.${i}`): Promise<Kicked[]> {
+  const runs: (NewRun & { args: unknown })[] = requests.map((req, i) => {
+    const task = deps.registry.get(req.name);
+    if (!task) throw AppError.badRequest(field(path(i), 'name'), `unknown task "${req.name}"`);
+    const args = parseArgs(task.args, req.args, field(path(i), 'args'));
+    const delaySeconds = req.delaySeconds ?? 0;
+    if (delaySeconds < 0 || delaySeconds > MAX_DELAY_SECONDS) throw AppError.badRequest(field(path(i), 'delay_seconds'), `must be between 0 and ${MAX_DELAY_SECONDS}`);
+    return {
+      id: uuidv7(),
+      name: task.name,
+      args,
+      maxAttempts: task.retry.maxAttempts,
+      idempotencyKey: req.idempotencyKey ?? null,
+      correlationId: deps.log.correlationId,
+      ttlSeconds: deps.config.RESULT_TTL_SECONDS,
+      delaySeconds,
+    };
+  });
+  rejectRepeatedKeys(runs, path);
+
+  const inserted = await insertRuns(deps.db, runs);
+  const existing = await existingRuns(deps.db, runs, inserted, path);
+  const fresh = runs.filter((r) => inserted.has(r.id));
+  try {
+    await enqueue(deps.queue, fresh);
+  } catch (err) {
+    await deleteRuns(
+      deps.db,
+      fresh.map((r) => r.id),
+    );
+    deps.log.error('task_enqueue_failed', { tasks: fresh.length, error: err instanceof Error ? err.message : String(err) });
+    throw new AppError(503, 'queue_unavailable', 'the task queue did not accept the tasks; nothing was queued, retry later');
+  }
+  deps.log.info('tasks_kicked', { tasks: fresh.length, existing: existing.size });
+  return runs.map((r) => existing.get(r.idempotencyKey ?? '') ?? { id: r.id, name: r.name, status: 'queued', existing: false });
+}
+
+export async function kick(deps: ProducerDeps, request: KickRequest): Promise<Kicked> {
+  const [kicked] = await kickMany(deps, [request], () => '');
+  if (!kicked) throw new Error('kickMany returned nothing');
+  return kicked;
+}
+
+/** A run on its way to the queue; `attempt` is the try it is enqueued for (1 for a new run). */
+export type QueuedRun = Pick<NewRun, 'id' | 'name' | 'args' | 'correlationId' | 'delaySeconds'> & { attempt?: number };
+
+/** Sends envelopes to the queue, grouped so every message carries one delay. Returns the messages sent. */
+export async function enqueue(queue: Queue, runs: QueuedRun[]): Promise<number> {
+  const byDelay = Map.groupBy(runs, (r) => r.delaySeconds);
+  let messages = 0;
+  for (const [delaySeconds, group] of byDelay) {
+    const envelopes: Envelope[] = group.map((r) => ({
+      id: r.id,
+      name: r.name,
+      args: r.args,
+      attempt: r.attempt ?? 1,
+      correlation_id: r.correlationId,
+      enqueued_at: Date.now(),
+    }));
+    const { bodies, tooLarge } = packMessages(envelopes);
+    if (tooLarge.length) throw AppError.badRequest('args', `arguments of ${tooLarge.length} task(s) exceed ${60} KB packed`);
+    for (let i = 0; i < bodies.length; i += 100) {
+      await queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: 'bytes' as const, delaySeconds })));
+    }
+    messages += bodies.length;
+  }
+  return messages;
+}
+
+function parseArgs(schema: z.ZodType, args: unknown, path: string): unknown {
+  const parsed = schema.safeParse(args ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw AppError.badRequest(field(path, ...(issue?.path ?? []).map(String)), issue?.message ?? 'invalid');
+}
+
+function rejectRepeatedKeys(runs: NewRun[], path: (i: number) => string): void {
+  const seen = new Set<string>();
+  runs.forEach((r, i) => {
+    if (r.idempotencyKey === null) return;
+    if (seen.has(r.idempotencyKey)) throw AppError.badRequest(field(path(i), 'idempotency_key'), 'repeats a key of an earlier task in this call');
+    seen.add(r.idempotencyKey);
+  });
+}
+
+/** Runs whose idempotency key already existed, keyed by that key; a key reused for another task is a conflict. */
+async function existingRuns(db: Db, runs: NewRun[], inserted: Set<string>, path: (i: number) => string): Promise<Map<string, Kicked>> {
+  const skipped = runs.filter((r) => !inserted.has(r.id));
+  const found = await findByIdempotencyKeys(
+    db,
+    skipped.map((r) => r.idempotencyKey ?? ''),
+  );
+  const byKey = new Map(found.map((f) => [f.idempotencyKey ?? '', f]));
+  const out = new Map<string, Kicked>();
+  for (const run of skipped) {
+    const hit = byKey.get(run.idempotencyKey ?? '');
+    const key = field(path(runs.indexOf(run)), 'idempotency_key');
+    if (!hit) throw new AppError(409, 'idempotency_conflict', `${key}: the run holding this key was just removed; retry`);
+    if (hit.name !== run.name) throw new AppError(409, 'idempotency_conflict', `${key}: already used for task "${hit.name}"`);
+    out.set(hit.idempotencyKey ?? '', { id: hit.id, name: hit.name, status: hit.status, existing: true });
+  }
+  return out;
+}
+
+/** Joins a field path, skipping empty parts: field('', 'args', 'x') is 'args.x'. */
+function field(...parts: string[]): string {
+  return parts.filter(Boolean).join('.');
+}

@@ -1,0 +1,112 @@
+import type { Api } from 'grammy';
+import type { Config } from '../core/config';
+import { type Db, type DbScope, openDb } from '../core/db';
+import { createLogger, errorMessage } from '../core/logger';
+import type { Envelope } from './envelope';
+import { type KickFn, PermanentTaskError, type Progress, type TaskRegistry, backoffFor } from './task';
+import type { ClaimedRun, Outcome } from './tasks.repo';
+
+/** Dead runs stay this long for inspection, however short `RESULT_TTL_SECONDS` is. */
+export const DEAD_RUN_TTL_SECONDS = 7 * 24 * 3600;
+
+export interface RunnerDeps {
+  registry: TaskRegistry;
+  config: Config;
+  env: Env;
+  api: Api;
+  kick: (correlationId: string) => KickFn;
+  saveProgress: (id: string, p: Progress) => Promise<void>;
+}
+
+/** Runs one claimed try of a task and says what became of it. Never throws. */
+export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: Envelope): Promise<Outcome> {
+  const { config } = deps;
+  const log = createLogger(claimed.correlation_id, { task: claimed.name, run_id: claimed.id, attempt: claimed.attempts });
+  const base = { id: claimed.id, attempt: claimed.attempts };
+  const dead = (error: string): Outcome => ({ ...base, status: 'dead', error, ttlSeconds: Math.max(config.RESULT_TTL_SECONDS, DEAD_RUN_TTL_SECONDS) });
+
+  const task = deps.registry.get(claimed.name);
+  if (!task) return dead(`unknown task "${claimed.name}"`);
+  // A try whose consumer died holds its lease until it expires; after the last allowed try, give up.
+  if (claimed.attempts > claimed.max_attempts) return dead(`no try left: try ${claimed.max_attempts} never reported back`);
+  const args = task.args.safeParse(envelope.args);
+  if (!args.success) {
+    const issue = args.error.issues[0];
+    return dead(`args.${issue?.path.join('.')}: ${issue?.message}`);
+  }
+
+  const runDb = lazyDb(config);
+  const timeout = new AbortController();
+  const started = Date.now();
+  let lastProgress = 0;
+  try {
+    const handlerRun = task.handler({
+      args: args.data,
+      run: { id: claimed.id, name: claimed.name, attempt: claimed.attempts, maxAttempts: claimed.max_attempts, correlationId: claimed.correlation_id },
+      get db() {
+        return runDb.get();
+      },
+      api: deps.api,
+      config,
+      env: deps.env,
+      log,
+      signal: timeout.signal,
+      kick: deps.kick(claimed.correlation_id),
+      progress: async (p) => {
+        const now = Date.now();
+        if (now - lastProgress < 1000 && p.done !== p.total) return;
+        lastProgress = now;
+        await deps.saveProgress(claimed.id, p);
+      },
+    });
+    const result = await withTimeout(handlerRun, task.timeoutSeconds * 1000, timeout);
+    log.info('task_succeeded', { ms: Date.now() - started });
+    return { ...base, status: 'succeeded', result: toJson(result), ttlSeconds: config.RESULT_TTL_SECONDS };
+  } catch (err) {
+    const error = errorMessage(err);
+    if (err instanceof PermanentTaskError || claimed.attempts >= task.retry.maxAttempts) {
+      log.error('task_dead', { error, ms: Date.now() - started });
+      return dead(error);
+    }
+    const retryInSeconds = backoffFor(task.retry, claimed.attempts);
+    log.warn('task_failed', { error, retry_in_s: retryInSeconds, ms: Date.now() - started });
+    return { ...base, status: 'failed', error, retryInSeconds, ttlSeconds: config.RESULT_TTL_SECONDS };
+  } finally {
+    await runDb.close();
+  }
+}
+
+class TaskTimeoutError extends Error {
+  override readonly name = 'TaskTimeoutError';
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number, controller: AbortController): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      controller.abort();
+      reject(new TaskTimeoutError(`timed out after ${ms / 1000} s`));
+    }, ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+/** Results are stored as jsonb: drop what JSON cannot hold (undefined, functions) up front. */
+function toJson(value: unknown): unknown {
+  if (value === undefined) return null;
+  return JSON.parse(JSON.stringify(value));
+}
+
+/** A per-run database handle opened on first use. */
+function lazyDb(config: Config): { get(): Db; close(): Promise<void> } {
+  let scope: DbScope | undefined;
+  return {
+    get: () => {
+      scope ??= openDb(config, { max: 2 });
+      return scope.db;
+    },
+    close: async () => {
+      await scope?.close();
+    },
+  };
+}

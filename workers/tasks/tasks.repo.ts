@@ -1,0 +1,209 @@
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import type { Db } from '../core/db';
+import type { Progress } from './task';
+import { type TaskRun, type TaskStatus, taskRunsTable } from './tasks.schema';
+
+export interface NewRun {
+  id: string;
+  name: string;
+  args: unknown;
+  maxAttempts: number;
+  idempotencyKey: string | null;
+  correlationId: string;
+  ttlSeconds: number;
+  /** Seconds before the first try may start. */
+  delaySeconds: number;
+}
+
+/** Inserts runs; a run whose idempotency key already exists is skipped. Returns the ids inserted. */
+export async function insertRuns(db: Db, runs: NewRun[]): Promise<Set<string>> {
+  if (runs.length === 0) return new Set();
+  const rows = await db
+    .insert(taskRunsTable)
+    .values(
+      runs.map((r) => ({
+        id: r.id,
+        name: r.name,
+        args: r.args ?? {},
+        maxAttempts: r.maxAttempts,
+        idempotencyKey: r.idempotencyKey,
+        correlationId: r.correlationId,
+        nextAttemptAt: sql`now() + make_interval(secs => ${r.delaySeconds})`,
+        expiresAt: sql`now() + make_interval(secs => ${r.ttlSeconds})`,
+      })),
+    )
+    .onConflictDoNothing({ target: taskRunsTable.idempotencyKey })
+    .returning({ id: taskRunsTable.id });
+  return new Set(rows.map((r) => r.id));
+}
+
+export async function findByIdempotencyKeys(db: Db, keys: string[]): Promise<Pick<TaskRun, 'id' | 'name' | 'status' | 'idempotencyKey'>[]> {
+  if (keys.length === 0) return [];
+  return db
+    .select({ id: taskRunsTable.id, name: taskRunsTable.name, status: taskRunsTable.status, idempotencyKey: taskRunsTable.idempotencyKey })
+    .from(taskRunsTable)
+    .where(inArray(taskRunsTable.idempotencyKey, keys));
+}
+
+export async function deleteRuns(db: Db, ids: string[]): Promise<void> {
+  if (ids.length) await db.delete(taskRunsTable).where(inArray(taskRunsTable.id, ids));
+}
+
+export interface ClaimedRun {
+  id: string;
+  name: string;
+  attempts: number;
+  max_attempts: number;
+  correlation_id: string;
+}
+
+/**
+ * Marks due runs `running` and counts the try. While a run is running, `next_attempt_at` is its lease
+ * deadline: a consumer that died mid-run leaves a lease that expires, and the run becomes claimable
+ * again. Runs that are finished, not yet due, or leased to a live consumer are left alone.
+ */
+export async function claimRuns(db: Db, leases: { id: string; lease: number }[]): Promise<ClaimedRun[]> {
+  if (leases.length === 0) return [];
+  const result = await db.execute<ClaimedRun & Record<string, unknown>>(sql`
+    update task_runs t
+       set status = 'running', attempts = t.attempts + 1, started_at = now(),
+           next_attempt_at = now() + make_interval(secs => l.lease)
+      from jsonb_to_recordset(${JSON.stringify(leases)}::jsonb) as l(id uuid, lease int)
+     where t.id = l.id
+       and t.status in ('queued', 'failed', 'running')
+       and t.next_attempt_at <= now() + interval '1 second'
+    returning t.id, t.name, t.attempts, t.max_attempts, t.correlation_id`);
+  return result.rows;
+}
+
+export interface WaitingRun {
+  id: string;
+  status: TaskStatus;
+  /** Seconds until the run may be tried (or its lease ends); 0 when due. */
+  wait_seconds: number;
+}
+
+/** Where runs that could not be claimed stand, to decide whether their message is done or must wait. */
+export async function waitingRuns(db: Db, ids: string[]): Promise<WaitingRun[]> {
+  if (ids.length === 0) return [];
+  const result = await db.execute<WaitingRun & Record<string, unknown>>(sql`
+    select id, status, greatest(0, ceil(extract(epoch from next_attempt_at - now())))::int as wait_seconds
+      from task_runs
+     where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid)`);
+  return result.rows;
+}
+
+export interface Outcome {
+  id: string;
+  /** The try this outcome belongs to; a stale finisher of a reclaimed run changes nothing. */
+  attempt: number;
+  status: 'succeeded' | 'failed' | 'dead';
+  result?: unknown;
+  error?: string;
+  /** Seconds until the next try (status `failed`). */
+  retryInSeconds?: number;
+  ttlSeconds: number;
+}
+
+export interface FinishedRun {
+  id: string;
+  name: string;
+  status: TaskStatus;
+  attempts: number;
+  error: string | null;
+}
+
+/** Records the outcome of each try in one statement and appends it to the run's history. */
+export async function finishRuns(db: Db, outcomes: Outcome[]): Promise<FinishedRun[]> {
+  if (outcomes.length === 0) return [];
+  const rows = outcomes.map((o) => ({
+    id: o.id,
+    attempt: o.attempt,
+    status: o.status,
+    result: o.result === undefined ? null : o.result,
+    error: o.error ?? null,
+    delay: o.retryInSeconds ?? 0,
+    ttl: o.ttlSeconds,
+  }));
+  const result = await db.execute<FinishedRun & Record<string, unknown>>(sql`
+    update task_runs t
+       set status = r.status, result = r.result, error = r.error,
+           finished_at = case when r.status = 'failed' then null else now() end,
+           next_attempt_at = now() + make_interval(secs => r.delay),
+           expires_at = now() + make_interval(secs => r.ttl),
+           history = t.history || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+             'attempt', t.attempts, 'started_at', t.started_at, 'finished_at', now(), 'error', r.error)))
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+           as r(id uuid, attempt int, status text, result jsonb, error text, delay int, ttl int)
+     where t.id = r.id and t.status = 'running' and t.attempts = r.attempt
+    returning t.id, t.name, t.status, t.attempts, t.error`);
+  return result.rows;
+}
+
+/** Ends runs that can never be tried again (their message was dead-lettered). Returns the runs it ended. */
+export async function markDead(db: Db, ids: string[], error: string, ttlSeconds: number): Promise<FinishedRun[]> {
+  if (ids.length === 0) return [];
+  const rows = await db
+    .update(taskRunsTable)
+    .set({ status: 'dead', error, finishedAt: sql`now()`, expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})` })
+    .where(and(inArray(taskRunsTable.id, ids), inArray(taskRunsTable.status, ['queued', 'failed', 'running'])))
+    .returning({
+      id: taskRunsTable.id,
+      name: taskRunsTable.name,
+      status: taskRunsTable.status,
+      attempts: taskRunsTable.attempts,
+      error: taskRunsTable.error,
+    });
+  return rows;
+}
+
+export async function setProgress(db: Db, id: string, progress: Progress): Promise<void> {
+  await db
+    .update(taskRunsTable)
+    .set({ progress })
+    .where(and(eq(taskRunsTable.id, id), eq(taskRunsTable.status, 'running')));
+}
+
+export async function getRun(db: Db, id: string): Promise<TaskRun | undefined> {
+  const [row] = await db.select().from(taskRunsTable).where(eq(taskRunsTable.id, id));
+  return row;
+}
+
+/** Newest first; `cursor` is the id of the last run of the previous page (ids are time-ordered UUIDv7). */
+export async function listRuns(db: Db, q: { status?: TaskStatus; name?: string; cursor?: string; limit: number }): Promise<TaskRun[]> {
+  return db
+    .select()
+    .from(taskRunsTable)
+    .where(
+      and(
+        q.status ? eq(taskRunsTable.status, q.status) : undefined,
+        q.name ? eq(taskRunsTable.name, q.name) : undefined,
+        q.cursor ? lt(taskRunsTable.id, q.cursor) : undefined,
+      ),
+    )
+    .orderBy(desc(taskRunsTable.id))
+    .limit(q.limit);
+}
+
+/** Deletes up to `batch` finished runs past `expires_at`; returns how many. */
+export async function deleteExpiredRuns(db: Db, batch: number): Promise<number> {
+  const result = await db.execute(sql`
+    delete from task_runs where id in (
+      select id from task_runs where expires_at < now() and status in ('succeeded', 'dead') limit ${batch})`);
+  return result.rowCount ?? 0;
+}
+
+/** Runs that should have started long ago but never did: their queue message was lost. */
+export async function staleRuns(db: Db, olderThanSeconds: number, limit: number): Promise<Pick<TaskRun, 'id' | 'name' | 'args' | 'attempts' | 'correlationId'>[]> {
+  return db
+    .select({ id: taskRunsTable.id, name: taskRunsTable.name, args: taskRunsTable.args, attempts: taskRunsTable.attempts, correlationId: taskRunsTable.correlationId })
+    .from(taskRunsTable)
+    .where(
+      and(
+        inArray(taskRunsTable.status, ['queued', 'failed', 'running']),
+        lt(taskRunsTable.nextAttemptAt, sql`now() - make_interval(secs => ${olderThanSeconds})`),
+      ),
+    )
+    .orderBy(taskRunsTable.nextAttemptAt)
+    .limit(limit);
+}
