@@ -1,6 +1,11 @@
+import { createRequire } from 'node:module';
 import { createConnection } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer } from 'ws';
+import type * as WsModule from 'ws';
+
+// Loaded with require so a bundler resolving the "browser" condition (Vitest's global setup under the
+// Workers plugin) still gets the Node server and not ws's browser stub.
+const { WebSocketServer } = createRequire(import.meta.url)('ws') as typeof WsModule;
 
 /**
  * WebSocket-to-TCP bridge for `@neondatabase/serverless` against a plain Postgres.

@@ -57,7 +57,13 @@ function currentOptions(state: State): StandInOptions {
  * - `POST reset` → `{ ok: true }`
  * - `POST updates` (an Update) → `{ status, body, update_id }` of the webhook's answer; 409 without a webhook
  */
-export async function handleControl(state: State, method: string, path: string, query: URLSearchParams, body: Buffer): Promise<ControlReply> {
+export async function handleControl(
+  state: State,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: Buffer,
+): Promise<ControlReply> {
   const route = `${method} ${path}`;
   switch (route) {
     case 'GET /__control/deliveries': {
@@ -129,9 +135,11 @@ async function deliverUpdate(state: State, update: Record<string, unknown>): Pro
 function runWebhookReply(state: State, token: string, contentType: string | null, text: string): void {
   if (!contentType?.toLowerCase().includes('application/json')) return;
   const reply = parseObject(Buffer.from(text, 'utf8'));
-  if (!reply || typeof reply.method !== 'string') return;
-  const { method, ...params } = reply;
+  const method = reply?.method;
+  if (!reply || typeof method !== 'string') return;
+  const params = { ...reply };
+  delete params.method;
   // The real API gives no feedback on webhook replies either; the call still shows up in deliveries/calls/stats.
   state.stats.requests += 1;
-  callNow(state, token, method as string, params);
+  callNow(state, token, method, params);
 }

@@ -40,6 +40,12 @@ function byteOffset(src: string, index: number): number {
   return Buffer.byteLength(src.slice(0, index), 'utf8');
 }
 
+/** Index of the `>` closing a tag, skipping quoted attribute values (an href may contain `>`); -1 if none. */
+function tagEnd(src: string, from: number): number {
+  const m = /^[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*>/.exec(src.slice(from));
+  return m ? from + m[0].length - 1 : -1;
+}
+
 function parseAttrs(raw: string): Record<string, string> {
   const attrs: Record<string, string> = {};
   for (const m of raw.matchAll(/([a-zA-Z_:][-a-zA-Z0-9_:.]*)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?/g)) {
@@ -85,14 +91,17 @@ export function parseHtml(src: string): ParsedText {
       i += 1;
       continue;
     }
-    const close = src.indexOf('>', i);
-    if (close === -1) return { ok: false, error: `Unclosed start tag at byte offset ${byteOffset(src, i)}` };
-    const inner = src.slice(i + 1, close);
-    if (inner.startsWith('/')) {
-      const name = inner.slice(1).trim().toLowerCase();
+    // Same scan as TDLib: the tag name is a run of letters, digits and dashes right after `<` or `</`.
+    const isEnd = src[i + 1] === '/';
+    const nameStart = i + (isEnd ? 2 : 1);
+    const tag = (/^[a-zA-Z0-9-]*/.exec(src.slice(nameStart, nameStart + 64))?.[0] ?? '').toLowerCase();
+    const close = tagEnd(src, nameStart);
+    if (isEnd) {
+      if (close === -1) return { ok: false, error: `Unclosed end tag at byte offset ${byteOffset(src, i)}` };
       const top = stack.pop();
       if (!top) return { ok: false, error: `Unexpected end tag at byte offset ${byteOffset(src, i)}` };
-      if (name !== top.tag) {
+      const name = src.slice(nameStart, close).trim().toLowerCase();
+      if (name !== top.tag && name !== '') {
         return { ok: false, error: `Unmatched end tag at byte offset ${byteOffset(src, i)}, expected "</${top.tag}>", found "</${name}>"` };
       }
       const entity = toEntity(top, out.length, stack[stack.length - 1]);
@@ -100,10 +109,9 @@ export function parseHtml(src: string): ParsedText {
       i = close + 1;
       continue;
     }
-    const m = /^([a-zA-Z][-a-zA-Z0-9]*)([\s\S]*)$/.exec(inner);
-    const tag = (m?.[1] ?? inner.split(/\s/)[0] ?? '').toLowerCase();
-    if (!m || !SUPPORTED.has(tag)) return { ok: false, error: `Unsupported start tag "${tag}" at byte offset ${byteOffset(src, i)}` };
-    const attrs = parseAttrs(m[2] ?? '');
+    if (!SUPPORTED.has(tag)) return { ok: false, error: `Unsupported start tag "${tag}" at byte offset ${byteOffset(src, i)}` };
+    if (close === -1) return { ok: false, error: `Unclosed start tag at byte offset ${byteOffset(src, i)}` };
+    const attrs = parseAttrs(src.slice(nameStart + tag.length, close));
     if (tag === 'span' && attrs.class !== 'tg-spoiler') return { ok: false, error: 'Tag "span" must have class "tg-spoiler"' };
     if (tag === 'tg-emoji' && !attrs['emoji-id']) return { ok: false, error: 'Custom emoji entity must contain a tg://emoji URL' };
     stack.push({ tag, attrs, offset: out.length });

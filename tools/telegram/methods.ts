@@ -122,7 +122,9 @@ function setWebhook(state: State, token: string, params: Params): ApiReply {
   if (url === '') return deleteWebhook(state);
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw badRequest('bad webhook: Wrong HTTP URL specified');
   const secretToken = str(params, 'secret_token');
-  if (secretToken !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secretToken)) throw badRequest('secret token contains unallowed characters');
+  if (secretToken !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secretToken)) {
+    throw badRequest('secret token contains unallowed characters');
+  }
   const maxConnections = int(params, 'max_connections') ?? 40;
   const same = state.webhook?.url === url;
   state.webhook = { url, token, maxConnections };
@@ -140,7 +142,12 @@ function deleteWebhook(state: State): ApiReply {
 function getWebhookInfo(state: State): ApiReply {
   const w = state.webhook;
   if (!w) return okReply({ url: '', has_custom_certificate: false, pending_update_count: 0 });
-  const info: Record<string, unknown> = { url: w.url, has_custom_certificate: false, pending_update_count: 0, max_connections: w.maxConnections };
+  const info: Record<string, unknown> = {
+    url: w.url,
+    has_custom_certificate: false,
+    pending_update_count: 0,
+    max_connections: w.maxConnections,
+  };
   if (w.allowedUpdates !== undefined) info.allowed_updates = w.allowedUpdates;
   if (w.lastErrorDate !== undefined) Object.assign(info, { last_error_date: w.lastErrorDate, last_error_message: w.lastErrorMessage });
   return okReply(info);

@@ -87,7 +87,12 @@ function forwardMessage(state: State, params: Params): SendPlan {
   const date = message?.date ?? Math.floor(Date.now() / 1000);
   const origin =
     fromChatId < 0
-      ? { type: 'channel', chat: { ...chatObject(fromChatId), type: 'channel' }, message_id: message?.message_id ?? params.message_id, date }
+      ? {
+          type: 'channel',
+          chat: { ...chatObject(fromChatId), type: 'channel' },
+          message_id: message?.message_id ?? params.message_id,
+          date,
+        }
       : { type: 'user', sender_user: { id: fromChatId, is_bot: false, first_name: 'User' }, date };
   return plan(params, chatId, [{ forward_origin: origin, forward_date: date, ...sourceContent(message) }]);
 }
@@ -101,7 +106,9 @@ function sendMediaGroup(_state: State, params: Params): SendPlan {
     if (!item || typeof item !== 'object') throw badRequest("can't parse InputMedia: Object expected");
     const m = item as Record<string, unknown>;
     const type = typeof m.type === 'string' ? m.type : '';
-    if (!['photo', 'video', 'document', 'audio'].includes(type)) throw badRequest(`can't parse InputMedia: unsupported media type "${type}"`);
+    if (!['photo', 'video', 'document', 'audio'].includes(type)) {
+      throw badRequest(`can't parse InputMedia: unsupported media type "${type}"`);
+    }
     if (m.media === undefined || m.media === '') throw badRequest(`there is no ${type} in the request`);
     const caption = typeof m.caption === 'string' && m.caption !== '' ? m.caption : undefined;
     const mode = typeof m.parse_mode === 'string' ? m.parse_mode : undefined;

@@ -1,4 +1,5 @@
 import type { Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from './config';
 import { createLogger, errorMessage } from './logger';
@@ -34,6 +35,10 @@ export function onError(err: Error, c: Context): Response {
   if (err instanceof AppError) {
     const body: ErrorBody = { error: err.code, message: redact(err.message), ...(err.field ? { field: err.field } : {}) };
     return c.json(body, err.status);
+  }
+  if (err instanceof HTTPException && err.status < 500) {
+    // Raised by Hono itself, e.g. a body that is not JSON.
+    return c.json({ error: 'invalid_request', message: err.message, field: 'body' } satisfies ErrorBody, err.status);
   }
   const log = createLogger(c.req.header('x-correlation-id') ?? 'unknown');
   if (err instanceof ConfigError) {

@@ -32,7 +32,12 @@ export function createLogger(correlationId: string, base: LogFields = {}): Logge
   };
 }
 
-/** The message of an unknown thrown value, for logs and stored errors. */
+/** The message of an unknown thrown value and of its causes, for logs and stored errors. */
 export function errorMessage(err: unknown): string {
-  return redact(err instanceof Error ? err.message : String(err));
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; depth++) {
+    parts.push(e instanceof Error ? e.message : String(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return redact(parts.join(' ← '));
 }

@@ -128,8 +128,10 @@ export function deadRunText(run: FinishedRun): string {
 
 async function sendToDeadLetters(deps: ConsumerDeps, message: Message, reason: string, log: Logger): Promise<void> {
   try {
-    const bytes = message.body instanceof ArrayBuffer || message.body instanceof Uint8Array;
-    await deps.env.TASKS_DLQ.send(message.body, { contentType: bytes ? 'bytes' : 'json' });
+    const body = message.body;
+    if (body instanceof ArrayBuffer) await deps.env.TASKS_DLQ.send(new Uint8Array(body), { contentType: 'bytes' });
+    else if (ArrayBuffer.isView(body)) await deps.env.TASKS_DLQ.send(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { contentType: 'bytes' });
+    else await deps.env.TASKS_DLQ.send(body, { contentType: 'json' });
     message.ack();
     log.error('task_message_undecodable', { message_id: message.id, reason });
   } catch (err) {

@@ -1,0 +1,43 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+/** Test-only secrets; the real ones come from `wrangler secret put`. */
+export const testSecrets = {
+  BOT_TOKEN: '123456789:TEST-token-for-the-stand-in_0123456789',
+  TELEGRAM_WEBHOOK_SECRET: 'test-webhook-secret',
+  ADMIN_API_TOKEN: 'test-admin-token-0123456789',
+  ADMIN_TELEGRAM_IDS: '900001,900002',
+};
+
+export default defineConfig({
+  plugins: [
+    {
+      // Fluent files are imported as text, as wrangler's `Text` rule does in the deployed bundle.
+      name: 'ftl-as-text',
+      transform: (code, id) => (id.endsWith('.ftl') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined),
+    },
+    cloudflareTest(async ({ inject }) => ({
+      wrangler: { configPath: './wrangler.toml' },
+      miniflare: {
+        bindings: {
+          ...testSecrets,
+          DATABASE_URL: inject('databaseUrl'),
+          DATABASE_WS_PROXY: inject('databaseWsProxy'),
+          TELEGRAM_API_ROOT: inject('telegramApiRoot'),
+          RESULT_TTL_SECONDS: '3600',
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ['./tools/test/global-setup.ts'],
+    include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
+    testTimeout: 30_000,
+    coverage: {
+      provider: 'istanbul',
+      include: ['workers/**/*.ts', 'durable-objects/**/*.ts'],
+      exclude: ['**/*.test.ts', 'workers/testing/**'],
+      reporter: ['text-summary', 'text'],
+    },
+  },
+});

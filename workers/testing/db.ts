@@ -1,0 +1,14 @@
+import { env } from 'cloudflare:workers';
+import { getConfig } from '../core/config';
+import { type Db, withDb } from '../core/db';
+
+/** Runs `fn` against the test database with a fresh handle. */
+export function withTestDb<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+  return withDb(getConfig(env), fn);
+}
+
+let nextId = Math.floor(Math.random() * 1e6) * 1000 + 1_000_000_000;
+/** A Telegram id no other test uses (test files share one database). */
+export function uniqueTelegramId(): number {
+  return nextId++;
+}

@@ -1,0 +1,25 @@
+import { env, exports } from 'cloudflare:workers';
+
+/** Calls the Worker's own fetch handler, as a client on the network would. */
+export function call(path: string, init: RequestInit = {}): Promise<Response> {
+  return exports.default.fetch(new Request(`https://flarecast.test${path}`, init));
+}
+
+/** Calls the admin API with the configured bearer token and a JSON body. */
+export function callApi(path: string, init: { method?: string; body?: unknown; token?: string | null } = {}): Promise<Response> {
+  const headers = new Headers({ 'content-type': 'application/json' });
+  const token = init.token === undefined ? env.ADMIN_API_TOKEN : init.token;
+  if (token !== null) headers.set('authorization', `Bearer ${token}`);
+  return call(`/api${path}`, {
+    method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
+}
+
+/** Posts an update to the webhook with the right secret unless another is given. */
+export function postUpdate(update: unknown, secret: string | null = env.TELEGRAM_WEBHOOK_SECRET): Promise<Response> {
+  const headers = new Headers({ 'content-type': 'application/json' });
+  if (secret !== null) headers.set('x-telegram-bot-api-secret-token', secret);
+  return call('/telegram/webhook', { method: 'POST', headers, body: typeof update === 'string' ? update : JSON.stringify(update) });
+}
