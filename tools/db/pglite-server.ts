@@ -1,5 +1,5 @@
-import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 
 /**
@@ -91,7 +91,7 @@ const CANCEL_REQUEST = 80877102;
 class Connection {
   readonly socket: Socket;
   readonly #server: PgliteWireServer;
-  #buffer = Buffer.alloc(0);
+  #buffer: Buffer = Buffer.alloc(0);
   #pending: Buffer[] = [];
   #started = false;
 

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import { createConnection } from 'node:net';
 import type { AddressInfo } from 'node:net';
+import { createConnection } from 'node:net';
 import type * as WsModule from 'ws';
 
 // Loaded with require so a bundler resolving the "browser" condition (Vitest's global setup under the

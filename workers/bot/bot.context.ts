@@ -1,8 +1,8 @@
-import type { I18nFlavor } from '@grammyjs/i18n';
 import type { Context } from 'grammy';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import type { Logger } from '../core/logger';
+import type { I18nFlavor } from './i18n';
 
 /** What bot handlers get besides the update: the request's database transaction, config and logger. */
 export interface BotDeps {

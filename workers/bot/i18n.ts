@@ -1,19 +1,57 @@
-import { I18n } from '@grammyjs/i18n';
+import { FluentBundle, FluentResource, type FluentVariable } from '@fluent/bundle';
+import { negotiateLanguages } from '@fluent/langneg';
+import type { Context, MiddlewareFn } from 'grammy';
 import en from '../../locales/en.ftl';
 import ru from '../../locales/ru.ftl';
-import type { BotContext } from './bot.context';
 
-let instance: I18n<BotContext> | undefined;
+/** Fluent sources of `locales/*.ftl`, bundled as text. The first is the fallback. */
+const sources: Record<string, string> = { en, ru };
+export const defaultLocale = 'en';
 
-/** Fluent translations from `locales/*.ftl`, bundled as text; the user's `language_code` picks one, else English. */
-export function i18n(): I18n<BotContext> {
-  if (instance) return instance;
-  instance = new I18n<BotContext>({
-    defaultLocale: 'en',
-    useSession: false,
-    localeNegotiator: (ctx) => ctx.from?.language_code ?? 'en',
-  });
-  instance.loadLocale('en', { source: en });
-  instance.loadLocale('ru', { source: ru });
-  return instance;
+export type Translate = (key: string, args?: Record<string, FluentVariable>) => string;
+export interface I18nFlavor {
+  /** The message `key` in the user's language (their `language_code`), else English. */
+  t: Translate;
+  locale: string;
+}
+
+let bundles: Map<string, FluentBundle> | undefined;
+
+function loadBundles(): Map<string, FluentBundle> {
+  bundles = new Map();
+  for (const [locale, source] of Object.entries(sources)) {
+    const bundle = new FluentBundle(locale, { useIsolating: false });
+    const errors = bundle.addResource(new FluentResource(source));
+    if (errors.length) throw new Error(`locales/${locale}.ftl: ${errors.map((e) => e.message).join('; ')}`);
+    bundles.set(locale, bundle);
+  }
+  return bundles;
+}
+
+/** The best supported locale for a Telegram `language_code` such as `ru`, `en-GB` or `pt-br`. */
+export function negotiateLocale(languageCode: string | undefined): string {
+  const available = Object.keys(sources);
+  const [best] = negotiateLanguages(languageCode ? [languageCode] : [], available, { defaultLocale, strategy: 'lookup' });
+  return best ?? defaultLocale;
+}
+
+/** A translator for `locale`; a key missing there falls back to English, then to the key itself. */
+export function translator(locale: string): Translate {
+  const all = bundles ?? loadBundles();
+  return (key, args) => {
+    for (const bundle of [all.get(locale), all.get(defaultLocale)]) {
+      const message = bundle?.getMessage(key);
+      if (bundle && message?.value) return bundle.formatPattern(message.value, args);
+    }
+    return key;
+  };
+}
+
+/** grammY middleware adding `ctx.t` and `ctx.locale` from the sender's `language_code`. */
+export function i18n<C extends Context & I18nFlavor>(): MiddlewareFn<C> {
+  return (ctx, next) => {
+    ctx.locale = negotiateLocale(ctx.from?.language_code);
+    ctx.t = translator(ctx.locale);
+    return next();
+  };
 }

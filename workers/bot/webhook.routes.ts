@@ -22,7 +22,8 @@ export function webhookRoutes() {
       throw AppError.badRequest('body', 'malformed JSON');
     }
     const parsed = updateSchema.safeParse(body);
-    if (!parsed.success) throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
+    if (!parsed.success)
+      throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
     const outcome = await handleUpdate({ db: c.var.db, config: c.var.config, log: c.var.log }, parsed.data);
     return c.json({ ok: true, outcome });
   });

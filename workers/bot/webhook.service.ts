@@ -1,6 +1,6 @@
 import type { Update } from 'grammy/types';
-import type { BotDeps } from './bot.context';
 import { createBot } from './bot';
+import type { BotDeps } from './bot.context';
 import { claimUpdate } from './updates.repo';
 
 export type UpdateOutcome = 'handled' | 'duplicate';

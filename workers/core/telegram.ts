@@ -32,7 +32,9 @@ export function botInfo(config: Pick<Config, 'BOT_TOKEN' | 'BOT_USERNAME'>): Use
 export async function notifyAdmins(api: Api, config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>, text: string, log: Logger): Promise<void> {
   await Promise.all(
     config.ADMIN_TELEGRAM_IDS.map((chatId) =>
-      api.sendMessage(chatId, text, { parse_mode: 'HTML' }).catch((err: unknown) => log.warn('admin_notify_failed', { chat_id: chatId, error: errorMessage(err) })),
+      api
+        .sendMessage(chatId, text, { parse_mode: 'HTML' })
+        .catch((err: unknown) => log.warn('admin_notify_failed', { chat_id: chatId, error: errorMessage(err) })),
     ),
   );
 }

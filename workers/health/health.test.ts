@@ -1,4 +1,7 @@
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import worker from '../index';
 import { call } from '../testing/http';
 
 describe('GET /health', () => {
@@ -6,5 +9,17 @@ describe('GET /health', () => {
     const res = await call('/health');
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, db: 'up' });
+  });
+
+  it('answers 503 with the reason when Postgres does not, without leaking the URL', async () => {
+    const ctx = createExecutionContext();
+    const url = 'postgres://flarecast:s3cret-password@127.0.0.1:9/none';
+    const res = await worker.fetch(new Request('https://flarecast.test/health'), { ...env, DATABASE_URL: url }, ctx);
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { ok: boolean; db: string; reason: string };
+    expect(body).toMatchObject({ ok: false, db: 'down' });
+    expect(body.reason.length).toBeGreaterThan(0);
+    expect(JSON.stringify(body)).not.toContain('s3cret-password');
   });
 });

@@ -9,7 +9,11 @@ import { schedules } from './schedules';
  * Kicks the tasks scheduled on `cron`. The idempotency key is the task and the scheduled minute, so a
  * trigger delivered twice kicks each task once.
  */
-export async function runScheduled(deps: { config: Config; env: Env; registry: TaskRegistry }, cron: string, scheduledTime: number): Promise<string[]> {
+export async function runScheduled(
+  deps: { config: Config; env: Env; registry: TaskRegistry },
+  cron: string,
+  scheduledTime: number,
+): Promise<string[]> {
   const due = schedules.filter((s) => s.cron === cron);
   const log = createLogger(crypto.randomUUID(), { cron });
   if (due.length === 0) {

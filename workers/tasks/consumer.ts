@@ -2,7 +2,7 @@ import type { Api } from 'grammy';
 import { mapLimit } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { type DbScope, openDb } from '../core/db';
-import { type Logger, createLogger, errorMessage } from '../core/logger';
+import { createLogger, errorMessage, type Logger } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { decodeBatch, type Envelope } from './envelope';
 import { kick } from './kick';
@@ -101,7 +101,13 @@ async function consume(deps: ConsumerDeps, scope: DbScope, decoded: Decoded[], l
       message.retry({ delaySeconds: Math.min(Math.max(1, Math.min(...waits)), MAX_DELAY_SECONDS) });
     }
   }
-  log.info('task_batch', { messages: decoded.length, envelopes: envelopes.size, ran: outcomes.length, acked, retried: decoded.length - acked });
+  log.info('task_batch', {
+    messages: decoded.length,
+    envelopes: envelopes.size,
+    ran: outcomes.length,
+    acked,
+    retried: decoded.length - acked,
+  });
   await reportDead(deps, finished, log);
 }
 
@@ -130,7 +136,8 @@ async function sendToDeadLetters(deps: ConsumerDeps, message: Message, reason: s
   try {
     const body = message.body;
     if (body instanceof ArrayBuffer) await deps.env.TASKS_DLQ.send(new Uint8Array(body), { contentType: 'bytes' });
-    else if (ArrayBuffer.isView(body)) await deps.env.TASKS_DLQ.send(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { contentType: 'bytes' });
+    else if (ArrayBuffer.isView(body))
+      await deps.env.TASKS_DLQ.send(new Uint8Array(body.buffer, body.byteOffset, body.byteLength), { contentType: 'bytes' });
     else await deps.env.TASKS_DLQ.send(body, { contentType: 'json' });
     message.ack();
     log.error('task_message_undecodable', { message_id: message.id, reason });

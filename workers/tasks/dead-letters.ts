@@ -49,6 +49,9 @@ export async function processDeadLetterBatch(deps: DeadLetterDeps, batch: Messag
 }
 
 function toBase64(body: unknown): string {
-  const bytes = body instanceof ArrayBuffer || body instanceof Uint8Array ? new Uint8Array(body) : new TextEncoder().encode(JSON.stringify(body) ?? 'undefined');
+  const bytes =
+    body instanceof ArrayBuffer || body instanceof Uint8Array
+      ? new Uint8Array(body)
+      : new TextEncoder().encode(JSON.stringify(body) ?? 'undefined');
   return Buffer.from(bytes).toString('base64');
 }

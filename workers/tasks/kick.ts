@@ -41,13 +41,18 @@ const MAX_DELAY_SECONDS = 12 * 60 * 60;
  * messages as possible (one `sendBatch` per 100 messages). All or nothing: one bad request rejects the
  * call with the field named (`tasks.3.args.chat_id`), and a failed enqueue removes the stored runs.
  */
-export async function kickMany(deps: ProducerDeps, requests: KickRequest[], path: (i: number) => string = (i) => `tasks.${i}`): Promise<Kicked[]> {
+export async function kickMany(
+  deps: ProducerDeps,
+  requests: KickRequest[],
+  path: (i: number) => string = (i) => `tasks.${i}`,
+): Promise<Kicked[]> {
   const runs: (NewRun & { args: unknown })[] = requests.map((req, i) => {
     const task = deps.registry.get(req.name);
     if (!task) throw AppError.badRequest(field(path(i), 'name'), `unknown task "${req.name}"`);
     const args = parseArgs(task.args, req.args, field(path(i), 'args'));
     const delaySeconds = req.delaySeconds ?? 0;
-    if (delaySeconds < 0 || delaySeconds > MAX_DELAY_SECONDS) throw AppError.badRequest(field(path(i), 'delay_seconds'), `must be between 0 and ${MAX_DELAY_SECONDS}`);
+    if (delaySeconds < 0 || delaySeconds > MAX_DELAY_SECONDS)
+      throw AppError.badRequest(field(path(i), 'delay_seconds'), `must be between 0 and ${MAX_DELAY_SECONDS}`);
     return {
       id: uuidv7(),
       name: task.name,
@@ -121,7 +126,8 @@ function rejectRepeatedKeys(runs: NewRun[], path: (i: number) => string): void {
   const seen = new Set<string>();
   runs.forEach((r, i) => {
     if (r.idempotencyKey === null) return;
-    if (seen.has(r.idempotencyKey)) throw AppError.badRequest(field(path(i), 'idempotency_key'), 'repeats a key of an earlier task in this call');
+    if (seen.has(r.idempotencyKey))
+      throw AppError.badRequest(field(path(i), 'idempotency_key'), 'repeats a key of an earlier task in this call');
     seen.add(r.idempotencyKey);
   });
 }

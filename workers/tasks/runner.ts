@@ -3,7 +3,7 @@ import type { Config } from '../core/config';
 import { type Db, type DbScope, openDb } from '../core/db';
 import { createLogger, errorMessage } from '../core/logger';
 import type { Envelope } from './envelope';
-import { type KickFn, PermanentTaskError, type Progress, type TaskRegistry, backoffFor } from './task';
+import { backoffFor, type KickFn, PermanentTaskError, type Progress, type TaskRegistry } from './task';
 import type { ClaimedRun, Outcome } from './tasks.repo';
 
 /** Dead runs stay this long for inspection, however short `RESULT_TTL_SECONDS` is. */
@@ -23,7 +23,12 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
   const { config } = deps;
   const log = createLogger(claimed.correlation_id, { task: claimed.name, run_id: claimed.id, attempt: claimed.attempts });
   const base = { id: claimed.id, attempt: claimed.attempts };
-  const dead = (error: string): Outcome => ({ ...base, status: 'dead', error, ttlSeconds: Math.max(config.RESULT_TTL_SECONDS, DEAD_RUN_TTL_SECONDS) });
+  const dead = (error: string): Outcome => ({
+    ...base,
+    status: 'dead',
+    error,
+    ttlSeconds: Math.max(config.RESULT_TTL_SECONDS, DEAD_RUN_TTL_SECONDS),
+  });
 
   const task = deps.registry.get(claimed.name);
   if (!task) return dead(`unknown task "${claimed.name}"`);
@@ -42,7 +47,13 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
   try {
     const handlerRun = task.handler({
       args: args.data,
-      run: { id: claimed.id, name: claimed.name, attempt: claimed.attempts, maxAttempts: claimed.max_attempts, correlationId: claimed.correlation_id },
+      run: {
+        id: claimed.id,
+        name: claimed.name,
+        attempt: claimed.attempts,
+        maxAttempts: claimed.max_attempts,
+        correlationId: claimed.correlation_id,
+      },
       get db() {
         return runDb.get();
       },

@@ -71,7 +71,8 @@ export function defineTask<Schema extends z.ZodType, Result>(def: {
 }): TaskDefinition<Schema, Result> {
   if (!/^[a-z][a-z0-9_]*$/.test(def.name)) throw new Error(`task name ${def.name} must be snake_case`);
   const retry = { ...defaultRetryPolicy, ...def.retry };
-  if (retry.maxAttempts < 1 || retry.backoffSeconds.length === 0) throw new Error(`task ${def.name}: retry policy needs maxAttempts >= 1 and a backoff`);
+  if (retry.maxAttempts < 1 || retry.backoffSeconds.length === 0)
+    throw new Error(`task ${def.name}: retry policy needs maxAttempts >= 1 and a backoff`);
   return { name: def.name, args: def.args, retry, timeoutSeconds: def.timeoutSeconds ?? 60, handler: def.handler };
 }
 

@@ -194,9 +194,19 @@ export async function deleteExpiredRuns(db: Db, batch: number): Promise<number> 
 }
 
 /** Runs that should have started long ago but never did: their queue message was lost. */
-export async function staleRuns(db: Db, olderThanSeconds: number, limit: number): Promise<Pick<TaskRun, 'id' | 'name' | 'args' | 'attempts' | 'correlationId'>[]> {
+export async function staleRuns(
+  db: Db,
+  olderThanSeconds: number,
+  limit: number,
+): Promise<Pick<TaskRun, 'id' | 'name' | 'args' | 'attempts' | 'correlationId'>[]> {
   return db
-    .select({ id: taskRunsTable.id, name: taskRunsTable.name, args: taskRunsTable.args, attempts: taskRunsTable.attempts, correlationId: taskRunsTable.correlationId })
+    .select({
+      id: taskRunsTable.id,
+      name: taskRunsTable.name,
+      args: taskRunsTable.args,
+      attempts: taskRunsTable.attempts,
+      correlationId: taskRunsTable.correlationId,
+    })
     .from(taskRunsTable)
     .where(
       and(

@@ -1,11 +1,11 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
 import { kick, kickMany, type ProducerDeps } from './kick';
 import type { TaskRegistry } from './task';
 import { getRun, listRuns } from './tasks.repo';
 import { type TaskRun, taskStatuses } from './tasks.schema';
-import type { Context } from 'hono';
 
 const kickBody = z.object({
   name: z.string().min(1).openapi({ example: 'ping_db' }),
@@ -49,7 +49,11 @@ const kickRoute = createRoute({
   summary: 'Kick a task',
   security: [{ Bearer: [] }],
   request: { body: { content: { 'application/json': { schema: kickBody } }, required: true } },
-  responses: { 202: json(queuedRun, 'Queued (or the existing run of the idempotency key)'), ...errors, 409: json(errorSchema, 'Idempotency key used by another task') },
+  responses: {
+    202: json(queuedRun, 'Queued (or the existing run of the idempotency key)'),
+    ...errors,
+    409: json(errorSchema, 'Idempotency key used by another task'),
+  },
 });
 
 const bulkRoute = createRoute({
@@ -57,8 +61,14 @@ const bulkRoute = createRoute({
   path: '/tasks/bulk',
   summary: 'Kick up to 1,000 tasks in one call',
   security: [{ Bearer: [] }],
-  request: { body: { content: { 'application/json': { schema: z.object({ tasks: z.array(kickBody).min(1).max(1000) }) } }, required: true } },
-  responses: { 202: json(z.object({ runs: z.array(queuedRun) }), 'Queued'), ...errors, 409: json(errorSchema, 'Idempotency key used by another task') },
+  request: {
+    body: { content: { 'application/json': { schema: z.object({ tasks: z.array(kickBody).min(1).max(1000) }) } }, required: true },
+  },
+  responses: {
+    202: json(z.object({ runs: z.array(queuedRun) }), 'Queued'),
+    ...errors,
+    409: json(errorSchema, 'Idempotency key used by another task'),
+  },
 });
 
 const getRoute = createRoute({
@@ -88,11 +98,22 @@ const listRoute = createRoute({
 
 /** `/api/tasks`: kick tasks and read their runs. */
 export function taskRoutes(registry: TaskRegistry) {
-  const producer = (c: Context<AppEnv>): ProducerDeps => ({ db: c.var.db, queue: c.env.TASKS_QUEUE, registry, config: c.var.config, log: c.var.log });
+  const producer = (c: Context<AppEnv>): ProducerDeps => ({
+    db: c.var.db,
+    queue: c.env.TASKS_QUEUE,
+    registry,
+    config: c.var.config,
+    log: c.var.log,
+  });
   return createRouter()
     .openapi(kickRoute, async (c) => {
       const body = c.req.valid('json');
-      const run = await kick(producer(c), { name: body.name, args: body.args, idempotencyKey: body.idempotency_key, delaySeconds: body.delay_seconds });
+      const run = await kick(producer(c), {
+        name: body.name,
+        args: body.args,
+        idempotencyKey: body.idempotency_key,
+        delaySeconds: body.delay_seconds,
+      });
       return c.json({ id: run.id, status: run.status }, 202);
     })
     .openapi(bulkRoute, async (c) => {

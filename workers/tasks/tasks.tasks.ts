@@ -39,7 +39,9 @@ export const cleanupTaskResultsTask = defineTask({
  */
 export const requeueStaleRunsTask = defineTask({
   name: 'requeue_stale_runs',
-  args: z.object({ older_than_seconds: z.number().int().min(60).default(900), limit: z.number().int().min(1).max(10_000).default(1000) }).strict(),
+  args: z
+    .object({ older_than_seconds: z.number().int().min(60).default(900), limit: z.number().int().min(1).max(10_000).default(1000) })
+    .strict(),
   retry: { maxAttempts: 2, backoffSeconds: [60] },
   handler: async ({ db, args, log, env }) => {
     const stale = await staleRuns(db, args.older_than_seconds, args.limit);

@@ -1,12 +1,12 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
 import { eq, sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import worker from '../index';
 import { taskRegistry } from '../registry';
 import { withTestDb } from '../testing/db';
-import { callApi } from '../testing/http';
+import { callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { deliveries } from '../testing/telegram';
 import { encodeBatch } from './envelope';
@@ -60,13 +60,13 @@ interface RunJson {
 async function kickTask(body: unknown): Promise<{ id: string; status: string }> {
   const res = await callApi('/tasks', { body });
   expect(res.status).toBe(202);
-  return res.json();
+  return json(res);
 }
 
 async function getRun(id: string): Promise<RunJson> {
   const res = await callApi(`/tasks/${id}`);
   expect(res.status).toBe(200);
-  return res.json();
+  return json(res);
 }
 
 function waitForStatus(id: string, status: string, timeoutMs = 10_000): Promise<RunJson> {
@@ -92,7 +92,7 @@ describe('task runtime', () => {
   it('rejects an unknown task and bad arguments with the field named, storing nothing', async () => {
     const unknown = await callApi('/tasks', { body: { name: 'no_such_task', args: {} } });
     expect(unknown.status).toBe(400);
-    expect(await unknown.json()).toMatchObject({ field: 'name' });
+    expect(await json(unknown)).toMatchObject({ field: 'name' });
 
     const bad = await callApi('/tasks', { body: { name: 'test_count_calls', args: { label: 42 } } });
     expect(bad.status).toBe(400);
@@ -102,8 +102,8 @@ describe('task runtime', () => {
     expect(noName.status).toBe(400);
     expect(await noName.json()).toMatchObject({ field: 'name' });
 
-    const list = await callApi('/tasks?name=no_such_task');
-    expect((await list.json()).runs).toEqual([]);
+    const list = await json<{ runs: RunJson[] }>(await callApi('/tasks?name=no_such_task'));
+    expect(list.runs).toEqual([]);
   });
 
   it('answers 400 to malformed JSON', async () => {
@@ -120,7 +120,7 @@ describe('task runtime', () => {
     const third = await kickTask({ name: 'test_count_calls', args: { label: 'a' }, idempotency_key: key });
     expect(third).toEqual({ id: first.id, status: 'succeeded' });
     expect(calls.get(first.id)).toBe(1);
-    const page = await (await callApi('/tasks?name=test_count_calls&limit=200')).json();
+    const page = await json<{ runs: RunJson[] }>(await callApi('/tasks?name=test_count_calls&limit=200'));
     expect(page.runs.filter((r: RunJson) => r.id === first.id)).toHaveLength(1);
 
     const reused = await callApi('/tasks', { body: { name: 'ping_db', args: {}, idempotency_key: key } });
@@ -148,10 +148,10 @@ describe('task runtime', () => {
   });
 
   it('schedules the default policy 10 s then 30 s apart, retrying the message until the last try', async () => {
-    const { runs } = await (
-      await callApi('/tasks/bulk', { body: { tasks: [{ name: 'test_default_policy_fails', args: {}, delay_seconds: 3600 }] } })
-    ).json();
-    const id = runs[0].id as string;
+    const { runs } = await json<{ runs: { id: string }[] }>(
+      await callApi('/tasks/bulk', { body: { tasks: [{ name: 'test_default_policy_fails', args: {}, delay_seconds: 3600 }] } }),
+    );
+    const id = runs[0]?.id as string;
     const makeDue = () => withTestDb((db) => db.update(taskRunsTable).set({ nextAttemptAt: sql`now()` }).where(eq(taskRunsTable.id, id)));
     // Hand the run's message to the consumer directly, three times, making the run due in between.
     const envelope = { id, name: 'test_default_policy_fails', args: {}, attempt: 1, correlation_id: 'test', enqueued_at: Date.now() };
@@ -159,14 +159,16 @@ describe('task runtime', () => {
     const results: string[] = [];
     for (let attempt = 1; attempt <= 3; attempt++) {
       await makeDue();
-      const batch = createMessageBatch('flarecast-tasks', [{ id: `m${attempt}`, timestamp: new Date(), attempts: attempt, body: encodeBatch([envelope]) }]);
+      const batch = createMessageBatch('flarecast-tasks', [
+        { id: `m${attempt}`, timestamp: new Date(), attempts: attempt, body: encodeBatch([envelope]) },
+      ]);
       const ctx = createExecutionContext();
-      await worker.queue(batch, env, ctx);
+      await worker.queue(batch, env);
       const result = await getQueueResult(batch, ctx);
       results.push(result.retryMessages.length ? 'retry' : result.explicitAcks.length ? 'ack' : 'none');
       const [row] = await withTestDb((db) => db.select().from(taskRunsTable).where(eq(taskRunsTable.id, id)));
       const finished = Date.parse(row?.history.at(-1)?.finished_at ?? '');
-      if (row?.status === 'failed') waits.push(Math.round(((row.nextAttemptAt.getTime() - finished) / 1000)));
+      if (row?.status === 'failed') waits.push(Math.round((row.nextAttemptAt.getTime() - finished) / 1000));
     }
     expect(results).toEqual(['retry', 'retry', 'ack']);
     expect(waits).toEqual([10, 30]);
@@ -177,7 +179,7 @@ describe('task runtime', () => {
     const tasks = Array.from({ length: 250 }, (_, i) => ({ name: 'test_count_calls', args: { label: `bulk-${i}` } }));
     const res = await callApi('/tasks/bulk', { body: { tasks } });
     expect(res.status).toBe(202);
-    const { runs } = (await res.json()) as { runs: { id: string }[] };
+    const { runs } = await json<{ runs: { id: string }[] }>(res);
     expect(new Set(runs.map((r) => r.id)).size).toBe(250);
     await poll(async () => (runs.every((r) => calls.get(r.id) === 1) ? true : undefined), { timeoutMs: 20_000, what: 'all 250 runs' });
   });
@@ -196,9 +198,10 @@ describe('task runtime', () => {
   it('lists runs newest first with a cursor', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await kickTask({ name: 'test_count_calls', args: { label: `page-${i}` } })).id);
-    const first = await (await callApi('/tasks?name=test_count_calls&limit=2')).json();
-    expect(first.runs.map((r: RunJson) => r.id)).toEqual([ids[2], ids[1]]);
-    const second = await (await callApi(`/tasks?name=test_count_calls&limit=2&cursor=${first.next_cursor}`)).json();
-    expect(second.runs[0].id).toBe(ids[0]);
+    type Page = { runs: RunJson[]; next_cursor: string | null };
+    const first = await json<Page>(await callApi('/tasks?name=test_count_calls&limit=2'));
+    expect(first.runs.map((r) => r.id)).toEqual([ids[2], ids[1]]);
+    const second = await json<Page>(await callApi(`/tasks?name=test_count_calls&limit=2&cursor=${first.next_cursor}`));
+    expect(second.runs[0]?.id).toBe(ids[0]);
   });
 });

@@ -2,7 +2,10 @@
  * Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs`.
  * Tests wait for state this way, never with a fixed sleep.
  */
-export async function poll<T>(probe: () => Promise<T | undefined>, opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {}): Promise<T> {
+export async function poll<T>(
+  probe: () => Promise<T | undefined>,
+  opts: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
   let last: unknown;
   for (;;) {

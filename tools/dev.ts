@@ -1,0 +1,42 @@
+/**
+ * `npm start`: the whole stack on this machine, on embedded defaults. Ctrl-C stops everything.
+ * Cron triggers are fired by this script on their schedules, since `wrangler dev` never fires them.
+ */
+import { readFileSync } from 'node:fs';
+import { Cron } from 'croner';
+import { startStack } from './stack.ts';
+
+const stack = await startStack();
+const crons = [...readFileSync(new URL('../wrangler.toml', import.meta.url), 'utf8').matchAll(/^crons\s*=\s*\[(.*)\]/gm)].flatMap((m) =>
+  [...(m[1] ?? '').matchAll(/"([^"]+)"/g)].map((c) => c[1] as string),
+);
+const jobs = crons.map(
+  (cron) =>
+    new Cron(cron, { timezone: 'UTC' }, async () => {
+      await fetch(`${stack.url}/cdn-cgi/handler/scheduled?cron=${encodeURIComponent(cron)}`).catch((err: unknown) =>
+        console.error(`cron ${cron}: ${String(err)}`),
+      );
+    }),
+);
+
+console.log(`
+Flarecast is running.
+  Worker        ${stack.url}        (health: ${stack.url}/health)
+  Admin API     ${stack.url}/api    Authorization: Bearer ${stack.vars.ADMIN_API_TOKEN}
+  Webhook       ${stack.url}/telegram/webhook
+  Postgres      ${stack.embedded ? 'embedded PGlite' : 'DATABASE_URL'}${stack.embedded ? `, data in ${process.env.DATA_DIR ?? '.data'}/pglite` : ''}
+  Telegram      ${stack.telegram ? `stand-in at ${stack.telegram.url} (post updates to ${stack.telegram.url}/__control/updates)` : stack.vars.TELEGRAM_API_ROOT}
+  Crons         ${crons.join(', ') || 'none'} (fired by this script)
+Press Ctrl-C to stop.
+`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  for (const job of jobs) job.stop();
+  await stack.close();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

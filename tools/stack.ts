@@ -1,0 +1,203 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
+import { migrateDatabase } from './db/migrate.ts';
+import { startWsBridge, type WsBridge } from './db/ws-bridge.ts';
+import { type StandInOptions, startTelegramStandIn, type TelegramStandIn } from './telegram/stand-in.ts';
+
+const root = resolve(import.meta.dirname, '..');
+
+export interface StackOptions {
+  /** Port of `wrangler dev`. Default `PORT` or 8787 */
+  port?: number;
+  /** Where PGlite data, generated secrets and wrangler state live. Default `DATA_DIR` or `.data` */
+  dataDir?: string;
+  /** Keep the embedded database in memory (benchmarks). Default false */
+  memoryDb?: boolean;
+  /** Options of the bundled Telegram stand-in, when no TELEGRAM_API_ROOT is set. */
+  telegram?: StandInOptions;
+  /** Variables that override both `.dev.vars` and the process environment. */
+  vars?: Record<string, string>;
+  /** Receives every line the Worker logs; default prints them. */
+  onLog?: (line: string) => void;
+}
+
+export interface Stack {
+  url: string;
+  vars: Record<string, string>;
+  telegram?: TelegramStandIn;
+  databaseUrl: string;
+  embedded: boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Brings up the whole local stack: Postgres (embedded PGlite unless DATABASE_URL is set), the
+ * WebSocket bridge the Neon driver needs for a non-Neon Postgres, migrations, the Telegram stand-in
+ * (unless TELEGRAM_API_ROOT is set) and `wrangler dev`. Values come from, weakest first: generated
+ * defaults, `.dev.vars`, the process environment, `opts.vars`.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const dataDir = resolve(root, opts.dataDir ?? process.env.DATA_DIR ?? '.data');
+  mkdirSync(dataDir, { recursive: true });
+  const vars: Record<string, string> = {
+    ...generatedSecrets(dataDir),
+    ...readEnvFile(join(root, '.dev.vars')),
+    ...knownFromProcess(),
+    ...opts.vars,
+  };
+  const port = opts.port ?? Number(process.env.PORT ?? 8787);
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer().catch(() => {});
+  };
+  try {
+    let pg: EmbeddedPostgres | undefined;
+    if (!vars.DATABASE_URL) {
+      pg = await startEmbeddedPostgres({
+        dataDir: opts.memoryDb ? undefined : join(dataDir, 'pglite'),
+        port: Number(process.env.PG_PORT ?? 0),
+      });
+      closers.push(() => pg?.close() ?? Promise.resolve());
+      vars.DATABASE_URL = pg.url;
+    }
+    const target = new URL(vars.DATABASE_URL);
+    if (!target.hostname.endsWith('.neon.tech') && !vars.DATABASE_WS_PROXY) {
+      const bridge: WsBridge = await startWsBridge({ allowedTarget: `${target.hostname}:${target.port || 5432}` });
+      closers.push(() => bridge.close());
+      vars.DATABASE_WS_PROXY = bridge.proxy;
+    }
+    await migrateDatabase(vars.DATABASE_URL);
+
+    let telegram: TelegramStandIn | undefined;
+    if (!vars.TELEGRAM_API_ROOT) {
+      telegram = await startTelegramStandIn(opts.telegram);
+      closers.push(() => telegram?.close() ?? Promise.resolve());
+      vars.TELEGRAM_API_ROOT = telegram.url;
+    }
+
+    const envFile = join(dataDir, 'wrangler.env');
+    writeFileSync(
+      envFile,
+      Object.entries(vars)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join('\n'),
+      { mode: 0o600 },
+    );
+    chmodSync(envFile, 0o600);
+    const wrangler = spawnWrangler(port, envFile, join(dataDir, 'wrangler-state'), opts.onLog ?? ((line) => console.log(line)));
+    closers.push(() => stopProcess(wrangler));
+    const url = `http://127.0.0.1:${port}`;
+    await waitForHealth(url, wrangler);
+
+    if (telegram) {
+      // The stand-in plays Telegram: it delivers updates posted to /__control/updates to our webhook.
+      await fetch(`${telegram.url}/bot${vars.BOT_TOKEN}/setWebhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `${url}/telegram/webhook`, secret_token: vars.TELEGRAM_WEBHOOK_SECRET }),
+      });
+    }
+    return { url, vars, telegram, databaseUrl: vars.DATABASE_URL, embedded: pg !== undefined, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+/** Names the Worker reads; only these are taken from the process environment. */
+const workerVars = [
+  'BOT_TOKEN',
+  'BOT_USERNAME',
+  'TELEGRAM_API_ROOT',
+  'TELEGRAM_WEBHOOK_SECRET',
+  'ADMIN_API_TOKEN',
+  'ADMIN_TELEGRAM_IDS',
+  'DATABASE_URL',
+  'DATABASE_WS_PROXY',
+  'TELEGRAM_RATE_LIMIT',
+  'TELEGRAM_PAID_RATE_LIMIT',
+  'RESULT_TTL_SECONDS',
+];
+
+function knownFromProcess(): Record<string, string> {
+  return Object.fromEntries(workerVars.flatMap((k) => (process.env[k] ? [[k, process.env[k] as string]] : [])));
+}
+
+/** Secrets made up on first start and kept in the data folder, so the admin token stays the same. */
+function generatedSecrets(dataDir: string): Record<string, string> {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+  const secrets = {
+    BOT_TOKEN: '123456789:local-stand-in-token',
+    TELEGRAM_WEBHOOK_SECRET: randomBytes(24).toString('hex'),
+    ADMIN_API_TOKEN: randomBytes(24).toString('hex'),
+    ADMIN_TELEGRAM_IDS: '',
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+/** KEY=value lines; quotes around the value are removed, # starts a comment. */
+function readEnvFile(path: string): Record<string, string> {
+  if (!existsSync(path)) return {};
+  const out: Record<string, string> = {};
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!match || line.trimStart().startsWith('#')) continue;
+    out[match[1] as string] = (match[2] as string).replace(/^(['"])(.*)\1$/, '$2');
+  }
+  return out;
+}
+
+function spawnWrangler(port: number, envFile: string, stateDir: string, onLog: (line: string) => void): ChildProcess {
+  // Run wrangler on this Node (>= 22), whatever `node` is first on PATH.
+  const child = spawn(
+    process.execPath,
+    [
+      join(root, 'node_modules/wrangler/bin/wrangler.js'),
+      'dev',
+      '--port',
+      String(port),
+      '--ip',
+      '127.0.0.1',
+      '--env-file',
+      envFile,
+      '--persist-to',
+      stateDir,
+      '--show-interactive-dev-session=false',
+      '--log-level',
+      'warn',
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: '1' } },
+  );
+  for (const stream of [child.stdout, child.stderr]) if (stream) createInterface({ input: stream }).on('line', onLog);
+  return child;
+}
+
+async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${url}/health did not answer 200 within 90 s`);
+}
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
