@@ -24,8 +24,9 @@ export const MAX_MESSAGE_BYTES = 60 * 1024;
 /** Envelopes per queue message. */
 export const MAX_ENVELOPES_PER_MESSAGE = 100;
 
+/** A packed batch in its own exact-size buffer (msgpackr packs into a shared, reused one). */
 export function encodeBatch(tasks: Envelope[]): Uint8Array {
-  return packr.pack({ v: 1, tasks });
+  return new Uint8Array(packr.pack({ v: 1, tasks }));
 }
 
 export type DecodeResult = { ok: true; tasks: Envelope[] } | { ok: false; reason: string };

@@ -95,8 +95,9 @@ function withTimeout<T>(work: Promise<T>, ms: number, controller: AbortControlle
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      controller.abort();
+      // Settle the race first: a handler that returns on abort must not count as a success.
       reject(new TaskTimeoutError(`timed out after ${ms / 1000} s`));
+      controller.abort();
     }, ms);
   });
   return Promise.race([work, expired]).finally(() => clearTimeout(timer));

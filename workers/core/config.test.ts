@@ -1,0 +1,82 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, getConfig } from './config';
+import { createLogger, errorMessage } from './logger';
+import { redact, registerSecrets } from './redact';
+
+const valid = {
+  BOT_TOKEN: '42:abcdefghijklmnopqrstuvwxyz012345',
+  TELEGRAM_WEBHOOK_SECRET: 'hook_secret-1',
+  ADMIN_API_TOKEN: 'an-admin-token-long-enough',
+  DATABASE_URL: 'postgres://u:p@localhost:5432/db',
+};
+const parse = (vars: Record<string, string>) => getConfig(vars as unknown as Env);
+
+describe('configuration', () => {
+  it('applies the documented defaults', () => {
+    const config = parse(valid);
+    expect(config).toMatchObject({
+      TELEGRAM_API_ROOT: 'https://api.telegram.org',
+      TELEGRAM_RATE_LIMIT: 30,
+      TELEGRAM_PAID_RATE_LIMIT: 1000,
+      RESULT_TTL_SECONDS: 3600,
+      ADMIN_TELEGRAM_IDS: [],
+      BOT_USERNAME: 'flarecast_bot',
+    });
+  });
+
+  it('parses the admin id list and numbers', () => {
+    const config = parse({ ...valid, ADMIN_TELEGRAM_IDS: ' 1, 22 ,333', TELEGRAM_RATE_LIMIT: '25', RESULT_TTL_SECONDS: '60' });
+    expect(config.ADMIN_TELEGRAM_IDS).toEqual([1, 22, 333]);
+    expect(config.TELEGRAM_RATE_LIMIT).toBe(25);
+    expect(config.RESULT_TTL_SECONDS).toBe(60);
+  });
+
+  it('names every missing or bad variable and never its value', () => {
+    const bad = { ...valid, BOT_TOKEN: 'not-a-token-but-secret', TELEGRAM_RATE_LIMIT: '-3', ADMIN_TELEGRAM_IDS: '1,abc' } as Record<string, string>;
+    delete bad.DATABASE_URL;
+    let error: unknown;
+    try {
+      parse(bad);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['BOT_TOKEN', 'DATABASE_URL', 'TELEGRAM_RATE_LIMIT', 'ADMIN_TELEGRAM_IDS']) expect(message).toContain(name);
+    expect(message).not.toContain('not-a-token-but-secret');
+  });
+
+  it('rejects a webhook secret outside Telegram alphabet', () => {
+    expect(() => parse({ ...valid, TELEGRAM_WEBHOOK_SECRET: 'has spaces!' })).toThrow(/TELEGRAM_WEBHOOK_SECRET/);
+  });
+
+  it('is parsed once per environment object', () => {
+    expect(getConfig(env)).toBe(getConfig(env));
+  });
+});
+
+describe('secrets stay out of logs and errors', () => {
+  it('masks registered secrets, bot tokens and URL credentials', () => {
+    registerSecrets(['super-secret-value']);
+    const text = redact('token super-secret-value at https://api.telegram.org/bot123456:AAbbCCddEEffGGhhIIjjKKll/sendMessage via postgres://me:pw@db/x');
+    expect(text).not.toContain('super-secret-value');
+    expect(text).not.toContain('AAbbCCddEEffGGhhIIjjKKll');
+    expect(text).not.toContain('me:pw');
+  });
+
+  it('redacts what the logger writes and error causes', () => {
+    parse(valid);
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (line: string) => lines.push(line);
+    try {
+      createLogger('c-1').info('leak_attempt', { token: valid.ADMIN_API_TOKEN });
+    } finally {
+      console.log = original;
+    }
+    expect(lines).toHaveLength(1);
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ event: 'leak_attempt', correlation_id: 'c-1', token: '[redacted]' });
+    expect(errorMessage(new Error('outer', { cause: new Error(`inner ${valid.BOT_TOKEN}`) }))).toBe('outer ← inner [redacted]');
+  });
+});
