@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { startWsBridge, type WsBridge } from './db/ws-bridge.ts';
@@ -23,6 +25,12 @@ export interface StackOptions {
   vars?: Record<string, string>;
   /** Receives every line the Worker logs; default prints them. */
   onLog?: (line: string) => void;
+  /**
+   * `wrangler`: `wrangler dev` (live reload, inspector; what `npm start` runs). `bundle`: the bundle
+   * `wrangler deploy` would upload, run by workerd through Miniflare without the dev proxy (benchmarks).
+   * Default `STACK_RUNTIME` or `wrangler`.
+   */
+  runtime?: 'wrangler' | 'bundle';
 }
 
 export interface Stack {
@@ -178,10 +186,49 @@ function spawnWrangler(port: number, envFile: string, stateDir: string, onLog: (
   return child;
 }
 
-async function waitForHealth(url: string, child: ChildProcess): Promise<void> {
+/** Builds the deploy bundle and serves it with workerd, the bindings taken from wrangler.toml. */
+async function startBundle(port: number, outDir: string, vars: Record<string, string>, onLog: (line: string) => void): Promise<Miniflare> {
+  const build = spawn(process.execPath, [join(root, 'node_modules/wrangler/bin/wrangler.js'), 'deploy', '--dry-run', '--outdir', outDir], {
+    cwd: root,
+    stdio: 'ignore',
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+  });
+  const code = await new Promise((r) => build.once('exit', r));
+  if (code !== 0) throw new Error(`wrangler deploy --dry-run exited with code ${code}`);
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'));
+  const modules = [
+    { type: 'ESModule' as const, path: join(outDir, 'index.js') },
+    ...readdirSync(outDir)
+      .filter((f) => f.endsWith('.ftl'))
+      .map((f) => ({ type: 'Text' as const, path: join(outDir, f) })),
+  ];
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      workers: [
+        {
+          ...workerOptions,
+          modulesRules: undefined,
+          name: 'flarecast',
+          modulesRoot: outDir,
+          modules,
+          bindings: { ...workerOptions.bindings, ...vars },
+        },
+      ],
+      host: '127.0.0.1',
+      port,
+      cf: false,
+      ...(process.env.INSPECTOR_PORT ? { inspectorPort: Number(process.env.INSPECTOR_PORT) } : {}),
+      handleStructuredLogs: (log: { message: string }) => onLog(log.message),
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  );
+  await mf.ready;
+  return mf;
+}
+
+async function waitForHealth(url: string, child?: ChildProcess): Promise<void> {
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
+    if (child && child.exitCode !== null) throw new Error(`wrangler dev exited with code ${child.exitCode}`);
     try {
       const res = await fetch(`${url}/health`);
       if (res.status === 200) return;

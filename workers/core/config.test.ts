@@ -33,7 +33,10 @@ describe('configuration', () => {
   });
 
   it('names every missing or bad variable and never its value', () => {
-    const bad = { ...valid, BOT_TOKEN: 'not-a-token-but-secret', TELEGRAM_RATE_LIMIT: '-3', ADMIN_TELEGRAM_IDS: '1,abc' } as Record<string, string>;
+    const bad = { ...valid, BOT_TOKEN: 'not-a-token-but-secret', TELEGRAM_RATE_LIMIT: '-3', ADMIN_TELEGRAM_IDS: '1,abc' } as Record<
+      string,
+      string
+    >;
     delete bad.DATABASE_URL;
     let error: unknown;
     try {
@@ -59,7 +62,9 @@ describe('configuration', () => {
 describe('secrets stay out of logs and errors', () => {
   it('masks registered secrets, bot tokens and URL credentials', () => {
     registerSecrets(['super-secret-value']);
-    const text = redact('token super-secret-value at https://api.telegram.org/bot123456:AAbbCCddEEffGGhhIIjjKKll/sendMessage via postgres://me:pw@db/x');
+    const text = redact(
+      'token super-secret-value at https://api.telegram.org/bot123456:AAbbCCddEEffGGhhIIjjKKll/sendMessage via postgres://me:pw@db/x',
+    );
     expect(text).not.toContain('super-secret-value');
     expect(text).not.toContain('AAbbCCddEEffGGhhIIjjKKll');
     expect(text).not.toContain('me:pw');

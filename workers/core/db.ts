@@ -2,10 +2,12 @@ import { neonConfig, Pool } from '@neondatabase/serverless';
 import { drizzle, type NeonQueryResultHKT } from 'drizzle-orm/neon-serverless';
 import type { PgDatabase } from 'drizzle-orm/pg-core';
 import type { Config } from './config';
-import * as schema from './schema';
 
-/** A database handle or a transaction on one; repositories accept either. */
-export type Db = PgDatabase<NeonQueryResultHKT, typeof schema>;
+/**
+ * A database handle or a transaction on one; repositories accept either. Built without the relational
+ * schema: nothing uses `db.query`, and extracting it would cost every request CPU time.
+ */
+export type Db = PgDatabase<NeonQueryResultHKT>;
 
 /** A database handle bound to one invocation; `close()` ends its pool. */
 export interface DbScope {
@@ -27,7 +29,7 @@ export function openDb(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_WS_PROXY'
   pool.on('error', () => {});
   let closed: Promise<void> | undefined;
   return {
-    db: drizzle({ client: pool, schema }),
+    db: drizzle({ client: pool }),
     close: () => {
       closed ??= pool.end().catch(() => {});
       return closed;

@@ -25,10 +25,17 @@ describe('schedules', () => {
     const minute = new Date(scheduledTime).toISOString();
     const keys = schedules.filter((s) => s.cron === cron).map((s) => `cron:${s.task}:${minute}`);
     const runs = await withTestDb((db) => db.select().from(taskRunsTable).where(inArray(taskRunsTable.idempotencyKey, keys)));
-    expect(runs.map((r) => r.name).sort()).toEqual(schedules.filter((s) => s.cron === cron).map((s) => s.task).sort());
+    expect(runs.map((r) => r.name).sort()).toEqual(
+      schedules
+        .filter((s) => s.cron === cron)
+        .map((s) => s.task)
+        .sort(),
+    );
   });
 
   it('ignores a cron with no schedule', async () => {
-    await expect(worker.scheduled({ cron: '1 2 3 4 5', scheduledTime: Date.now(), noRetry: () => {} } as ScheduledController, env)).resolves.toBeUndefined();
+    await expect(
+      worker.scheduled({ cron: '1 2 3 4 5', scheduledTime: Date.now(), noRetry: () => {} } as ScheduledController, env),
+    ).resolves.toBeUndefined();
   });
 });

@@ -33,7 +33,10 @@ describe('task envelopes on the queue', () => {
 
   it('splits by size and sets aside an envelope too large for any message', () => {
     const big = 'x'.repeat(20 * 1024);
-    const { bodies, tooLarge } = packMessages([...Array.from({ length: 7 }, (_, i) => envelope(i, { big })), envelope(99, { huge: 'y'.repeat(70 * 1024) })]);
+    const { bodies, tooLarge } = packMessages([
+      ...Array.from({ length: 7 }, (_, i) => envelope(i, { big })),
+      envelope(99, { huge: 'y'.repeat(70 * 1024) }),
+    ]);
     expect(tooLarge).toHaveLength(1);
     expect(bodies.every((b) => b.byteLength <= MAX_MESSAGE_BYTES)).toBe(true);
     expect(bodies.length).toBe(4); // two 20 KB envelopes fit under 60 KB, three do not

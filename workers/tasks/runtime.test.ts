@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { eq, sql } from 'drizzle-orm';
+import { eq, type SQL, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import worker from '../index';
@@ -11,7 +11,7 @@ import { poll } from '../testing/poll';
 import { deliveries } from '../testing/telegram';
 import { encodeBatch } from './envelope';
 import { defineTask, PermanentTaskError } from './task';
-import { type TaskRun, taskRunsTable } from './tasks.schema';
+import { type TaskRun, type TaskStatus, taskRunsTable } from './tasks.schema';
 
 taskRegistry.register(
   defineTask({
@@ -49,13 +49,16 @@ taskRegistry.register(
 
 const row = (id: string) => withTestDb(async (db) => (await db.select().from(taskRunsTable).where(eq(taskRunsTable.id, id)))[0] as TaskRun);
 const kick = async (name: string, args: object = {}) => (await json<{ id: string }>(await callApi('/tasks', { body: { name, args } }))).id;
-const until = (id: string, status: string) => poll(async () => ((await row(id)).status === status ? row(id) : undefined), { timeoutMs: 15_000, what: `${id} ${status}` });
+const until = (id: string, status: string) =>
+  poll(async () => ((await row(id)).status === status ? row(id) : undefined), { timeoutMs: 15_000, what: `${id} ${status}` });
 
 /** Inserts a run as if kicked, without sending its queue message. */
-async function insertRun(values: Partial<typeof taskRunsTable.$inferInsert> & { name: string }): Promise<string> {
+async function insertRun(values: { name: string; status?: TaskStatus; expiresAt?: SQL; nextAttemptAt?: SQL }): Promise<string> {
   const id = crypto.randomUUID();
   await withTestDb((db) =>
-    db.insert(taskRunsTable).values({ id, args: {}, maxAttempts: 3, correlationId: 'test', expiresAt: sql`now() + interval '1 hour'`, ...values }),
+    db
+      .insert(taskRunsTable)
+      .values({ id, args: {}, maxAttempts: 3, correlationId: 'test', expiresAt: sql`now() + interval '1 hour'`, ...values }),
   );
   return id;
 }
@@ -109,7 +112,9 @@ describe('housekeeping tasks', () => {
   });
 
   it('cleanup_telegram_updates forgets old update ids', async () => {
-    await withTestDb((db) => db.execute(sql`insert into telegram_updates (update_id, received_at) values (1, now() - interval '30 days') on conflict do nothing`));
+    await withTestDb((db) =>
+      db.execute(sql`insert into telegram_updates (update_id, received_at) values (1, now() - interval '30 days') on conflict do nothing`),
+    );
     const run = await until(await kick('cleanup_telegram_updates', { days: 7 }), 'succeeded');
     expect((run.result as { deleted: number }).deleted).toBeGreaterThanOrEqual(1);
   });
@@ -131,7 +136,9 @@ describe('queue failure paths', () => {
   });
 
   it('retries every message, running nothing, while the store is down', async () => {
-    const body = encodeBatch([{ id: crypto.randomUUID(), name: 'ping_db', args: {}, attempt: 1, correlation_id: 'test', enqueued_at: Date.now() }]);
+    const body = encodeBatch([
+      { id: crypto.randomUUID(), name: 'ping_db', args: {}, attempt: 1, correlation_id: 'test', enqueued_at: Date.now() },
+    ]);
     const batch = createMessageBatch('flarecast-tasks', [
       { id: 'a', timestamp: new Date(), attempts: 1, body },
       { id: 'b', timestamp: new Date(), attempts: 2, body },
