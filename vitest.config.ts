@@ -22,7 +22,7 @@ export default defineConfig({
         bindings: {
           ...testSecrets,
           DATABASE_URL: inject('databaseUrl'),
-          DATABASE_WS_PROXY: inject('databaseWsProxy'),
+          DATABASE_PROXY: inject('databaseProxy'),
           TELEGRAM_API_ROOT: inject('telegramApiRoot'),
           RESULT_TTL_SECONDS: '3600',
         },

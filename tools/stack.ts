@@ -7,7 +7,7 @@ import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrateDatabase } from './db/migrate.ts';
-import { startWsBridge, type WsBridge } from './db/ws-bridge.ts';
+import { startNeonProxy } from './db/neon-proxy.ts';
 import { type StandInOptions, startTelegramStandIn, type TelegramStandIn } from './telegram/stand-in.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -44,7 +44,7 @@ export interface Stack {
 
 /**
  * Brings up the whole local stack: Postgres (embedded PGlite unless DATABASE_URL is set), the
- * WebSocket bridge the Neon driver needs for a non-Neon Postgres, migrations, the Telegram stand-in
+ * stand-in for Neon's proxy that a plain Postgres needs, migrations, the Telegram stand-in
  * (unless TELEGRAM_API_ROOT is set) and `wrangler dev`. Values come from, weakest first: generated
  * defaults, `.dev.vars`, the process environment, `opts.vars`.
  */
@@ -72,13 +72,12 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       closers.push(() => pg?.close() ?? Promise.resolve());
       vars.DATABASE_URL = pg.url;
     }
-    const target = new URL(vars.DATABASE_URL);
-    if (!target.hostname.endsWith('.neon.tech') && !vars.DATABASE_WS_PROXY) {
-      const bridge: WsBridge = await startWsBridge({ allowedTarget: `${target.hostname}:${target.port || 5432}` });
-      closers.push(() => bridge.close());
-      vars.DATABASE_WS_PROXY = bridge.proxy;
-    }
     await migrateDatabase(vars.DATABASE_URL);
+    if (!new URL(vars.DATABASE_URL).hostname.endsWith('.neon.tech') && !vars.DATABASE_PROXY) {
+      const proxy = await startNeonProxy({ databaseUrl: vars.DATABASE_URL });
+      closers.push(() => proxy.close());
+      vars.DATABASE_PROXY = proxy.address;
+    }
 
     let telegram: TelegramStandIn | undefined;
     if (!vars.TELEGRAM_API_ROOT) {
@@ -87,19 +86,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       vars.TELEGRAM_API_ROOT = telegram.url;
     }
 
-    const envFile = join(dataDir, 'wrangler.env');
-    writeFileSync(
-      envFile,
-      Object.entries(vars)
-        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
-        .join('\n'),
-      { mode: 0o600 },
-    );
-    chmodSync(envFile, 0o600);
-    const wrangler = spawnWrangler(port, envFile, join(dataDir, 'wrangler-state'), opts.onLog ?? ((line) => console.log(line)));
-    closers.push(() => stopProcess(wrangler));
+    const onLog = opts.onLog ?? ((line: string) => console.log(line));
     const url = `http://127.0.0.1:${port}`;
-    await waitForHealth(url, wrangler);
+    if ((opts.runtime ?? process.env.STACK_RUNTIME ?? 'wrangler') === 'bundle') {
+      const mf = await startBundle(port, join(dataDir, 'bundle'), vars, onLog);
+      closers.push(() => mf.dispose());
+      await waitForHealth(url);
+    } else {
+      const envFile = join(dataDir, 'wrangler.env');
+      const lines = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+      writeFileSync(envFile, lines.join('\n'), { mode: 0o600 });
+      chmodSync(envFile, 0o600);
+      const wrangler = spawnWrangler(port, envFile, join(dataDir, 'wrangler-state'), onLog);
+      closers.push(() => stopProcess(wrangler));
+      await waitForHealth(url, wrangler);
+    }
 
     if (telegram) {
       // The stand-in plays Telegram: it delivers updates posted to /__control/updates to our webhook.
@@ -125,7 +126,7 @@ const workerVars = [
   'ADMIN_API_TOKEN',
   'ADMIN_TELEGRAM_IDS',
   'DATABASE_URL',
-  'DATABASE_WS_PROXY',
+  'DATABASE_PROXY',
   'TELEGRAM_RATE_LIMIT',
   'TELEGRAM_PAID_RATE_LIMIT',
   'RESULT_TTL_SECONDS',
@@ -211,13 +212,12 @@ async function startBundle(port: number, outDir: string, vars: Record<string, st
           name: 'flarecast',
           modulesRoot: outDir,
           modules,
-          bindings: { ...workerOptions.bindings, ...vars },
+          bindings: { ...(workerOptions.bindings as Record<string, unknown>), ...vars },
         },
       ],
       host: '127.0.0.1',
       port,
       cf: false,
-      ...(process.env.INSPECTOR_PORT ? { inspectorPort: Number(process.env.INSPECTOR_PORT) } : {}),
       handleStructuredLogs: (log: { message: string }) => onLog(log.message),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );

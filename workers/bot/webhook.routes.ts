@@ -1,3 +1,4 @@
+import type { Update } from 'grammy/types';
 import { Hono } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { z } from 'zod';
@@ -24,7 +25,7 @@ export function webhookRoutes() {
     const parsed = updateSchema.safeParse(body);
     if (!parsed.success)
       throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
-    const outcome = await handleUpdate({ db: c.var.db, config: c.var.config, log: c.var.log }, parsed.data);
+    const outcome = await handleUpdate({ db: c.var.db, config: c.var.config, log: c.var.log }, parsed.data as Update);
     return c.json({ ok: true, outcome });
   });
 }

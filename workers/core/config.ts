@@ -31,8 +31,8 @@ const configSchema = z.object({
       return ids.map(Number);
     }),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  /** host:port of a WebSocket-to-TCP bridge in front of a non-Neon Postgres (local only). */
-  DATABASE_WS_PROXY: z.string().default(''),
+  /** host:port of the local stand-in for Neon's proxy in front of a plain Postgres (local only). */
+  DATABASE_PROXY: z.string().default(''),
   /** Bot-wide messages per second. Default 30 */
   TELEGRAM_RATE_LIMIT: positiveInt(30),
   /** Messages per second with allow_paid_broadcast. Default 1000 */

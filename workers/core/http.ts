@@ -2,7 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import { timingSafeEqual } from 'hono/utils/buffer';
 import { type Config, getConfig } from './config';
-import { type Db, openDb } from './db';
+import { createDb, type Db } from './db';
 import { AppError } from './errors';
 import { createLogger, type Logger } from './logger';
 
@@ -25,7 +25,7 @@ export function createRouter(): OpenAPIHono<AppEnv> {
 
 /**
  * Per-request context: the parsed configuration, a logger carrying the correlation id (taken from
- * `X-Correlation-Id` or made up, and echoed back), and a database handle closed when the response is done.
+ * `X-Correlation-Id` or made up, and echoed back), and a database handle.
  */
 export function requestContext(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
@@ -34,13 +34,8 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
     c.set('config', config);
     c.set('log', createLogger(correlationId));
     c.header('x-correlation-id', correlationId);
-    const scope = openDb(config);
-    c.set('db', scope.db);
-    try {
-      await next();
-    } finally {
-      c.executionCtx.waitUntil(scope.close());
-    }
+    c.set('db', createDb(config));
+    await next();
   };
 }
 

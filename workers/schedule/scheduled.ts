@@ -1,5 +1,5 @@
 import type { Config } from '../core/config';
-import { withDb } from '../core/db';
+import { createDb } from '../core/db';
 import { createLogger } from '../core/logger';
 import { kickMany } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
@@ -21,11 +21,9 @@ export async function runScheduled(
     return [];
   }
   const minute = new Date(Math.floor(scheduledTime / 60_000) * 60_000).toISOString();
-  const kicked = await withDb(deps.config, (db) =>
-    kickMany(
-      { db, queue: deps.env.TASKS_QUEUE, registry: deps.registry, config: deps.config, log },
-      due.map((s) => ({ name: s.task, args: s.args ?? {}, idempotencyKey: `cron:${s.task}:${minute}` })),
-    ),
+  const kicked = await kickMany(
+    { db: createDb(deps.config), queue: deps.env.TASKS_QUEUE, registry: deps.registry, config: deps.config, log },
+    due.map((s) => ({ name: s.task, args: s.args ?? {}, idempotencyKey: `cron:${s.task}:${minute}` })),
   );
   log.info('cron_kicked', { tasks: due.map((s) => s.task) });
   return kicked.map((k) => k.id);

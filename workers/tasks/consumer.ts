@@ -1,7 +1,7 @@
 import type { Api } from 'grammy';
 import { mapLimit } from '../core/concurrency';
 import type { Config } from '../core/config';
-import { type DbScope, openDb } from '../core/db';
+import { createDb, type Db } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { decodeBatch, type Envelope } from './envelope';
@@ -45,27 +45,24 @@ export async function processTaskBatch(deps: ConsumerDeps, batch: MessageBatch):
   }
   if (decoded.length === 0) return;
 
-  const scope = openDb(deps.config, { max: 2 });
   try {
-    await consume(deps, scope, decoded, log);
+    await consume(deps, createDb(deps.config), decoded, log);
   } catch (err) {
     // The store is unreachable: nothing was recorded, so every message comes back later.
     log.error('task_batch_failed', { error: errorMessage(err), messages: decoded.length });
     for (const { message } of decoded) message.retry({ delaySeconds: Math.min(10 * 2 ** (message.attempts - 1), 600) });
-  } finally {
-    await scope.close();
   }
 }
 
-async function consume(deps: ConsumerDeps, scope: DbScope, decoded: Decoded[], log: Logger): Promise<void> {
+async function consume(deps: ConsumerDeps, db: Db, decoded: Decoded[], log: Logger): Promise<void> {
   const envelopes = new Map(decoded.flatMap((d) => d.tasks.map((t) => [t.id, t] as const)));
   const claimed = await claimRuns(
-    scope.db,
+    db,
     [...envelopes.values()].map((e) => ({ id: e.id, lease: leaseSeconds(deps.registry, e.name) })),
   );
 
   const producer = (correlationId: string) => ({
-    db: scope.db,
+    db,
     queue: deps.env.TASKS_QUEUE,
     registry: deps.registry,
     config: deps.config,
@@ -79,17 +76,17 @@ async function consume(deps: ConsumerDeps, scope: DbScope, decoded: Decoded[], l
         env: deps.env,
         api: deps.api,
         kick: (correlationId) => (name, args, opts) => kick(producer(correlationId), { name, args, idempotencyKey: opts?.idempotencyKey }),
-        saveProgress: (id, p) => setProgress(scope.db, id, p),
+        saveProgress: (id, p) => setProgress(db, id, p),
       },
       run,
       envelopes.get(run.id) as Envelope,
     ),
   );
-  const finished = await finishRuns(scope.db, outcomes);
+  const finished = await finishRuns(db, outcomes);
 
   const outcomeById = new Map(outcomes.map((o) => [o.id, o]));
   const unclaimed = [...envelopes.keys()].filter((id) => !outcomeById.has(id));
-  const waiting = new Map((await waitingRuns(scope.db, unclaimed)).map((w) => [w.id, w]));
+  const waiting = new Map((await waitingRuns(db, unclaimed)).map((w) => [w.id, w]));
 
   let acked = 0;
   for (const { message, tasks } of decoded) {

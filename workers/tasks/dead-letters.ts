@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import type { Api } from 'grammy';
 import type { Config } from '../core/config';
-import { withDb } from '../core/db';
+import { createDb } from '../core/db';
 import { createLogger, errorMessage } from '../core/logger';
 import { notifyAdmins } from '../core/telegram';
 import { deadRunText } from './consumer';
@@ -23,25 +23,24 @@ export interface DeadLetterDeps {
 export async function processDeadLetterBatch(deps: DeadLetterDeps, batch: MessageBatch): Promise<void> {
   const log = createLogger(crypto.randomUUID(), { queue: batch.queue });
   try {
-    await withDb(deps.config, async (db) => {
-      for (const message of batch.messages) {
-        const decoded = decodeBatch(message.body);
-        if (decoded.ok) {
-          const ended = await markDead(
-            db,
-            decoded.tasks.map((t) => t.id),
-            'dead-lettered: its queue message ran out of deliveries',
-            Math.max(deps.config.RESULT_TTL_SECONDS, DEAD_RUN_TTL_SECONDS),
-          );
-          await Promise.all(ended.map((run) => notifyAdmins(deps.api, deps.config, deadRunText(run), log)));
-          log.error('task_message_dead_lettered', { message_id: message.id, runs: decoded.tasks.length, ended: ended.length });
-        } else {
-          await db.insert(deadLettersTable).values({ queue: batch.queue, reason: decoded.reason, body: toBase64(message.body) });
-          log.error('dead_letter_stored', { message_id: message.id, reason: decoded.reason });
-        }
-        message.ack();
+    const db = createDb(deps.config);
+    for (const message of batch.messages) {
+      const decoded = decodeBatch(message.body);
+      if (decoded.ok) {
+        const ended = await markDead(
+          db,
+          decoded.tasks.map((t) => t.id),
+          'dead-lettered: its queue message ran out of deliveries',
+          Math.max(deps.config.RESULT_TTL_SECONDS, DEAD_RUN_TTL_SECONDS),
+        );
+        await Promise.all(ended.map((run) => notifyAdmins(deps.api, deps.config, deadRunText(run), log)));
+        log.error('task_message_dead_lettered', { message_id: message.id, runs: decoded.tasks.length, ended: ended.length });
+      } else {
+        await db.insert(deadLettersTable).values({ queue: batch.queue, reason: decoded.reason, body: toBase64(message.body) });
+        log.error('dead_letter_stored', { message_id: message.id, reason: decoded.reason });
       }
-    });
+      message.ack();
+    }
   } catch (err) {
     log.error('dead_letter_batch_failed', { error: errorMessage(err) });
     batch.retryAll({ delaySeconds: 60 });

@@ -1,6 +1,6 @@
 import type { Api } from 'grammy';
 import type { Config } from '../core/config';
-import { type Db, type DbScope, openDb } from '../core/db';
+import { createDb } from '../core/db';
 import { createLogger, errorMessage } from '../core/logger';
 import type { Envelope } from './envelope';
 import { backoffFor, type KickFn, PermanentTaskError, type Progress, type TaskRegistry } from './task';
@@ -40,7 +40,6 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
     return dead(`args.${issue?.path.join('.')}: ${issue?.message}`);
   }
 
-  const runDb = lazyDb(config);
   const timeout = new AbortController();
   const started = Date.now();
   let lastProgress = 0;
@@ -54,9 +53,7 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
         maxAttempts: claimed.max_attempts,
         correlationId: claimed.correlation_id,
       },
-      get db() {
-        return runDb.get();
-      },
+      db: createDb(config),
       api: deps.api,
       config,
       env: deps.env,
@@ -82,8 +79,6 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
     const retryInSeconds = backoffFor(task.retry, claimed.attempts);
     log.warn('task_failed', { error, retry_in_s: retryInSeconds, ms: Date.now() - started });
     return { ...base, status: 'failed', error, retryInSeconds, ttlSeconds: config.RESULT_TTL_SECONDS };
-  } finally {
-    await runDb.close();
   }
 }
 
@@ -107,18 +102,4 @@ function withTimeout<T>(work: Promise<T>, ms: number, controller: AbortControlle
 function toJson(value: unknown): unknown {
   if (value === undefined) return null;
   return JSON.parse(JSON.stringify(value));
-}
-
-/** A per-run database handle opened on first use. */
-function lazyDb(config: Config): { get(): Db; close(): Promise<void> } {
-  let scope: DbScope | undefined;
-  return {
-    get: () => {
-      scope ??= openDb(config, { max: 2 });
-      return scope.db;
-    },
-    close: async () => {
-      await scope?.close();
-    },
-  };
 }

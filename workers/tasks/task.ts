@@ -38,8 +38,8 @@ export type KickFn = (name: string, args: unknown, opts?: { idempotencyKey?: str
 export interface TaskContext<Args> {
   args: Args;
   run: { id: string; name: string; attempt: number; maxAttempts: number; correlationId: string };
-  /** A database handle opened for this run on first use and closed when the run ends. */
-  readonly db: Db;
+  /** A database handle made for this run. */
+  db: Db;
   api: Api;
   config: Config;
   /** The Worker's bindings (queues, buckets, Durable Objects). */
