@@ -1,24 +1,39 @@
 import { Bot } from 'grammy';
+import type { Update } from 'grammy/types';
+import type { Config } from '../core/config';
 import { botInfo } from '../core/telegram';
 import type { BotContext, BotDeps } from './bot.context';
 import { i18n } from './i18n';
 import { startComposer } from './start.bot';
 
+const bots = new WeakMap<Config, Bot<BotContext>>();
+const depsOfUpdate = new WeakMap<Update, BotDeps>();
+
 /**
- * The bot for one update, its features inside an error boundary: a failing feature is logged and the
- * update is done (user tracking happens before, in `handleUpdate`).
+ * Runs the bot's features on one update with this request's dependencies (`ctx.deps`). The bot is
+ * built once per isolate; the features sit inside an error boundary, so a failing feature is logged
+ * and the update is done (user tracking happened before, in `handleUpdate`).
  */
-export function createBot(deps: BotDeps): Bot<BotContext> {
-  const bot = new Bot<BotContext>(deps.config.BOT_TOKEN, {
-    botInfo: botInfo(deps.config),
-    client: { apiRoot: deps.config.TELEGRAM_API_ROOT },
-  });
+export async function runBot(deps: BotDeps, update: Update): Promise<void> {
+  let bot = bots.get(deps.config);
+  if (!bot) {
+    bot = createBot(deps.config);
+    bots.set(deps.config, bot);
+  }
+  depsOfUpdate.set(update, deps);
+  await bot.handleUpdate(update);
+}
+
+function createBot(config: Config): Bot<BotContext> {
+  const bot = new Bot<BotContext>(config.BOT_TOKEN, { botInfo: botInfo(config), client: { apiRoot: config.TELEGRAM_API_ROOT } });
   bot.use((ctx, next) => {
+    const deps = depsOfUpdate.get(ctx.update);
+    if (!deps) throw new Error(`update ${ctx.update.update_id} reached the bot without its dependencies`);
     ctx.deps = deps;
     return next();
   });
   bot.errorBoundary(
-    (err) => deps.log.error('bot_feature_failed', { update_id: err.ctx.update.update_id, error: err.message }),
+    (err) => err.ctx.deps.log.error('bot_feature_failed', { update_id: err.ctx.update.update_id, error: err.message }),
     i18n(),
     startComposer(),
   );

@@ -28,11 +28,18 @@ function loadBundles(): Map<string, FluentBundle> {
   return bundles;
 }
 
+const negotiated = new Map<string, string>();
+
 /** The best supported locale for a Telegram `language_code` such as `ru`, `en-GB` or `pt-br`. */
 export function negotiateLocale(languageCode: string | undefined): string {
-  const available = Object.keys(sources);
-  const [best] = negotiateLanguages(languageCode ? [languageCode] : [], available, { defaultLocale, strategy: 'lookup' });
-  return best ?? defaultLocale;
+  const code = languageCode ?? '';
+  let best = negotiated.get(code);
+  if (best === undefined) {
+    best = negotiateLanguages(code ? [code] : [], Object.keys(sources), { defaultLocale, strategy: 'lookup' })[0] ?? defaultLocale;
+    // Telegram sends a few hundred distinct codes at most; the memo stays small.
+    if (negotiated.size < 1000) negotiated.set(code, best);
+  }
+  return best;
 }
 
 /** A translator for `locale`; a key missing there falls back to English, then to the key itself. */

@@ -1,9 +1,9 @@
 import type { Update } from 'grammy/types';
 import { Hono } from 'hono';
-import { timingSafeEqual } from 'hono/utils/buffer';
 import { z } from 'zod';
 import { AppError } from '../core/errors';
 import type { AppEnv } from '../core/http';
+import { secretsEqual } from '../core/secrets';
 import { handleUpdate } from './webhook.service';
 
 /** The part of an Update every kind shares; grammY reads the rest. */
@@ -13,7 +13,7 @@ const updateSchema = z.looseObject({ update_id: z.number().int().nonnegative() }
 export function webhookRoutes() {
   return new Hono<AppEnv>().post('/webhook', async (c) => {
     const secret = c.req.header('x-telegram-bot-api-secret-token') ?? '';
-    if (!(await timingSafeEqual(c.var.config.TELEGRAM_WEBHOOK_SECRET, secret))) {
+    if (!secretsEqual(c.var.config.TELEGRAM_WEBHOOK_SECRET, secret)) {
       throw new AppError(401, 'unauthorized', 'wrong webhook secret');
     }
     let body: unknown;

@@ -1,7 +1,7 @@
 import type { Update } from 'grammy/types';
 import { botInfo } from '../core/telegram';
 import { trackedUser } from '../users/users.tracking';
-import { createBot } from './bot';
+import { runBot } from './bot';
 import type { BotDeps } from './bot.context';
 import { recordUpdate } from './updates.repo';
 
@@ -20,6 +20,6 @@ export async function handleUpdate(deps: BotDeps, update: Update): Promise<Updat
     return 'duplicate';
   }
   if (update.my_chat_member && user) deps.log.info('user_membership', { telegram_id: user.telegramId, active: user.active });
-  await createBot(deps).handleUpdate(update);
+  await runBot(deps, update);
   return 'handled';
 }

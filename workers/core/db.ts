@@ -5,18 +5,26 @@ import type { Config } from './config';
 
 /**
  * A database handle. Queries go over Neon's SQL-over-HTTP: one fetch per statement (or per `batch`,
- * which runs as one transaction), no socket to open per request and none to close, so a handle can be
- * made per request or per task run for free and never crosses requests. Built without the relational
+ * which runs as one transaction), no socket to open per request and none to close. Built without the relational
  * schema: nothing uses `db.query`, and extracting it would cost every request CPU time.
  */
 export type Db = PgDatabase<NeonHttpQueryResultHKT>;
 
 let configuredProxy: string | undefined;
+const handles = new Map<string, Db>();
 
-/** A fresh handle on `DATABASE_URL`. */
+/**
+ * A handle on `DATABASE_URL`. It holds no connection (every query is its own request), so one handle
+ * per URL serves every request and task run of the isolate without sharing any I/O between them.
+ */
 export function createDb(config: Pick<Config, 'DATABASE_URL' | 'DATABASE_PROXY'>): Db {
   configureDriver(config.DATABASE_PROXY);
-  return drizzle({ client: neon(config.DATABASE_URL) });
+  let db = handles.get(config.DATABASE_URL);
+  if (!db) {
+    db = drizzle({ client: neon(config.DATABASE_URL) });
+    handles.set(config.DATABASE_URL, db);
+  }
+  return db;
 }
 
 /**

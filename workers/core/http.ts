@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
-import { timingSafeEqual } from 'hono/utils/buffer';
 import { type Config, getConfig } from './config';
 import { createDb, type Db } from './db';
 import { AppError } from './errors';
 import { createLogger, type Logger } from './logger';
+import { secretsEqual } from './secrets';
 
 export interface AppEnv {
   Bindings: Env;
@@ -43,7 +43,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
 export function requireAdminToken(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!match?.[1] || !(await timingSafeEqual(c.var.config.ADMIN_API_TOKEN, match[1]))) {
+    if (!match?.[1] || !secretsEqual(c.var.config.ADMIN_API_TOKEN, match[1])) {
       c.header('WWW-Authenticate', 'Bearer realm="flarecast"');
       throw new AppError(401, 'unauthorized', 'missing or wrong bearer token');
     }
