@@ -213,10 +213,12 @@ async function startBundle(port: number, outDir: string, vars: Record<string, st
           modulesRoot: outDir,
           modules,
           bindings: { ...(workerOptions.bindings as Record<string, unknown>), ...vars },
+          // Requests reach the Worker directly, not through Miniflare's routing entry worker.
+          unsafeDirectSockets: [{ host: '127.0.0.1', port }],
         },
       ],
       host: '127.0.0.1',
-      port,
+      port: 0,
       cf: false,
       ...(process.env.INSPECTOR_PORT ? { inspectorPort: Number(process.env.INSPECTOR_PORT) } : {}),
       handleStructuredLogs: (log: { message: string }) => onLog(log.message),
