@@ -69,8 +69,9 @@ export async function kickMany(
   const inserted = await insertRuns(deps.db, runs);
   const existing = await existingRuns(deps.db, runs, inserted, path);
   const fresh = runs.filter((r) => inserted.has(r.id));
+  let messages = 0;
   try {
-    await enqueue(deps.queue, fresh);
+    messages = await enqueue(deps.queue, fresh);
   } catch (err) {
     await deleteRuns(
       deps.db,
@@ -79,7 +80,7 @@ export async function kickMany(
     deps.log.error('task_enqueue_failed', { tasks: fresh.length, error: err instanceof Error ? err.message : String(err) });
     throw new AppError(503, 'queue_unavailable', 'the task queue did not accept the tasks; nothing was queued, retry later');
   }
-  deps.log.info('tasks_kicked', { tasks: fresh.length, existing: existing.size });
+  deps.log.info('tasks_kicked', { tasks: fresh.length, existing: existing.size, messages });
   return runs.map((r) => existing.get(r.idempotencyKey ?? '') ?? { id: r.id, name: r.name, status: 'queued', existing: false });
 }
 

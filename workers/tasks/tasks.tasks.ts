@@ -15,6 +15,14 @@ export const pingDbTask = defineTask({
   },
 });
 
+/** Returns its arguments: a probe of the whole pipeline (kick → queue → consumer → result store). */
+export const echoTask = defineTask({
+  name: 'echo',
+  args: z.record(z.string(), z.unknown()),
+  retry: { maxAttempts: 1 },
+  handler: async ({ args }) => args,
+});
+
 /** Deletes finished runs past `expires_at`, 1,000 rows per statement. */
 export const cleanupTaskResultsTask = defineTask({
   name: 'cleanup_task_results',
@@ -54,4 +62,4 @@ export const requeueStaleRunsTask = defineTask({
   },
 });
 
-export const builtinTasks = [pingDbTask, cleanupTaskResultsTask, requeueStaleRunsTask];
+export const builtinTasks = [pingDbTask, echoTask, cleanupTaskResultsTask, requeueStaleRunsTask];
