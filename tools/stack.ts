@@ -71,6 +71,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       });
       closers.push(() => pg?.close() ?? Promise.resolve());
       vars.DATABASE_URL = pg.url;
+      vars.DATABASE_PROXY = pg.proxy;
     }
     await migrateDatabase(vars.DATABASE_URL);
     if (!new URL(vars.DATABASE_URL).hostname.endsWith('.neon.tech') && !vars.DATABASE_PROXY) {
@@ -220,6 +221,7 @@ async function startBundle(port: number, outDir: string, vars: Record<string, st
       host: '127.0.0.1',
       port: 0,
       cf: false,
+      logRequests: false,
       handleStructuredLogs: (log: { message: string }) => onLog(log.message),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );

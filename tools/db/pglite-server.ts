@@ -3,24 +3,76 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { PGlite } from '@electric-sql/pglite';
 
 /**
- * Serves one PGlite instance over the Postgres wire protocol to many connections.
+ * Takes turns on one PGlite instance for many sessions (wire connections, HTTP queries).
  *
- * PGlite is a single session, so connections take turns. The unit of a turn is a whole request: a
- * simple Query, or an extended-protocol pipeline up to its Sync (Parse/Bind/Describe/Execute/Sync),
- * so one connection's unnamed statement is never replaced by another's halfway. While a connection
- * holds a transaction open, only it gets turns; its transaction is rolled back if it disconnects.
- * Terminate closes the socket, as a real server does (clients wait for that in `end()`).
+ * PGlite is a single Postgres session, so sessions take turns. The unit of a turn is a whole request:
+ * a simple Query, or an extended-protocol pipeline up to its Sync (Parse/Bind/Describe/Execute/Sync),
+ * so one session's unnamed statement is never replaced by another's halfway. While a session holds a
+ * transaction open, only it gets turns; `end` rolls back a transaction its session left open.
  */
-export class PgliteWireServer {
+export class PgliteSessions {
   readonly #db: PGlite;
-  readonly #server: Server;
   readonly #queue: Turn[] = [];
-  readonly #connections = new Set<Connection>();
-  #owner: Connection | undefined;
+  #owner: object | undefined;
   #running = false;
 
   constructor(db: PGlite) {
     this.#db = db;
+  }
+
+  /** Runs `request` (whole protocol messages) for `session` when its turn comes; resolves with the reply. */
+  exec(session: object, request: Uint8Array): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ session, request, resolve, reject });
+      void this.#drain();
+    });
+  }
+
+  /** Forgets a session: its queued requests fail, its open transaction is rolled back. */
+  async end(session: object): Promise<void> {
+    for (let i = this.#queue.length - 1; i >= 0; i--) {
+      const turn = this.#queue[i] as Turn;
+      if (turn.session !== session) continue;
+      this.#queue.splice(i, 1);
+      turn.reject(new Error('session ended'));
+    }
+    if (this.#owner === session) {
+      this.#owner = undefined;
+      await this.#db.exec('rollback').catch(() => {});
+    }
+    void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      for (;;) {
+        const index = this.#owner ? this.#queue.findIndex((t) => t.session === this.#owner) : 0;
+        const turn = index >= 0 ? this.#queue.splice(index, 1)[0] : undefined;
+        if (!turn) return;
+        try {
+          const reply = await this.#db.execProtocolRaw(turn.request, { syncToFs: false });
+          this.#owner = this.#db.isInTransaction() ? turn.session : undefined;
+          turn.resolve(reply);
+        } catch (err) {
+          turn.reject(err);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+}
+
+/** Serves PGlite over the Postgres wire protocol; each connection is a session. */
+export class PgliteWireServer {
+  readonly #sessions: PgliteSessions;
+  readonly #server: Server;
+  readonly #connections = new Set<Connection>();
+
+  constructor(sessions: PgliteSessions) {
+    this.#sessions = sessions;
     this.#server = createServer((socket) => this.#connections.add(new Connection(socket, this)));
   }
 
@@ -37,51 +89,31 @@ export class PgliteWireServer {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
   }
 
-  /** Queues a request of `connection`; its reply is written back when its turn has run. */
+  /** Runs a request of `connection` and writes the reply back; a failed request drops the connection. */
   submit(connection: Connection, request: Uint8Array): void {
-    this.#queue.push({ connection, request });
-    void this.#drain();
+    this.#sessions.exec(connection, request).then(
+      (reply) => {
+        if (!connection.socket.destroyed) connection.socket.write(reply);
+      },
+      (err: unknown) => {
+        if (err instanceof Error && err.message !== 'session ended') console.error('pglite: request failed', err);
+        connection.socket.destroy();
+      },
+    );
   }
 
-  /** Forgets a closed connection: its queued requests go, its open transaction is rolled back. */
+  /** Forgets a closed connection. */
   async disconnect(connection: Connection): Promise<void> {
     this.#connections.delete(connection);
-    for (let i = this.#queue.length - 1; i >= 0; i--) if (this.#queue[i]?.connection === connection) this.#queue.splice(i, 1);
-    if (this.#owner === connection) {
-      this.#owner = undefined;
-      await this.#db.exec('rollback').catch(() => {});
-    }
-    void this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    if (this.#running) return;
-    this.#running = true;
-    try {
-      for (;;) {
-        const index = this.#owner ? this.#queue.findIndex((t) => t.connection === this.#owner) : 0;
-        const turn = index >= 0 ? this.#queue.splice(index, 1)[0] : undefined;
-        if (!turn) return;
-        const reply = await this.#db.execProtocolRaw(turn.request, { syncToFs: false }).catch((err: unknown) => {
-          console.error('pglite: request failed', err);
-          return undefined;
-        });
-        if (!reply) {
-          turn.connection.socket.destroy();
-          continue;
-        }
-        this.#owner = this.#db.isInTransaction() ? turn.connection : undefined;
-        if (!turn.connection.socket.destroyed) turn.connection.socket.write(reply);
-      }
-    } finally {
-      this.#running = false;
-    }
+    await this.#sessions.end(connection);
   }
 }
 
 interface Turn {
-  connection: Connection;
+  session: object;
   request: Uint8Array;
+  resolve(reply: Uint8Array): void;
+  reject(err: unknown): void;
 }
 
 const SSL_REQUEST = 80877103;

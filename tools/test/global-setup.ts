@@ -22,16 +22,16 @@ export default async function setup(project: TestProject) {
   const pg = external ? undefined : await startEmbeddedPostgres();
   const databaseUrl = external ?? (pg?.url as string);
   await migrateDatabase(databaseUrl);
-  const proxy = await startNeonProxy({ databaseUrl });
+  const proxy = pg ? undefined : await startNeonProxy({ databaseUrl });
   const telegram = await startTelegramStandIn({ rateLimit: 0, perChatPerSecond: 0 });
 
   project.provide('databaseUrl', databaseUrl);
-  project.provide('databaseProxy', proxy.address);
+  project.provide('databaseProxy', pg?.proxy ?? (proxy?.address as string));
   project.provide('telegramApiRoot', telegram.url);
 
   return async () => {
     await telegram.close();
-    await proxy.close();
+    await proxy?.close();
     await pg?.close();
   };
 }

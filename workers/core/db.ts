@@ -36,9 +36,5 @@ function configureDriver(proxy: string): void {
   configuredProxy = proxy;
   if (proxy) {
     neonConfig.fetchEndpoint = () => `http://${proxy}/sql`;
-    neonConfig.wsProxy = (host, port) => `${proxy}/v1?address=${host}:${port}`;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineTLS = false;
-    neonConfig.pipelineConnect = false;
   }
 }
