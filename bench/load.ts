@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 
 /** One HTTP request of a load run. */
@@ -28,7 +29,20 @@ export function runLoad(requests: LoadRequest[], concurrency: number): Promise<L
   });
 }
 
+/** One request on a keep-alive connection; node:http costs the load generator less CPU than fetch. */
+function send(agent: Agent, req: LoadRequest): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const out = request(req.url, { method: req.method ?? 'GET', headers: req.headers, agent }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    out.on('error', reject);
+    out.end(req.body);
+  });
+}
+
 async function load(requests: LoadRequest[], concurrency: number): Promise<LoadResult> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   const statuses: Record<number, number> = {};
   let next = 0;
@@ -38,13 +52,13 @@ async function load(requests: LoadRequest[], concurrency: number): Promise<LoadR
       while (next < requests.length) {
         const req = requests[next++] as LoadRequest;
         const t = performance.now();
-        const res = await fetch(req.url, { method: req.method ?? 'GET', headers: req.headers, body: req.body });
-        await res.arrayBuffer();
+        const status = await send(agent, req);
         latencies.push(performance.now() - t);
-        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+        statuses[status] = (statuses[status] ?? 0) + 1;
       }
     }),
   );
+  agent.destroy();
   return { latencies, statuses, seconds: (performance.now() - started) / 1000 };
 }
 

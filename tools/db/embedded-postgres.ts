@@ -69,12 +69,21 @@ async function serve(opts: Options): Promise<void> {
   }
 }
 
-/** Statements for the HTTP endpoint, each a session of its own; a batch is one session in a transaction. */
+/**
+ * Statements for the HTTP endpoint, each a session of its own; a batch is one session in a transaction.
+ * Each distinct statement text is parsed once, as a named prepared statement (PGlite is one Postgres
+ * session, so the name lives for its lifetime; Postgres replans it when the schema changes).
+ */
 function pgliteExecutor(sessions: PgliteSessions): SqlExecutor {
+  const prepared = new Map<string, string>();
+  let names = 0;
   const runIn =
     (session: object) =>
     async (q: SqlQuery): Promise<SqlResult> => {
-      const result = readResult(await sessions.exec(session, extendedQuery(q.query, q.params ?? [])));
+      const known = prepared.get(q.query);
+      const name = known ?? `neon_http_${++names}`;
+      const result = readResult(await sessions.exec(session, extendedQuery(q.query, q.params ?? [], name, known !== undefined)));
+      if (!known && prepared.size < 10_000) prepared.set(q.query, name);
       return { ...result, rowAsArray: true };
     };
   return {

@@ -87,12 +87,17 @@ class BodyWriter {
   }
 }
 
-/** Parse, Bind (text parameters, text results), Describe, Execute and Sync for one statement. */
-export function extendedQuery(query: string, params: unknown[]): Uint8Array {
-  return new Writer()
-    .message('P', (w) => w.cstring('').cstring(query).int16(0))
+/**
+ * Bind (text parameters, text results), Describe, Execute and Sync for one statement, preceded by its
+ * Parse unless `prepared` says the statement `name` was parsed before. The unnamed statement ('') is
+ * parsed every time.
+ */
+export function extendedQuery(query: string, params: unknown[], name = '', prepared = false): Uint8Array {
+  const writer = new Writer();
+  if (!prepared) writer.message('P', (w) => w.cstring(name).cstring(query).int16(0));
+  return writer
     .message('B', (w) => {
-      w.cstring('').cstring('').int16(0).int16(params.length);
+      w.cstring('').cstring(name).int16(0).int16(params.length);
       for (const p of params) {
         if (p === null || p === undefined) w.int32(-1);
         else {
