@@ -24,11 +24,18 @@ Flarecast is running.
   Worker        ${stack.url}        (health: ${stack.url}/health)
   Admin API     ${stack.url}/api    Authorization: Bearer ${stack.vars.ADMIN_API_TOKEN}
   Webhook       ${stack.url}/telegram/webhook
-  Postgres      ${stack.embedded ? 'embedded PGlite' : 'DATABASE_URL'}${stack.embedded ? `, data in ${process.env.DATA_DIR ?? '.data'}/pglite` : ''}
+  Postgres      ${stack.embedded ? `embedded PGlite at ${withoutPassword(stack.databaseUrl)}, data in ${process.env.DATA_DIR ?? '.data'}/pglite` : 'DATABASE_URL'}
   Telegram      ${stack.telegram ? `stand-in at ${stack.telegram.url} (post updates to ${stack.telegram.url}/__control/updates)` : stack.vars.TELEGRAM_API_ROOT}
   Crons         ${crons.join(', ') || 'none'} (fired by this script)
 Press Ctrl-C to stop.
 `);
+
+/** PGlite takes any password; the printed URL carries none. */
+function withoutPassword(url: string): string {
+  const u = new URL(url);
+  u.password = '';
+  return u.href;
+}
 
 let stopping = false;
 const stop = async () => {
