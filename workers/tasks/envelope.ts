@@ -49,27 +49,34 @@ export function decodeBatch(body: unknown): DecodeResult {
   return { ok: true, tasks: parsed.data.tasks };
 }
 
+/** Whether `envelope` fits in one queue message on its own. */
+export function fitsInMessage(envelope: Envelope): boolean {
+  return packr.pack(envelope).byteLength + BATCH_OVERHEAD_BYTES <= MAX_MESSAGE_BYTES;
+}
+
+/** The batch map, its keys and the array header around the envelopes. */
+const BATCH_OVERHEAD_BYTES = 32;
+
 /**
  * Packs envelopes into as few messages as the limits allow (≤ 100 envelopes, ≤ 60 KB each).
  * Sizes are summed per envelope (each packed once), an upper bound of the packed batch.
  * An envelope that alone exceeds the size limit is returned in `tooLarge`.
  */
 export function packMessages(tasks: Envelope[]): { bodies: Uint8Array[]; tooLarge: Envelope[] } {
-  const overhead = 32; // the batch map, its keys and the array header
   const bodies: Uint8Array[] = [];
   const tooLarge: Envelope[] = [];
   let current: Envelope[] = [];
-  let size = overhead;
+  let size = BATCH_OVERHEAD_BYTES;
   for (const task of tasks) {
     const bytes = packr.pack(task).byteLength;
-    if (bytes + overhead > MAX_MESSAGE_BYTES) {
+    if (bytes + BATCH_OVERHEAD_BYTES > MAX_MESSAGE_BYTES) {
       tooLarge.push(task);
       continue;
     }
     if (current.length === MAX_ENVELOPES_PER_MESSAGE || size + bytes > MAX_MESSAGE_BYTES) {
       bodies.push(encodeBatch(current));
       current = [];
-      size = overhead;
+      size = BATCH_OVERHEAD_BYTES;
     }
     current.push(task);
     size += bytes;

@@ -4,7 +4,7 @@ import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { AppError } from '../core/errors';
 import type { Logger } from '../core/logger';
-import { type Envelope, packMessages } from './envelope';
+import { type Envelope, fitsInMessage, MAX_MESSAGE_BYTES, packMessages } from './envelope';
 import type { TaskRegistry } from './task';
 import { deleteRuns, findByIdempotencyKeys, insertRuns, type NewRun } from './tasks.repo';
 import type { TaskStatus } from './tasks.schema';
@@ -50,6 +50,8 @@ export async function kickMany(
     const task = deps.registry.get(req.name);
     if (!task) throw AppError.badRequest(field(path(i), 'name'), `unknown task "${req.name}"`);
     const args = parseArgs(task.args, req.args, field(path(i), 'args'));
+    if (!fitsInMessage({ id: '', name: task.name, args, attempt: 1, correlation_id: deps.log.correlationId, enqueued_at: 0 }))
+      throw AppError.badRequest(field(path(i), 'args'), `too large: a task's arguments must pack into ${MAX_MESSAGE_BYTES / 1024} KB`);
     const delaySeconds = req.delaySeconds ?? 0;
     if (delaySeconds < 0 || delaySeconds > MAX_DELAY_SECONDS)
       throw AppError.badRequest(field(path(i), 'delay_seconds'), `must be between 0 and ${MAX_DELAY_SECONDS}`);
@@ -107,7 +109,8 @@ export async function enqueue(queue: Queue, runs: QueuedRun[]): Promise<number> 
       enqueued_at: Date.now(),
     }));
     const { bodies, tooLarge } = packMessages(envelopes);
-    if (tooLarge.length) throw AppError.badRequest('args', `arguments of ${tooLarge.length} task(s) exceed ${60} KB packed`);
+    // kickMany refuses such arguments up front; this only guards other callers.
+    if (tooLarge.length) throw new Error(`arguments of ${tooLarge.length} task(s) exceed ${MAX_MESSAGE_BYTES / 1024} KB packed`);
     for (let i = 0; i < bodies.length; i += 100) {
       await queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: 'bytes' as const, delaySeconds })));
     }

@@ -92,8 +92,4 @@ export class TaskRegistry {
   get(name: string): TaskDefinition | undefined {
     return this.#tasks.get(name);
   }
-
-  names(): string[] {
-    return [...this.#tasks.keys()];
-  }
 }
