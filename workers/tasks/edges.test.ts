@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { eq, type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { getConfig } from '../core/config';
@@ -10,28 +10,13 @@ import worker from '../index';
 import { taskRegistry } from '../registry';
 import { withTestDb } from '../testing/db';
 import { callApi, json } from '../testing/http';
+import { insertRun, storedRun } from '../testing/runs';
 import { type Envelope, encodeBatch } from './envelope';
 import { kickMany } from './kick';
 import { defineTask, TaskRegistry } from './task';
-import { deadLettersTable, type TaskRun, type TaskStatus, taskRunsTable } from './tasks.schema';
+import { deadLettersTable, type TaskRun, taskRunsTable } from './tasks.schema';
 
-const row = (id: string) => withTestDb(async (db) => (await db.select().from(taskRunsTable).where(eq(taskRunsTable.id, id)))[0] as TaskRun);
-
-async function insertRun(values: {
-  name: string;
-  status?: TaskStatus;
-  attempts?: number;
-  maxAttempts?: number;
-  nextAttemptAt?: SQL;
-}): Promise<string> {
-  const id = crypto.randomUUID();
-  await withTestDb((db) =>
-    db
-      .insert(taskRunsTable)
-      .values({ id, args: {}, maxAttempts: 3, correlationId: 'edge', expiresAt: sql`now() + interval '1 hour'`, ...values }),
-  );
-  return id;
-}
+const row = async (id: string) => (await storedRun(id)) as TaskRun;
 
 const envelope = (id: string, name = 'echo'): Envelope => ({
   id,

@@ -1,17 +1,16 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { eq, type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import worker from '../index';
 import { taskRegistry } from '../registry';
 import { withTestDb } from '../testing/db';
-import { callApi, json } from '../testing/http';
-import { poll } from '../testing/poll';
+import { insertRun, kickOverHttp, runWithStatus, storedRun } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { encodeBatch } from './envelope';
 import { defineTask, PermanentTaskError } from './task';
-import { type TaskRun, type TaskStatus, taskRunsTable } from './tasks.schema';
+import type { TaskRun, TaskStatus } from './tasks.schema';
 
 taskRegistry.register(
   defineTask({
@@ -47,21 +46,9 @@ taskRegistry.register(
   }),
 );
 
-const row = (id: string) => withTestDb(async (db) => (await db.select().from(taskRunsTable).where(eq(taskRunsTable.id, id)))[0] as TaskRun);
-const kick = async (name: string, args: object = {}) => (await json<{ id: string }>(await callApi('/tasks', { body: { name, args } }))).id;
-const until = (id: string, status: string) =>
-  poll(async () => ((await row(id)).status === status ? row(id) : undefined), { timeoutMs: 15_000, what: `${id} ${status}` });
-
-/** Inserts a run as if kicked, without sending its queue message. */
-async function insertRun(values: { name: string; status?: TaskStatus; expiresAt?: SQL; nextAttemptAt?: SQL }): Promise<string> {
-  const id = crypto.randomUUID();
-  await withTestDb((db) =>
-    db
-      .insert(taskRunsTable)
-      .values({ id, args: {}, maxAttempts: 3, correlationId: 'test', expiresAt: sql`now() + interval '1 hour'`, ...values }),
-  );
-  return id;
-}
+const row = async (id: string) => (await storedRun(id)) as TaskRun;
+const kick = kickOverHttp;
+const until = (id: string, status: TaskStatus) => runWithStatus(id, status);
 
 describe('task context', () => {
   it('lets a task kick other tasks and report progress; children carry its correlation id', async () => {
