@@ -22,7 +22,7 @@ const ready = new Promise<void>((resolve, reject) => {
     if (line.includes('Press Ctrl-C to stop')) resolve();
   });
   child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${lines.join('\n')}`)));
-  setTimeout(() => reject(new Error(`npm start not ready within 120 s:\n${lines.join('\n')}`)), 120_000);
+  setTimeout(() => reject(new Error(`npm start not ready within 120 s:\n${lines.join('\n')}`)), 120_000).unref();
 });
 
 const field = (label: string) =>
