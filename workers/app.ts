@@ -21,7 +21,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.use('*', requestContext());
   app.route('/', healthRoutes());
-  app.route('/telegram', webhookRoutes());
+  app.route('/telegram', webhookRoutes(deps.registry));
   app.route('/api', api);
   return app;
 }

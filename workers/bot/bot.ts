@@ -2,6 +2,7 @@ import { Bot } from 'grammy';
 import type { Update } from 'grammy/types';
 import type { Config } from '../core/config';
 import { botInfo } from '../core/telegram';
+import { adminComposer } from './admin.bot';
 import type { BotContext, BotDeps } from './bot.context';
 import { i18n } from './i18n';
 import { startComposer } from './start.bot';
@@ -36,6 +37,7 @@ function createBot(config: Config): Bot<BotContext> {
     (err) => err.ctx.deps.log.error('bot_feature_failed', { update_id: err.ctx.update.update_id, error: err.message }),
     i18n(),
     startComposer(),
+    adminComposer(config.ADMIN_TELEGRAM_IDS),
   );
   return bot;
 }

@@ -4,13 +4,15 @@ import { z } from 'zod';
 import { AppError } from '../core/errors';
 import type { AppEnv } from '../core/http';
 import { secretsEqual } from '../core/secrets';
+import { kicker } from '../tasks/kick';
+import type { TaskRegistry } from '../tasks/task';
 import { handleUpdate } from './webhook.service';
 
 /** The part of an Update every kind shares; grammY reads the rest. */
 const updateSchema = z.looseObject({ update_id: z.number().int().nonnegative() });
 
 /** `POST /telegram/webhook`: Telegram's deliveries, checked by `X-Telegram-Bot-Api-Secret-Token`. */
-export function webhookRoutes() {
+export function webhookRoutes(registry: TaskRegistry) {
   return new Hono<AppEnv>().post('/webhook', async (c) => {
     const secret = c.req.header('x-telegram-bot-api-secret-token') ?? '';
     if (!secretsEqual(c.var.config.TELEGRAM_WEBHOOK_SECRET, secret)) {
@@ -25,7 +27,9 @@ export function webhookRoutes() {
     const parsed = updateSchema.safeParse(body);
     if (!parsed.success)
       throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
-    const outcome = await handleUpdate({ db: c.var.db, config: c.var.config, log: c.var.log }, parsed.data as Update);
+    const { db, config, log } = c.var;
+    const kick = kicker({ db, queue: c.env.TASKS_QUEUE, registry, config, log });
+    const outcome = await handleUpdate({ db, config, log, kick }, parsed.data as Update);
     return c.json({ ok: true, outcome });
   });
 }

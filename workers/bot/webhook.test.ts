@@ -5,6 +5,7 @@ import worker from '../index';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, postUpdate } from '../testing/http';
 import { poll } from '../testing/poll';
+import { runWithStatus } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { findUser } from '../users/users.repo';
 
@@ -108,6 +109,20 @@ describe('POST /telegram/webhook', () => {
     expect(blocked?.blockedAt).toBeInstanceOf(Date);
     await postUpdate(membershipUpdate(id, 'member'));
     expect(await user(id)).toMatchObject({ isActive: true, blockedAt: null });
+  });
+
+  it('lets an admin kick a task from the chat, and nobody else', async () => {
+    const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
+    const before = (await deliveries(admin)).length;
+    await postUpdate(messageUpdate(admin, '/ping'));
+    const reply = await poll(async () => (await deliveries(admin)).slice(before).find((d) => d.text?.startsWith('Queued ping_db')));
+    const runId = /run ([0-9a-f-]{36})/.exec(reply.text ?? '')?.[1] as string;
+    const run = await runWithStatus(runId, 'succeeded');
+    expect((run.result as { version: string }).version).toContain('PostgreSQL');
+
+    const stranger = uniqueTelegramId();
+    await postUpdate(messageUpdate(stranger, '/ping'));
+    expect(await deliveries(stranger)).toEqual([]);
   });
 
   it('acknowledges update kinds it does not handle', async () => {

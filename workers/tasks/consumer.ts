@@ -5,7 +5,7 @@ import { createDb, type Db } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { decodeBatch, type Envelope } from './envelope';
-import { kick } from './kick';
+import { kicker } from './kick';
 import { runTry } from './runner';
 import type { TaskRegistry } from './task';
 import { type ClaimedRun, claimRuns, type FinishedRun, finishRuns, type Outcome, setProgress, waitingRuns } from './tasks.repo';
@@ -75,7 +75,7 @@ async function consume(deps: ConsumerDeps, db: Db, decoded: Decoded[], log: Logg
         config: deps.config,
         env: deps.env,
         api: deps.api,
-        kick: (correlationId) => (name, args, opts) => kick(producer(correlationId), { name, args, idempotencyKey: opts?.idempotencyKey }),
+        kick: (correlationId) => kicker(producer(correlationId)),
         saveProgress: (id, p) => setProgress(db, id, p),
       },
       run,

@@ -5,7 +5,7 @@ import type { Db } from '../core/db';
 import { AppError } from '../core/errors';
 import type { Logger } from '../core/logger';
 import { type Envelope, fitsInMessage, MAX_MESSAGE_BYTES, packMessages } from './envelope';
-import type { TaskRegistry } from './task';
+import type { KickFn, TaskRegistry } from './task';
 import { deleteRuns, findByIdempotencyKeys, insertRuns, type NewRun } from './tasks.repo';
 import type { TaskStatus } from './tasks.schema';
 
@@ -84,6 +84,11 @@ export async function kickMany(
   }
   deps.log.info('tasks_kicked', { tasks: fresh.length, existing: existing.size, messages });
   return runs.map((r) => existing.get(r.idempotencyKey ?? '') ?? { id: r.id, name: r.name, status: 'queued', existing: false });
+}
+
+/** A `KickFn` for task handlers and bot features, bound to these producer dependencies. */
+export function kicker(deps: ProducerDeps): KickFn {
+  return (name, args, opts) => kick(deps, { name, args, idempotencyKey: opts?.idempotencyKey });
 }
 
 export async function kick(deps: ProducerDeps, request: KickRequest): Promise<Kicked> {
