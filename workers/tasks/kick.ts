@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { AppError } from '../core/errors';
-import type { Logger } from '../core/logger';
+import { errorMessage, type Logger } from '../core/logger';
 import { type Envelope, fitsInMessage, MAX_MESSAGE_BYTES, packMessages } from './envelope';
 import type { KickFn, TaskRegistry } from './task';
 import { deleteRuns, findByIdempotencyKeys, insertRuns, type NewRun } from './tasks.repo';
@@ -69,17 +69,26 @@ export async function kickMany(
   rejectRepeatedKeys(runs, path);
 
   const inserted = await insertRuns(deps.db, runs);
-  const existing = await existingRuns(deps.db, runs, inserted, path);
   const fresh = runs.filter((r) => inserted.has(r.id));
+  // All or nothing: whatever goes wrong from here removes the runs this call stored.
+  const undo = () =>
+    deleteRuns(
+      deps.db,
+      fresh.map((r) => r.id),
+    );
+  let existing: Map<string, Kicked>;
+  try {
+    existing = await existingRuns(deps.db, runs, inserted, path);
+  } catch (err) {
+    await undo();
+    throw err;
+  }
   let messages = 0;
   try {
     messages = await enqueue(deps.queue, fresh);
   } catch (err) {
-    await deleteRuns(
-      deps.db,
-      fresh.map((r) => r.id),
-    );
-    deps.log.error('task_enqueue_failed', { tasks: fresh.length, error: err instanceof Error ? err.message : String(err) });
+    await undo();
+    deps.log.error('task_enqueue_failed', { tasks: fresh.length, error: errorMessage(err) });
     throw new AppError(503, 'queue_unavailable', 'the task queue did not accept the tasks; nothing was queued, retry later');
   }
   deps.log.info('tasks_kicked', { tasks: fresh.length, existing: existing.size, messages });

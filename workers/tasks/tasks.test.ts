@@ -123,8 +123,19 @@ describe('task runtime', () => {
     const page = await json<{ runs: RunJson[] }>(await callApi('/tasks?name=test_count_calls&limit=200'));
     expect(page.runs.filter((r: RunJson) => r.id === first.id)).toHaveLength(1);
 
-    const reused = await callApi('/tasks', { body: { name: 'ping_db', args: {}, idempotency_key: key } });
+    // A key reused for another task is refused, and the call stores nothing of its other tasks either.
+    const label = crypto.randomUUID();
+    const reused = await callApi('/tasks/bulk', {
+      body: {
+        tasks: [
+          { name: 'test_count_calls', args: { label } },
+          { name: 'ping_db', args: {}, idempotency_key: key },
+        ],
+      },
+    });
     expect(reused.status).toBe(409);
+    const stored = await withTestDb((db) => db.select().from(taskRunsTable).where(sql`${taskRunsTable.args}->>'label' = ${label}`));
+    expect(stored).toEqual([]);
   });
 
   it('retries a failing task on its schedule, ends it dead and tells each admin once', async () => {
