@@ -60,7 +60,8 @@ export interface ClaimedRun {
 /**
  * Marks due runs `running` and counts the try. While a run is running, `next_attempt_at` is its lease
  * deadline: a consumer that died mid-run leaves a lease that expires, and the run becomes claimable
- * again. Runs that are finished, not yet due, or leased to a live consumer are left alone.
+ * again. Runs that are finished, not yet due, or leased to a live consumer are left alone. A retry is
+ * due a second early: the queue's delay and the database's clock are not the same clock.
  */
 export async function claimRuns(db: Db, leases: { id: string; lease: number }[]): Promise<ClaimedRun[]> {
   if (leases.length === 0) return [];
@@ -70,8 +71,8 @@ export async function claimRuns(db: Db, leases: { id: string; lease: number }[])
            next_attempt_at = now() + make_interval(secs => l.lease)
       from jsonb_to_recordset(${JSON.stringify(leases)}::jsonb) as l(id uuid, lease int)
      where t.id = l.id
-       and t.status in ('queued', 'failed', 'running')
-       and t.next_attempt_at <= now() + interval '1 second'
+       and ((t.status in ('queued', 'failed') and t.next_attempt_at <= now() + interval '1 second')
+            or (t.status = 'running' and t.next_attempt_at <= now()))
     returning t.id, t.name, t.attempts, t.max_attempts, t.correlation_id`);
   return result.rows;
 }
