@@ -1,4 +1,5 @@
 import { webhookRoutes } from './bot/webhook.routes';
+import { campaignRoutes } from './campaigns/campaigns.routes';
 import { onError } from './core/errors';
 import { createRouter, requestContext, requireAdminToken } from './core/http';
 import { healthRoutes } from './health/health.routes';
@@ -10,6 +11,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   const api = createRouter();
   api.use('*', requireAdminToken());
   api.route('/', taskRoutes(deps.registry));
+  api.route('/', campaignRoutes());
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flarecast admin API', version: '0.1.0' },

@@ -1,4 +1,5 @@
 import { createApp } from './app';
+import { processRecipientBatch } from './campaigns/sender';
 import { getConfig } from './core/config';
 import { createApi } from './core/telegram';
 import { taskRegistry } from './registry';
@@ -15,6 +16,7 @@ export default {
     const config = getConfig(env);
     const api = createApi(config);
     if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
+    else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env, api }, batch);
     else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
   },
 
@@ -22,3 +24,6 @@ export default {
     await runScheduled({ config: getConfig(env), env, registry: taskRegistry }, controller.cron, controller.scheduledTime);
   },
 } satisfies ExportedHandler<Env>;
+
+export { CampaignObject } from '../durable-objects/campaign/campaign.do';
+export { BotGate } from '../durable-objects/gate/gate.do';

@@ -1,6 +1,5 @@
 import { neon, neonConfig } from '@neondatabase/serverless';
-import { drizzle, type NeonHttpQueryResultHKT } from 'drizzle-orm/neon-http';
-import type { PgDatabase } from 'drizzle-orm/pg-core';
+import { drizzle, type NeonHttpDatabase } from 'drizzle-orm/neon-http';
 import type { Config } from './config';
 
 /**
@@ -8,7 +7,7 @@ import type { Config } from './config';
  * which runs as one transaction), no socket to open per request and none to close. Built without the relational
  * schema: nothing uses `db.query`, and extracting it would cost every request CPU time.
  */
-export type Db = PgDatabase<NeonHttpQueryResultHKT>;
+export type Db = NeonHttpDatabase;
 
 let configuredProxy: string | undefined;
 const handles = new Map<string, Db>();

@@ -18,3 +18,9 @@ export async function deliveries(chatId?: number): Promise<Delivery[]> {
   const body = (await res.json()) as { deliveries: Delivery[] };
   return body.deliveries;
 }
+
+/** Changes the stand-in's behaviour (blocked or missing chats, limits, latency). */
+export async function configureTelegram(patch: Record<string, unknown>): Promise<void> {
+  const res = await fetch(`${env.TELEGRAM_API_ROOT}/__control/config`, { method: 'POST', body: JSON.stringify(patch) });
+  if (!res.ok) throw new Error(`stand-in config: HTTP ${res.status}`);
+}

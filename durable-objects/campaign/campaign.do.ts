@@ -1,0 +1,187 @@
+import { DurableObject } from 'cloudflare:workers';
+import { audienceCount, audiencePage, syncCampaignRow } from '../../workers/campaigns/campaigns.repo';
+import type { Audience } from '../../workers/campaigns/campaigns.schema';
+import type { Variant } from '../../workers/campaigns/content';
+import { encodeRecipients, RECIPIENTS_PER_MESSAGE } from '../../workers/campaigns/recipients.envelope';
+import { getConfig } from '../../workers/core/config';
+import { createDb } from '../../workers/core/db';
+import { createLogger, errorMessage } from '../../workers/core/logger';
+import { botGate } from '../gate/gate.do';
+import { CampaignEngine, type CampaignState, type ExchangeReply, type ExchangeRequest, type Snapshot } from './campaign.engine';
+import type { Action } from './campaign.state';
+import { Ledger, type Recipient } from './ledger';
+
+export interface CampaignSetup {
+  id: string;
+  ratePerSecond: number;
+  paid: boolean;
+  audience: Audience;
+  scheduledFor: number | null;
+  variants: Variant[];
+}
+
+/**
+ * One object per campaign (`CAMPAIGN.idFromName(<campaign id>)`): its state machine, counters, pace
+ * and ledger, and the loader that walks the audience into queue messages of recipients, keeping a
+ * bounded number in flight. A thin shell: the logic is `CampaignEngine` over `Ledger`.
+ */
+export class CampaignObject extends DurableObject<Env> {
+  #engine: CampaignEngine | undefined;
+  #pumping = false;
+
+  #load(): CampaignEngine | undefined {
+    if (this.#engine) return this.#engine;
+    const state = this.ctx.storage.kv.get<CampaignState>('state');
+    if (!state) return undefined;
+    this.#engine = new CampaignEngine(new Ledger(this.ctx.storage.sql), state);
+    return this.#engine;
+  }
+
+  #required(): CampaignEngine {
+    const engine = this.#load();
+    if (!engine) throw new Error('campaign not initialised');
+    return engine;
+  }
+
+  #save(engine: CampaignEngine): void {
+    this.ctx.storage.kv.put('state', engine.state);
+  }
+
+  /** Creates the campaign's state (a draft); repeating it changes nothing. */
+  async init(setup: CampaignSetup): Promise<Snapshot> {
+    const existing = this.#load();
+    if (existing) return existing.snapshot();
+    const engine = new CampaignEngine(new Ledger(this.ctx.storage.sql), {
+      ...setup,
+      status: 'draft',
+      counters: { total: 0, sent: 0, failed: 0, blocked: 0, unknown: 0 },
+      counted: false,
+      cursor: 0,
+      exhausted: false,
+      batches: 0,
+      nextOwnSlot: 0,
+      startedAt: null,
+      finishedAt: null,
+    });
+    this.#engine = engine;
+    this.#save(engine);
+    return engine.snapshot();
+  }
+
+  async act(action: Action): Promise<{ ok: true; snapshot: Snapshot } | { ok: false; reason: string }> {
+    const engine = this.#required();
+    const result = engine.apply(action, Date.now());
+    if (!result.ok) return result;
+    this.#save(engine);
+    const { status, scheduledFor } = engine.state;
+    if (status === 'scheduled' && scheduledFor !== null) await this.ctx.storage.setAlarm(scheduledFor);
+    if (status === 'running') this.ctx.waitUntil(this.#pump());
+    await this.#sync(engine);
+    return { ok: true, snapshot: engine.snapshot() };
+  }
+
+  async snapshot(): Promise<Snapshot | null> {
+    return this.#load()?.snapshot() ?? null;
+  }
+
+  async content(): Promise<{ variants: Variant[]; paid: boolean }> {
+    const { variants, paid } = this.#required().state;
+    return { variants, paid };
+  }
+
+  /** A sender reports outcomes and offers recipients; it gets slots for some of them. */
+  async exchange(req: ExchangeRequest): Promise<ExchangeReply> {
+    const engine = this.#required();
+    const gate = botGate(this.env);
+    const reply = await engine.exchange(req, Date.now(), (r) => gate.acquire(r));
+    this.#save(engine);
+    if (req.done || req.deferUntil !== undefined || req.reports.some((r) => r.outcome === 'retry')) this.ctx.waitUntil(this.#pump());
+    return reply;
+  }
+
+  override async alarm(): Promise<void> {
+    const engine = this.#load();
+    if (!engine) return;
+    if (engine.state.status === 'scheduled' && (engine.state.scheduledFor ?? 0) <= Date.now()) {
+      engine.apply('start', Date.now());
+      this.#save(engine);
+      await this.#sync(engine);
+    }
+    await this.#pump();
+  }
+
+  /**
+   * The loader: while running, keep up to `maxInFlight` queue messages of recipients out — recipients
+   * set aside earlier first, then the next page of the audience (keyset on users.id) — and finish the
+   * campaign when nothing is left.
+   */
+  async #pump(): Promise<void> {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    const engine = this.#required();
+    const s = engine.state;
+    const ledger = new Ledger(this.ctx.storage.sql);
+    const db = createDb(getConfig(this.env));
+    const maxInFlight = Math.min(20, Math.max(2, Math.ceil(s.ratePerSecond / 100)));
+    try {
+      while (s.status === 'running' && ledger.batchesInFlight() < maxInFlight) {
+        const due = ledger.dueReturned(Date.now(), RECIPIENTS_PER_MESSAGE);
+        let recipients: Recipient[] = due;
+        let nextCursor = s.cursor;
+        if (!due.length) {
+          if (s.exhausted) break;
+          if (!s.counted) {
+            s.counters.total = await audienceCount(db, s.audience);
+            s.counted = true;
+            this.#save(engine);
+          }
+          const page = await audiencePage(db, s.audience, s.cursor, RECIPIENTS_PER_MESSAGE);
+          recipients = page.map((u) => ({ id: u.telegramId, lang: u.languageCode }));
+          nextCursor = page.at(-1)?.id ?? s.cursor;
+          if (page.length < RECIPIENTS_PER_MESSAGE) s.exhausted = true;
+          if (!page.length) {
+            this.#save(engine);
+            break;
+          }
+        }
+        const batch = `${s.id}:${s.batches + 1}`;
+        ledger.addBatch(batch);
+        try {
+          await this.env.BROADCAST_QUEUE.send(
+            encodeRecipients({ campaign: s.id, batch, recipients: recipients.map((r) => [r.id, r.lang]) }),
+            { contentType: 'bytes' },
+          );
+        } catch (err) {
+          ledger.finishBatch(batch);
+          if (!due.length && recipients.length < RECIPIENTS_PER_MESSAGE) s.exhausted = false;
+          throw err;
+        }
+        s.batches++;
+        s.cursor = nextCursor;
+        for (const r of due) ledger.takeReturned(r.id);
+        this.#save(engine);
+      }
+      const { nextDue } = ledger.returnedCount();
+      if (s.status === 'running' && nextDue !== null && nextDue > Date.now()) await this.ctx.storage.setAlarm(nextDue);
+      if (engine.isDone(Date.now())) {
+        engine.complete(Date.now());
+        this.#save(engine);
+        await this.#sync(engine);
+      }
+    } catch (err) {
+      createLogger(s.id, { campaign: s.id }).error('campaign_pump_failed', { error: errorMessage(err) });
+      await this.ctx.storage.setAlarm(Date.now() + 5_000);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Mirrors status and counters into the campaigns row. */
+  async #sync(engine: CampaignEngine): Promise<void> {
+    try {
+      await syncCampaignRow(createDb(getConfig(this.env)), engine.snapshot());
+    } catch (err) {
+      createLogger(engine.state.id, { campaign: engine.state.id }).warn('campaign_row_sync_failed', { error: errorMessage(err) });
+    }
+  }
+}

@@ -1,0 +1,40 @@
+import { DurableObject } from 'cloudflare:workers';
+import { getConfig } from '../../workers/core/config';
+import { SendScheduler, type SlotGrant, type SlotRequest } from './send-scheduler';
+
+/**
+ * The bot-wide send budget, one object per bot (`GATE.idFromName('bot')`). Every send of the bot
+ * asks it for a slot; a 429 from Telegram blocks every sender until `retry_after` has passed. The
+ * block survives restarts; the slot timeline lives in memory (it never reaches past one second).
+ */
+export class BotGate extends DurableObject<Env> {
+  #scheduler: SendScheduler | undefined;
+
+  #get(): SendScheduler {
+    const config = getConfig(this.env);
+    const limits = { freeRate: config.TELEGRAM_RATE_LIMIT, paidRate: config.TELEGRAM_PAID_RATE_LIMIT };
+    this.#scheduler ??= new SendScheduler(limits, this.ctx.storage.kv.get<number>('blockedUntil') ?? 0);
+    this.#scheduler.setLimits(limits);
+    return this.#scheduler;
+  }
+
+  async acquire(req: SlotRequest): Promise<SlotGrant> {
+    return this.#get().acquire(Date.now(), req);
+  }
+
+  /** Telegram said 429: nobody sends before `until` (epoch ms). */
+  async block(until: number): Promise<void> {
+    const scheduler = this.#get();
+    scheduler.block(until);
+    this.ctx.storage.kv.put('blockedUntil', scheduler.blockedUntil);
+  }
+
+  async blockedUntil(): Promise<number> {
+    return this.#get().blockedUntil;
+  }
+}
+
+/** The gate of this bot. */
+export function botGate(env: Env): DurableObjectStub<BotGate> {
+  return env.GATE.get(env.GATE.idFromName('bot'));
+}

@@ -1,0 +1,247 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import { streamSSE } from 'hono/streaming';
+import { v7 as uuidv7 } from 'uuid';
+import { isFinished } from '../../durable-objects/campaign/campaign.state';
+import { botGate } from '../../durable-objects/gate/gate.do';
+import { AppError } from '../core/errors';
+import { type AppEnv, createRouter } from '../core/http';
+import { createApi } from '../core/telegram';
+import { findCampaign, insertCampaign, listCampaigns } from './campaigns.repo';
+import { campaignStatuses } from './campaigns.schema';
+import { campaignJson, campaignObject } from './campaigns.service';
+import { contentProblems, messageInputSchema, toVariant, variantFor } from './content';
+import { deliver } from './telegram-send';
+
+const createBody = z.object({
+  title: z.string().min(1).max(200),
+  messages: z.array(messageInputSchema).min(1).max(50),
+  audience: z
+    .object({ language_codes: z.array(z.string().min(2).max(16)).min(1).optional() })
+    .strict()
+    .default({}),
+  paid_broadcast: z.boolean().default(false),
+  rate_per_second: z.number().int().positive().optional(),
+  scheduled_at: z.iso.datetime({ offset: true }).optional(),
+});
+
+const campaignSchema = z
+  .object({
+    id: z.uuid(),
+    title: z.string(),
+    status: z.enum(campaignStatuses),
+    total: z.number().int(),
+    sent: z.number().int(),
+    failed: z.number().int(),
+    blocked: z.number().int(),
+    pending: z.number().int(),
+    unknown: z.number().int(),
+    rate_per_second: z.number().int(),
+    paid_broadcast: z.boolean(),
+    audience: z.object({ language_codes: z.array(z.string()).optional() }),
+    scheduled_at: z.string().nullable(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi('Campaign');
+
+const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+const errors = { 400: json(errorSchema, 'Invalid request; `field` names it'), 401: json(errorSchema, 'Missing or wrong bearer token') };
+const idParam = z.object({ id: z.uuid() });
+
+const routes = {
+  create: createRoute({
+    method: 'post',
+    path: '/campaigns',
+    summary: 'Create a campaign (a draft)',
+    security: [{ Bearer: [] }],
+    request: { body: { content: { 'application/json': { schema: createBody } }, required: true } },
+    responses: { 201: json(campaignSchema, 'The draft'), ...errors },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/campaigns/{id}',
+    summary: 'A campaign with its live counters',
+    security: [{ Bearer: [] }],
+    request: { params: idParam },
+    responses: { 200: json(campaignSchema, 'The campaign'), ...errors, 404: json(errorSchema, 'No such campaign') },
+  }),
+  list: createRoute({
+    method: 'get',
+    path: '/campaigns',
+    summary: 'Campaigns, newest first',
+    security: [{ Bearer: [] }],
+    request: {
+      query: z.object({
+        status: z.enum(campaignStatuses).optional(),
+        cursor: z.uuid().optional(),
+        limit: z.coerce.number().int().min(1).max(100).default(20),
+      }),
+    },
+    responses: {
+      200: json(z.object({ campaigns: z.array(campaignSchema.omit({ pending: true })), next_cursor: z.uuid().nullable() }), 'A page'),
+      ...errors,
+    },
+  }),
+  act: createRoute({
+    method: 'post',
+    path: '/campaigns/{id}/{action}',
+    summary: 'Start, pause, resume or cancel',
+    security: [{ Bearer: [] }],
+    request: { params: idParam.extend({ action: z.enum(['start', 'pause', 'resume', 'cancel']) }) },
+    responses: {
+      200: json(campaignSchema, 'The campaign after the transition'),
+      ...errors,
+      404: json(errorSchema, 'No such campaign'),
+      409: json(errorSchema, 'Impossible transition'),
+    },
+  }),
+  test: createRoute({
+    method: 'post',
+    path: '/campaigns/{id}/test',
+    summary: 'Send the message to one chat as a preview',
+    security: [{ Bearer: [] }],
+    request: {
+      params: idParam,
+      body: {
+        content: {
+          'application/json': { schema: z.object({ chat_id: z.number().int(), language_code: z.string().nullable().default(null) }) },
+        },
+        required: true,
+      },
+    },
+    responses: {
+      200: json(z.object({ message_id: z.number().int() }), 'Sent'),
+      ...errors,
+      404: json(errorSchema, 'No such campaign'),
+      422: json(errorSchema, 'Telegram refused the message'),
+      503: json(errorSchema, 'Telegram is unavailable or limiting the bot'),
+    },
+  }),
+  events: createRoute({
+    method: 'get',
+    path: '/campaigns/{id}/events',
+    summary: 'Server-sent events: `progress` (the campaign JSON) at least once a second, `done` at the end',
+    security: [{ Bearer: [] }],
+    request: { params: idParam },
+    responses: {
+      200: { content: { 'text/event-stream': { schema: z.string() } }, description: 'The event stream' },
+      ...errors,
+      404: json(errorSchema, 'No such campaign'),
+    },
+  }),
+};
+
+/** `/api/campaigns`: create, read, drive and watch broadcasts. */
+export function campaignRoutes() {
+  return createRouter()
+    .openapi(routes.create, async (c) => {
+      const body = c.req.valid('json');
+      const variants = body.messages.map(toVariant);
+      const [problem] = contentProblems(variants);
+      if (problem) throw AppError.badRequest(problem.field, problem.message);
+      const cap = body.paid_broadcast ? c.var.config.TELEGRAM_PAID_RATE_LIMIT : c.var.config.TELEGRAM_RATE_LIMIT;
+      const rate = body.rate_per_second ?? cap;
+      if (rate > cap)
+        throw AppError.badRequest('rate_per_second', `at most ${cap} messages/s${body.paid_broadcast ? '' : ' without paid_broadcast'}`);
+      const id = uuidv7();
+      const scheduledAt = body.scheduled_at ? new Date(body.scheduled_at) : null;
+      await insertCampaign(c.var.db, {
+        id,
+        title: body.title,
+        audience: body.audience,
+        ratePerSecond: rate,
+        paidBroadcast: body.paid_broadcast,
+        scheduledAt,
+        variants,
+      });
+      const { snapshot } = await campaignObject(c.env, c.var.db, id);
+      c.var.log.info('campaign_created', { campaign: id, variants: variants.length });
+      return c.json(campaignJson({ title: body.title, audience: body.audience, createdAt: new Date() }, snapshot), 201);
+    })
+    .openapi(routes.get, async (c) => {
+      const { id } = c.req.valid('param');
+      return c.json(await liveCampaign(c, id), 200);
+    })
+    .openapi(routes.list, async (c) => {
+      const q = c.req.valid('query');
+      const rows = await listCampaigns(c.var.db, q);
+      const last = rows.length === q.limit ? rows.at(-1) : undefined;
+      return c.json(
+        {
+          campaigns: rows.map((r) => ({
+            id: r.id,
+            title: r.title,
+            status: r.status,
+            total: r.total,
+            sent: r.sent,
+            failed: r.failed,
+            blocked: r.blocked,
+            unknown: r.unknown,
+            rate_per_second: r.ratePerSecond,
+            paid_broadcast: r.paidBroadcast,
+            audience: r.audience,
+            scheduled_at: r.scheduledAt?.toISOString() ?? null,
+            started_at: r.startedAt?.toISOString() ?? null,
+            finished_at: r.finishedAt?.toISOString() ?? null,
+            created_at: r.createdAt.toISOString(),
+          })),
+          next_cursor: last?.id ?? null,
+        },
+        200,
+      );
+    })
+    .openapi(routes.test, async (c) => {
+      const { id } = c.req.valid('param');
+      const { chat_id, language_code } = c.req.valid('json');
+      const found = await findCampaign(c.var.db, id);
+      if (!found) throw new AppError(404, 'not_found', 'no such campaign');
+      // A preview is a send of the bot like any other: it takes a slot of the bot-wide budget.
+      const gate = botGate(c.env);
+      const grant = await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
+      const at = grant.times[0];
+      if (at === undefined) throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
+      if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+      const d = await deliver(createApi(c.var.config), chat_id, variantFor(found.variants, language_code), false);
+      if (d.blockBotUntil) await gate.block(d.blockBotUntil);
+      if (d.outcome === 'sent') return c.json({ message_id: d.messageId ?? 0 }, 200);
+      if (d.outcome === 'failed' || d.outcome === 'blocked') throw new AppError(422, 'telegram_refused', d.reason ?? 'refused');
+      throw new AppError(503, 'telegram_unavailable', d.reason ?? 'Telegram did not answer');
+    })
+    .openapi(routes.events, async (c) => {
+      const { id } = c.req.valid('param');
+      const first = await liveCampaign(c, id);
+      return streamSSE(c, async (stream) => {
+        let campaign = first;
+        for (;;) {
+          await stream.writeSSE({ event: 'progress', data: JSON.stringify(campaign) });
+          if (isFinished(campaign.status)) {
+            await stream.writeSSE({ event: 'done', data: JSON.stringify(campaign) });
+            return;
+          }
+          await stream.sleep(1000);
+          if (stream.aborted) return;
+          campaign = await liveCampaign(c, id);
+        }
+      }) as never;
+    })
+    .openapi(routes.act, async (c) => {
+      const { id, action } = c.req.valid('param');
+      const found = await findCampaign(c.var.db, id);
+      if (!found) throw new AppError(404, 'not_found', 'no such campaign');
+      const { stub } = await campaignObject(c.env, c.var.db, id);
+      const result = await stub.act(action);
+      if (!result.ok) throw new AppError(409, 'invalid_transition', result.reason);
+      c.var.log.info('campaign_transition', { campaign: id, action, status: result.snapshot.status });
+      return c.json(campaignJson(found.campaign, result.snapshot), 200);
+    });
+}
+
+async function liveCampaign(c: Context<AppEnv>, id: string) {
+  const found = await findCampaign(c.var.db, id);
+  if (!found) throw new AppError(404, 'not_found', 'no such campaign');
+  const { snapshot } = await campaignObject(c.env, c.var.db, id);
+  return campaignJson(found.campaign, snapshot);
+}

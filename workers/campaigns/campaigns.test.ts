@@ -1,0 +1,145 @@
+import { env } from 'cloudflare:workers';
+import { inArray } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { uniqueTelegramId, withTestDb } from '../testing/db';
+import { callApi, json } from '../testing/http';
+import { poll } from '../testing/poll';
+import { configureTelegram, deliveries } from '../testing/telegram';
+import { usersTable } from '../users/users.schema';
+
+interface CampaignJson {
+  id: string;
+  status: string;
+  total: number;
+  sent: number;
+  failed: number;
+  blocked: number;
+  pending: number;
+  unknown: number;
+  rate_per_second: number;
+}
+
+/** Users with a language code of their own, so the campaign's audience is exactly them. */
+async function seedUsers(n: number, tag: string): Promise<{ id: number; lang: string }[]> {
+  const users = Array.from({ length: n }, (_, i) => ({ id: uniqueTelegramId(), lang: `${i % 2 ? 'ru' : 'en'}-${tag}` }));
+  await withTestDb((db) =>
+    db.insert(usersTable).values(users.map((u) => ({ telegramId: u.id, fullName: `U${u.id}`, languageCode: u.lang }))),
+  );
+  return users;
+}
+
+const messages = [
+  { language_code: null, text: 'Hello, everyone' },
+  { language_code: 'ru', text: 'Привет всем' },
+];
+
+async function create(body: Record<string, unknown>): Promise<CampaignJson> {
+  const res = await callApi('/campaigns', { body: { title: 'Test', messages, ...body } });
+  expect(res.status).toBe(201);
+  return json<CampaignJson>(res);
+}
+
+const act = (id: string, action: string) => callApi(`/campaigns/${id}/${action}`, { method: 'POST' });
+const get = async (id: string) => json<CampaignJson>(await callApi(`/campaigns/${id}`));
+const untilStatus = (id: string, status: string, timeoutMs = 20_000) =>
+  poll(
+    async () => {
+      const c = await get(id);
+      return c.status === status ? c : undefined;
+    },
+    { timeoutMs, what: `campaign ${status}` },
+  );
+
+describe('campaigns', () => {
+  it('reaches every active user of the audience exactly once, in their language', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const users = await seedUsers(40, tag);
+    const [blockedUser, missingUser] = users;
+    await configureTelegram({ blockedChats: [blockedUser?.id], missingChats: [missingUser?.id] });
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] } });
+    expect(campaign).toMatchObject({ status: 'draft', rate_per_second: 30 });
+
+    expect((await act(campaign.id, 'start')).status).toBe(200);
+    const done = await untilStatus(campaign.id, 'completed');
+    expect(done).toMatchObject({ total: 40, sent: 38, blocked: 1, failed: 1, unknown: 0, pending: 0 });
+
+    for (const u of users.slice(2)) {
+      const got = await deliveries(u.id);
+      expect(got, `user ${u.id}`).toHaveLength(1);
+      expect(got[0]?.text).toBe(u.lang.startsWith('ru') ? 'Привет всем' : 'Hello, everyone');
+    }
+    const stored = await withTestDb((db) =>
+      db
+        .select()
+        .from(usersTable)
+        .where(inArray(usersTable.telegramId, [blockedUser?.id as number])),
+    );
+    expect(stored[0]?.isActive).toBe(false);
+    expect((await act(campaign.id, 'pause')).status).toBe(409);
+  });
+
+  it('refuses invalid bodies with the field named', async () => {
+    const noDefault = await callApi('/campaigns', { body: { title: 'x', messages: [{ language_code: 'ru', text: 'hi' }] } });
+    expect(noDefault.status).toBe(400);
+    expect(await json(noDefault)).toMatchObject({ field: 'messages' });
+    const tooLong = await callApi('/campaigns', { body: { title: 'x', messages: [{ language_code: null, text: 'x'.repeat(4097) }] } });
+    expect(await json(tooLong)).toMatchObject({ field: 'messages.0.text' });
+    const caption = await callApi('/campaigns', {
+      body: { title: 'x', messages: [{ language_code: null, photo: 'file', caption: 'c'.repeat(1025) }] },
+    });
+    expect(await json(caption)).toMatchObject({ field: 'messages.0.caption' });
+    const fast = await callApi('/campaigns', { body: { title: 'x', messages, rate_per_second: 31 } });
+    expect(await json(fast)).toMatchObject({ field: 'rate_per_second' });
+    const noTitle = await callApi('/campaigns', { body: { messages } });
+    expect(await json(noTitle)).toMatchObject({ field: 'title' });
+  });
+
+  it('answers 409 to impossible transitions and 404 to unknown campaigns', async () => {
+    const campaign = await create({ audience: { language_codes: ['zz-none'] } });
+    expect((await act(campaign.id, 'pause')).status).toBe(409);
+    expect((await act(campaign.id, 'resume')).status).toBe(409);
+    expect((await act(campaign.id, 'cancel')).status).toBe(200);
+    expect((await act(campaign.id, 'start')).status).toBe(409);
+    expect((await act(crypto.randomUUID(), 'start')).status).toBe(404);
+  });
+
+  it('pauses within a second, resumes without duplicates, and cancel stops for good', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const users = await seedUsers(60, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, rate_per_second: 20 });
+    await act(campaign.id, 'start');
+    await poll(async () => ((await get(campaign.id)).sent >= 10 ? true : undefined));
+    const paused = await act(campaign.id, 'pause');
+    expect(paused.status).toBe(200);
+    const pausedAt = Date.now();
+    const ids = new Set(users.map((u) => u.id));
+    const mine = async () => (await deliveries()).filter((d) => ids.has(d.chat_id));
+    // Nothing goes out later than a second after the pause: watch for two.
+    const settle = Date.now() + 2000;
+    await poll(async () => (Date.now() > settle ? true : undefined), { timeoutMs: 3000 });
+    const afterPause = await mine();
+    const last = Math.max(...afterPause.map((d) => d.at));
+    expect(last - pausedAt).toBeLessThanOrEqual(1000);
+    expect(afterPause.length).toBeLessThan(60);
+
+    expect((await act(campaign.id, 'resume')).status).toBe(200);
+    const done = await untilStatus(campaign.id, 'completed');
+    expect(done.sent).toBe(60);
+    const all = await mine();
+    expect(all).toHaveLength(60);
+    expect(new Set(all.map((d) => d.chat_id)).size).toBe(60);
+
+    const other = await create({ audience: { language_codes: [`en-${tag}`] }, rate_per_second: 5 });
+    await act(other.id, 'start');
+    await poll(async () => ((await get(other.id)).sent >= 1 ? true : undefined));
+    expect((await act(other.id, 'cancel')).status).toBe(200);
+    const cancelledAt = Date.now();
+    const cancelled = await get(other.id);
+    expect(cancelled.status).toBe('cancelled');
+    const later = Date.now() + 2000;
+    await poll(async () => (Date.now() > later ? true : undefined), { timeoutMs: 3000 });
+    const afterCancel = (await deliveries()).filter((d) => d.at > cancelledAt + 1000 && ids.has(d.chat_id));
+    expect(afterCancel).toEqual([]);
+    expect((await act(other.id, 'resume')).status).toBe(409);
+  });
+});

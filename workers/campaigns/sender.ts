@@ -1,0 +1,133 @@
+import type { Api } from 'grammy';
+import type { ExchangeReply, SendReport } from '../../durable-objects/campaign/campaign.engine';
+import type { Recipient } from '../../durable-objects/campaign/ledger';
+import { botGate } from '../../durable-objects/gate/gate.do';
+import type { Config } from '../core/config';
+import { createDb } from '../core/db';
+import { createLogger, errorMessage, type Logger } from '../core/logger';
+import { deactivateUsers } from './campaigns.repo';
+import { type Variant, variantFor } from './content';
+import { decodeRecipients } from './recipients.envelope';
+import { deliver } from './telegram-send';
+
+export interface SenderDeps {
+  config: Config;
+  env: Env;
+  api: Api;
+}
+
+interface Content {
+  variants: Variant[];
+  paid: boolean;
+}
+
+/** Ask for the next slots this long before the granted ones run out, so the pace has no gaps. */
+const LOOKAHEAD_MS = 250;
+/** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
+const MAX_WAIT_MS = 10_000;
+
+// A campaign's content never changes once it exists; one read per isolate is enough.
+const contents = new Map<string, Promise<Content>>();
+
+/**
+ * The sender: consumes queue messages of a campaign's recipients. For each message it trades with
+ * the campaign's object — outcomes in, slots out — and sends each granted message at its slot, so
+ * the pace is the campaign's and the bot's, whatever the number of senders. Recipients blocked (403)
+ * become inactive in one statement per message.
+ */
+export async function processRecipientBatch(deps: SenderDeps, batch: MessageBatch): Promise<void> {
+  await Promise.all(batch.messages.map((message) => processMessage(deps, message)));
+}
+
+async function processMessage(deps: SenderDeps, message: Message): Promise<void> {
+  const decoded = decodeRecipients(message.body);
+  const log = createLogger(crypto.randomUUID(), { queue: 'broadcast', message_id: message.id });
+  if (!decoded.ok) {
+    log.error('recipients_message_undecodable', { reason: decoded.reason });
+    message.ack();
+    return;
+  }
+  const { campaign, batch, recipients } = decoded.batch;
+  try {
+    const stub = deps.env.CAMPAIGN.get(deps.env.CAMPAIGN.idFromName(campaign));
+    let content = contents.get(campaign);
+    if (!content) {
+      content = (async (): Promise<Content> => stub.content())();
+      contents.set(campaign, content);
+      content.catch(() => contents.delete(campaign));
+    }
+    const blocked = await sendAll(
+      deps,
+      (req) => stub.exchange(req),
+      await content,
+      batch,
+      recipients.map(([id, lang]) => ({ id, lang })),
+      log.child({ campaign, batch }),
+    );
+    await deactivateUsers(createDb(deps.config), blocked);
+    message.ack();
+  } catch (err) {
+    log.error('recipients_message_failed', { campaign, batch, error: errorMessage(err) });
+    message.retry({ delaySeconds: Math.min(5 * message.attempts, 60) });
+  }
+}
+
+type Exchange = (req: {
+  batch: string;
+  reports: SendReport[];
+  offer: Recipient[];
+  done: boolean;
+  deferUntil?: number;
+}) => Promise<ExchangeReply>;
+
+async function sendAll(
+  deps: SenderDeps,
+  exchange: Exchange,
+  content: Content,
+  batch: string,
+  recipients: Recipient[],
+  log: Logger,
+): Promise<number[]> {
+  let offer = recipients;
+  const reports: SendReport[] = [];
+  const blocked: number[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const drain = () => reports.splice(0, reports.length);
+
+  for (;;) {
+    const reply = await exchange({ batch, reports: drain(), offer, done: false });
+    offer = offer.slice(reply.take);
+    if (reply.status !== 'running') break;
+    for (const grant of reply.grants) {
+      const send = (async () => {
+        await sleepUntil(grant.at);
+        const variant = variantFor(content.variants, grant.recipient.lang);
+        const d = await deliver(deps.api, grant.recipient.id, variant, content.paid);
+        if (d.blockBotUntil) await botGate(deps.env).block(d.blockBotUntil);
+        if (d.outcome === 'blocked') blocked.push(grant.recipient.id);
+        if (d.outcome === 'unknown' || d.outcome === 'retry')
+          log.warn('send_uncertain', { chat_id: grant.recipient.id, outcome: d.outcome, reason: d.reason });
+        reports.push({ id: grant.recipient.id, lang: grant.recipient.lang, outcome: d.outcome, reason: d.reason, retryAt: d.retryAt });
+      })();
+      inFlight.add(send);
+      void send.finally(() => inFlight.delete(send));
+    }
+    if (offer.length === 0) break;
+    if (!reply.grants.length && reply.waitMs > MAX_WAIT_MS) {
+      // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
+      await exchange({ batch, reports: drain(), offer, done: false, deferUntil: Date.now() + reply.waitMs });
+      offer = [];
+      break;
+    }
+    const last = reply.grants.at(-1)?.at;
+    await sleepUntil(last !== undefined ? last - LOOKAHEAD_MS : Date.now() + reply.waitMs);
+  }
+  await Promise.all(inFlight);
+  await exchange({ batch, reports: drain(), offer, done: true });
+  return blocked;
+}
+
+function sleepUntil(at: number): Promise<void> {
+  const ms = at - Date.now();
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+}
