@@ -24,6 +24,7 @@ export default defineConfig({
           DATABASE_URL: inject('databaseUrl'),
           DATABASE_PROXY: inject('databaseProxy'),
           TELEGRAM_API_ROOT: inject('telegramApiRoot'),
+          TEST_TELEGRAM_LIMITED_ROOT: inject('telegramLimitedRoot'),
           RESULT_TTL_SECONDS: '3600',
         },
       },

@@ -9,6 +9,8 @@ declare module 'vitest' {
     databaseUrl: string;
     databaseProxy: string;
     telegramApiRoot: string;
+    /** A second stand-in that allows 2 sends a second, to see 429s. */
+    telegramLimitedRoot: string;
   }
 }
 
@@ -24,13 +26,16 @@ export default async function setup(project: TestProject) {
   await migrateDatabase(databaseUrl);
   const proxy = pg ? undefined : await startNeonProxy({ databaseUrl });
   const telegram = await startTelegramStandIn({ rateLimit: 0, perChatPerSecond: 0 });
+  const limited = await startTelegramStandIn({ rateLimit: 2, perChatPerSecond: 0 });
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('databaseProxy', pg?.proxy ?? (proxy?.address as string));
   project.provide('telegramApiRoot', telegram.url);
+  project.provide('telegramLimitedRoot', limited.url);
 
   return async () => {
     await telegram.close();
+    await limited.close();
     await proxy?.close();
     await pg?.close();
   };

@@ -143,3 +143,100 @@ describe('campaigns', () => {
     expect((await act(other.id, 'resume')).status).toBe(409);
   });
 });
+
+describe('campaign API', () => {
+  it('lists campaigns newest first with a cursor', async () => {
+    const a = await create({ audience: { language_codes: ['zz-list'] } });
+    const b = await create({ audience: { language_codes: ['zz-list'] } });
+    const page = await json<{ campaigns: { id: string }[]; next_cursor: string }>(await callApi('/campaigns?status=draft&limit=1'));
+    expect(page.campaigns[0]?.id).toBe(b.id);
+    const next = await json<{ campaigns: { id: string }[] }>(await callApi(`/campaigns?status=draft&limit=1&cursor=${page.next_cursor}`));
+    expect(next.campaigns[0]?.id).toBe(a.id);
+  });
+
+  it('sends a preview to one chat, and says why when Telegram refuses', async () => {
+    const campaign = await create({ audience: { language_codes: ['zz-test'] } });
+    const chat = uniqueTelegramId();
+    const ok = await callApi(`/campaigns/${campaign.id}/test`, { body: { chat_id: chat, language_code: 'ru' } });
+    expect(ok.status).toBe(200);
+    expect((await deliveries(chat))[0]?.text).toBe('Привет всем');
+    const missing = uniqueTelegramId();
+    await configureTelegram({ missingChats: [missing] });
+    const refused = await callApi(`/campaigns/${campaign.id}/test`, { body: { chat_id: missing } });
+    expect(refused.status).toBe(422);
+    expect(await json(refused)).toMatchObject({ message: 'Bad Request: chat not found' });
+  });
+
+  it('stores copies and media variants and sends them as such', async () => {
+    const res = await callApi('/campaigns', {
+      body: {
+        title: 'Media',
+        audience: { language_codes: ['zz-media'] },
+        messages: [
+          { language_code: null, copy: { from_chat_id: 42, message_id: 7 } },
+          { language_code: 'de', photo: 'photo-file-id', caption: '<b>Hallo</b>', parse_mode: 'HTML' },
+        ],
+      },
+    });
+    expect(res.status).toBe(201);
+    const { id } = await json<CampaignJson>(res);
+    const chat = uniqueTelegramId();
+    expect((await callApi(`/campaigns/${id}/test`, { body: { chat_id: chat } })).status).toBe(200);
+    expect((await callApi(`/campaigns/${id}/test`, { body: { chat_id: chat, language_code: 'de' } })).status).toBe(200);
+    const sent = await deliveries(chat);
+    expect(sent.map((d) => [d.method, d.caption ?? null])).toEqual([
+      ['copyMessage', null],
+      ['sendPhoto', 'Hallo'],
+    ]);
+  });
+
+  it('streams progress at least once a second and done at the end', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    await seedUsers(20, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, rate_per_second: 10 });
+    await act(campaign.id, 'start');
+    const res = await callApi(`/campaigns/${campaign.id}/events`);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await res.text();
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => ({
+      event: m[1],
+      data: JSON.parse(m[2] as string) as CampaignJson,
+    }));
+    const progress = events.filter((e) => e.event === 'progress');
+    expect(events.at(-1)).toMatchObject({ event: 'done', data: { status: 'completed', sent: 20 } });
+    // 20 messages at 10/s take about 2 s: at least two progress events, sent never going down.
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]?.data.sent).toBeGreaterThanOrEqual(progress[i - 1]?.data.sent ?? 0);
+  });
+
+  it('starts a scheduled campaign at its time', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    await seedUsers(3, tag);
+    const at = new Date(Date.now() + 1500).toISOString();
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, scheduled_at: at });
+    const started = await json<CampaignJson & { scheduled_at: string }>(await act(campaign.id, 'start'));
+    expect(started).toMatchObject({ status: 'scheduled', scheduled_at: at });
+    const done = await untilStatus(campaign.id, 'completed');
+    expect(done.sent).toBe(3);
+  });
+
+  it('keeps two campaigns running at once within the bot-wide limit together', async () => {
+    const tagA = crypto.randomUUID().slice(0, 8);
+    const tagB = crypto.randomUUID().slice(0, 8);
+    const users = [...(await seedUsers(45, tagA)), ...(await seedUsers(45, tagB))];
+    const a = await create({ audience: { language_codes: [`en-${tagA}`, `ru-${tagA}`] } });
+    const b = await create({ audience: { language_codes: [`en-${tagB}`, `ru-${tagB}`] } });
+    await Promise.all([act(a.id, 'start'), act(b.id, 'start')]);
+    await Promise.all([untilStatus(a.id, 'completed'), untilStatus(b.id, 'completed')]);
+    const ids = new Set(users.map((u) => u.id));
+    const times = (await deliveries())
+      .filter((d) => ids.has(d.chat_id))
+      .map((d) => d.at)
+      .sort((x, y) => x - y);
+    expect(times).toHaveLength(90);
+    // 30 a second for the whole bot (two campaigns on their own would make 60): no 1-second window
+    // holds more than 32 arrivals, two more than the pace for the jitter between leaving and arriving.
+    for (let i = 0; i + 32 < times.length; i++) expect((times[i + 32] as number) - (times[i] as number)).toBeGreaterThanOrEqual(1000);
+    expect((times.at(-1) as number) - (times[0] as number)).toBeGreaterThan(2800);
+  });
+});
