@@ -72,8 +72,8 @@ describe('campaign engine', () => {
         {
           batch: 'b1',
           reports: [
-            { id: a!.id, lang: null, outcome: 'retry', retryAt: 5000 },
-            { id: b!.id, lang: null, outcome: 'sent' },
+            { id: a?.id, lang: null, outcome: 'retry', retryAt: 5000 },
+            { id: b?.id, lang: null, outcome: 'sent' },
           ],
           offer: [],
           done: false,
@@ -81,7 +81,7 @@ describe('campaign engine', () => {
         10,
         everySlot,
       );
-      expect(ledger.status(a!.id)).toBeUndefined();
+      expect(ledger.status(a?.id)).toBeUndefined();
       expect(ledger.dueReturned(4999, 10)).toEqual([]);
       expect(ledger.dueReturned(5000, 10)).toEqual([a]);
       expect(engine.state.counters.sent).toBe(1);

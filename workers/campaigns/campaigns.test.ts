@@ -1,4 +1,3 @@
-import { env } from 'cloudflare:workers';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
