@@ -66,14 +66,15 @@ describe('campaign engine', () => {
 
   it('puts retried recipients aside and hands a deferred offer back for later', async () => {
     await withEngine({}, async (engine, ledger) => {
-      const [a, b] = recipients(2);
-      await engine.exchange({ batch: 'b1', reports: [], offer: [a!, b!], done: false }, 0, everySlot);
+      const a = { id: 100, lang: null };
+      const b = { id: 101, lang: null };
+      await engine.exchange({ batch: 'b1', reports: [], offer: [a, b], done: false }, 0, everySlot);
       await engine.exchange(
         {
           batch: 'b1',
           reports: [
-            { id: a?.id, lang: null, outcome: 'retry', retryAt: 5000 },
-            { id: b?.id, lang: null, outcome: 'sent' },
+            { id: a.id, lang: null, outcome: 'retry', retryAt: 5000 },
+            { id: b.id, lang: null, outcome: 'sent' },
           ],
           offer: [],
           done: false,
@@ -81,7 +82,7 @@ describe('campaign engine', () => {
         10,
         everySlot,
       );
-      expect(ledger.status(a?.id)).toBeUndefined();
+      expect(ledger.status(a.id)).toBeUndefined();
       expect(ledger.dueReturned(4999, 10)).toEqual([]);
       expect(ledger.dueReturned(5000, 10)).toEqual([a]);
       expect(engine.state.counters.sent).toBe(1);
