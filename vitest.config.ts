@@ -34,6 +34,9 @@ export default defineConfig({
     globalSetup: ['./tools/test/global-setup.ts'],
     include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
     testTimeout: 30_000,
+    // Files share one Postgres and one Telegram stand-in; some tests change the stand-in (blocked
+    // chats, a 429 flood wait), so files run one at a time.
+    fileParallelism: false,
     coverage: {
       provider: 'istanbul',
       include: ['workers/**/*.ts', 'durable-objects/**/*.ts'],

@@ -234,7 +234,9 @@ export function dispatch(state: State, token: string, name: string, params: Para
     if (e instanceof ApiFailure) return { reply: e.reply };
     throw e;
   }
-  const retryAfter = state.limiter.acquire(p.chatId, p.paid, Date.now());
+  const now = Date.now();
+  const flood = state.settings.floodUntil;
+  const retryAfter = flood !== undefined && flood > now ? Math.ceil((flood - now) / 1000) : state.limiter.acquire(p.chatId, p.paid, now);
   if (retryAfter > 0) {
     state.stats.rejected429 += 1;
     return { reply: errorReply(429, `Too Many Requests: retry after ${retryAfter}`, retryAfter) };
@@ -243,6 +245,12 @@ export function dispatch(state: State, token: string, name: string, params: Para
   if (fail && fail.count > 0) {
     fail.count -= 1;
     if (fail.count === 0) state.settings.failNext = undefined;
+    if (fail.status === 429) {
+      const wait = fail.retryAfter ?? 1;
+      state.settings.floodUntil = now + wait * 1000;
+      state.stats.rejected429 += 1;
+      return { reply: errorReply(429, `Too Many Requests: retry after ${wait}`, wait) };
+    }
     return { reply: errorReply(fail.status, fail.status === 500 ? 'Internal Server Error' : 'Bad Gateway') };
   }
   return { commit: () => commitSend(state, token, method, params, p) };

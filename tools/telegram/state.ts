@@ -27,7 +27,11 @@ export interface StandInOptions {
   /** Messages that copyMessage/forwardMessage cannot find (400). */
   deletedMessages?: Array<{ chat_id: number; message_id: number }>;
   /** The next `count` send calls that pass validation and rate limits answer this status instead. */
-  failNext?: { status: 500 | 502; count: number };
+  /**
+   * The next `count` sends answer `status`. 429 starts a flood wait as Telegram's: every send for
+   * `retryAfter` seconds (default 1) is refused with the time left.
+   */
+  failNext?: { status: 500 | 502 | 429; count: number; retryAfter?: number };
 }
 
 /** One successfully sent message (a media group records one per message). */
@@ -106,7 +110,9 @@ export interface Settings {
   missing: Set<number>;
   /** `${chat_id}:${message_id}` keys from `deletedMessages`. */
   deleted: Set<string>;
-  failNext?: { status: 500 | 502; count: number };
+  failNext?: { status: 500 | 502 | 429; count: number; retryAfter?: number };
+  /** Epoch ms until which every send is refused 429 (a flood wait started by `failNext`). */
+  floodUntil?: number;
 }
 
 export interface State {
@@ -208,6 +214,7 @@ export function reset(state: State): void {
   state.stats.rejected429 = 0;
   for (const k of Object.keys(state.stats.byMethod)) delete state.stats.byMethod[k];
   state.settings.failNext = undefined;
+  state.settings.floodUntil = undefined;
   state.limiter = limiterFor(state.settings);
 }
 

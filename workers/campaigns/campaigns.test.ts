@@ -1,10 +1,14 @@
+import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import worker from '../index';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
-import { configureTelegram, deliveries } from '../testing/telegram';
+import { configureTelegram, deliveries, telegramStats } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
+import { encodeRecipients } from './recipients.envelope';
 
 interface CampaignJson {
   id: string;
@@ -219,6 +223,29 @@ describe('campaign API', () => {
     expect(done.sent).toBe(3);
   });
 
+  it('stops every send for retry_after when Telegram answers 429, then finishes without duplicates', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const users = await seedUsers(40, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] } });
+    const before = await telegramStats();
+    await act(campaign.id, 'start');
+    await poll(async () => ((await get(campaign.id)).sent >= 5 ? true : undefined));
+    await configureTelegram({ failNext: { status: 429, count: 1, retryAfter: 2 } });
+    const done = await untilStatus(campaign.id, 'completed', 30_000);
+    expect(done).toMatchObject({ sent: 40, unknown: 0, failed: 0 });
+    // After the 429 no sender tried again before retry_after had passed (a second one can only be a
+    // send that had already left when the first answer came back).
+    expect((await telegramStats()).rejected429 - before.rejected429).toBeLessThanOrEqual(2);
+    const ids = new Set(users.map((u) => u.id));
+    const times = (await deliveries())
+      .filter((d) => ids.has(d.chat_id))
+      .map((d) => d.at)
+      .sort((a, b) => a - b);
+    expect(times).toHaveLength(40);
+    const longestGap = Math.max(...times.slice(1).map((t, i) => t - (times[i] as number)));
+    expect(longestGap).toBeGreaterThanOrEqual(1900);
+  });
+
   it('keeps two campaigns running at once within the bot-wide limit together', async () => {
     const tagA = crypto.randomUUID().slice(0, 8);
     const tagB = crypto.randomUUID().slice(0, 8);
@@ -237,5 +264,60 @@ describe('campaign API', () => {
     // holds more than 32 arrivals, two more than the pace for the jitter between leaving and arriving.
     for (let i = 0; i + 32 < times.length; i++) expect((times[i + 32] as number) - (times[i] as number)).toBeGreaterThanOrEqual(1000);
     expect((times.at(-1) as number) - (times[0] as number)).toBeGreaterThan(2800);
+  });
+});
+
+describe('campaign resilience', () => {
+  /** Every one of `users` got exactly one message. */
+  async function expectEachOnce(users: { id: number }[]) {
+    const ids = new Set(users.map((u) => u.id));
+    const got = (await deliveries()).filter((d) => ids.has(d.chat_id));
+    expect(got).toHaveLength(users.length);
+    expect(new Set(got.map((d) => d.chat_id)).size).toBe(users.length);
+  }
+
+  it('sends nothing twice when a batch is delivered again while its first delivery still runs', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const users = await seedUsers(40, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, rate_per_second: 20 });
+    await act(campaign.id, 'start');
+    await poll(async () => ((await get(campaign.id)).sent >= 5 ? true : undefined));
+    // The loader's first message holds the whole audience, in users.id order, as batch 1.
+    const sorted = await withTestDb((db) =>
+      db
+        .select()
+        .from(usersTable)
+        .where(
+          inArray(
+            usersTable.telegramId,
+            users.map((u) => u.id),
+          ),
+        )
+        .orderBy(usersTable.id),
+    );
+    const body = encodeRecipients({
+      campaign: campaign.id,
+      batch: `${campaign.id}:1`,
+      recipients: sorted.map((u) => [u.telegramId, u.languageCode]),
+    });
+    const batch = createMessageBatch('flarecast-broadcast', [{ id: 'again', timestamp: new Date(), attempts: 2, body }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['again']);
+    const done = await untilStatus(campaign.id, 'completed');
+    expect(done).toMatchObject({ sent: 40, unknown: 0 });
+    await expectEachOnce(users);
+  });
+
+  it('carries on after its Durable Object is evicted mid-campaign', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const users = await seedUsers(40, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, rate_per_second: 20 });
+    await act(campaign.id, 'start');
+    await poll(async () => ((await get(campaign.id)).sent >= 10 ? true : undefined));
+    await evictDurableObject(env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign.id)));
+    const done = await untilStatus(campaign.id, 'completed');
+    expect(done).toMatchObject({ sent: 40, unknown: 0, pending: 0 });
+    await expectEachOnce(users);
   });
 });

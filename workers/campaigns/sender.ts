@@ -29,6 +29,10 @@ const MAX_WAIT_MS = 10_000;
 // A campaign's content never changes once it exists; one read per isolate is enough.
 const contents = new Map<string, Promise<Content>>();
 
+// Telegram's last 429, for every sender of this isolate: a send scheduled before it was known must
+// not go out into the wait. Senders elsewhere learn of it from the gate at their next exchange.
+let botBlockedUntil = 0;
+
 /**
  * The sender: consumes queue messages of a campaign's recipients. For each message it trades with
  * the campaign's object — outcomes in, slots out — and sends each granted message at its slot, so
@@ -101,9 +105,22 @@ async function sendAll(
     for (const grant of reply.grants) {
       const send = (async () => {
         await sleepUntil(grant.at);
+        if (Date.now() < botBlockedUntil) {
+          reports.push({
+            id: grant.recipient.id,
+            lang: grant.recipient.lang,
+            outcome: 'retry',
+            retryAt: botBlockedUntil,
+            reason: 'the bot is waiting out a 429',
+          });
+          return;
+        }
         const variant = variantFor(content.variants, grant.recipient.lang);
         const d = await deliver(deps.api, grant.recipient.id, variant, content.paid);
-        if (d.blockBotUntil) await botGate(deps.env).block(d.blockBotUntil);
+        if (d.blockBotUntil) {
+          botBlockedUntil = Math.max(botBlockedUntil, d.blockBotUntil);
+          await botGate(deps.env).block(d.blockBotUntil);
+        }
         if (d.outcome === 'blocked') blocked.push(grant.recipient.id);
         if (d.outcome === 'unknown' || d.outcome === 'retry')
           log.warn('send_uncertain', { chat_id: grant.recipient.id, outcome: d.outcome, reason: d.reason });

@@ -24,3 +24,12 @@ export async function configureTelegram(patch: Record<string, unknown>): Promise
   const res = await fetch(`${env.TELEGRAM_API_ROOT}/__control/config`, { method: 'POST', body: JSON.stringify(patch) });
   if (!res.ok) throw new Error(`stand-in config: HTTP ${res.status}`);
 }
+
+/** The stand-in's counters. */
+export async function telegramStats(): Promise<{ requests: number; sends: number; rejected429: number }> {
+  return (await (await fetch(`${env.TELEGRAM_API_ROOT}/__control/stats`)).json()) as {
+    requests: number;
+    sends: number;
+    rejected429: number;
+  };
+}
