@@ -55,6 +55,7 @@ export class CampaignObject extends DurableObject<Env> {
       ...setup,
       status: 'draft',
       counters: { total: 0, sent: 0, failed: 0, blocked: 0, unknown: 0 },
+      usage: { do_requests: 0, queue_operations: 0, db_round_trips: 0 },
       counted: false,
       cursor: 0,
       exhausted: false,
@@ -85,7 +86,10 @@ export class CampaignObject extends DurableObject<Env> {
   }
 
   async content(): Promise<{ variants: Variant[]; paid: boolean }> {
-    const { variants, paid } = this.#required().state;
+    const engine = this.#required();
+    engine.state.usage.do_requests++;
+    this.#save(engine);
+    const { variants, paid } = engine.state;
     return { variants, paid };
   }
 
@@ -102,6 +106,7 @@ export class CampaignObject extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     const engine = this.#load();
     if (!engine) return;
+    engine.state.usage.do_requests++;
     if (engine.state.status === 'scheduled' && (engine.state.scheduledFor ?? 0) <= Date.now()) {
       engine.apply('start', Date.now());
       this.#save(engine);
@@ -132,10 +137,12 @@ export class CampaignObject extends DurableObject<Env> {
           if (s.exhausted) break;
           if (!s.counted) {
             s.counters.total = await audienceCount(db, s.audience);
+            s.usage.db_round_trips++;
             s.counted = true;
             this.#save(engine);
           }
           const page = await audiencePage(db, s.audience, s.cursor, RECIPIENTS_PER_MESSAGE);
+          s.usage.db_round_trips++;
           recipients = page.map((u) => ({ id: u.telegramId, lang: u.languageCode }));
           nextCursor = page.at(-1)?.id ?? s.cursor;
           if (page.length < RECIPIENTS_PER_MESSAGE) s.exhausted = true;
@@ -157,6 +164,7 @@ export class CampaignObject extends DurableObject<Env> {
           throw err;
         }
         s.batches++;
+        s.usage.queue_operations += 3;
         s.cursor = nextCursor;
         for (const r of due) ledger.takeReturned(r.id);
         this.#save(engine);
@@ -179,6 +187,7 @@ export class CampaignObject extends DurableObject<Env> {
   /** Mirrors status and counters into the campaigns row. */
   async #sync(engine: CampaignEngine): Promise<void> {
     try {
+      engine.state.usage.db_round_trips++;
       await syncCampaignRow(createDb(getConfig(this.env)), engine.snapshot());
     } catch (err) {
       createLogger(engine.state.id, { campaign: engine.state.id }).warn('campaign_row_sync_failed', { error: errorMessage(err) });

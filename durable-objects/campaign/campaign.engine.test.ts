@@ -15,6 +15,7 @@ const state = (over: Partial<CampaignState> = {}): CampaignState => ({
   scheduledFor: null,
   variants: [],
   counters: { total: 5, sent: 0, failed: 0, blocked: 0, unknown: 0 },
+  usage: { do_requests: 0, queue_operations: 0, db_round_trips: 0 },
   counted: true,
   cursor: 0,
   exhausted: true,

@@ -16,6 +16,16 @@ export interface Counters {
   unknown: number;
 }
 
+/** Platform operations the campaign cost, to price it (Queues and Durable Objects bill per operation). */
+export interface Usage {
+  /** Requests to Durable Objects: sender exchanges and content reads, gate requests, alarms. */
+  do_requests: number;
+  /** Queue operations: a write, a read and a delete per message of recipients (each under 64 KB). */
+  queue_operations: number;
+  /** Round trips to Postgres: the loader's, the row mirror's and the senders'. */
+  db_round_trips: number;
+}
+
 /** Everything a campaign's object keeps besides its ledger. */
 export interface CampaignState {
   id: string;
@@ -27,6 +37,7 @@ export interface CampaignState {
   scheduledFor: number | null;
   variants: Variant[];
   counters: Counters;
+  usage: Usage;
   /** Total known: the audience was counted when the campaign started. */
   counted: boolean;
   /** Last `users.id` the loader enqueued. */
@@ -64,6 +75,8 @@ export interface ExchangeRequest {
   done: boolean;
   /** The sender gives the whole offer back, to be sent again from this epoch ms (a long 429). */
   deferUntil?: number;
+  /** Round trips to Postgres the sender made for this batch since its last exchange. */
+  dbRoundTrips?: number;
 }
 
 export interface ExchangeReply {
@@ -78,6 +91,7 @@ export interface ExchangeReply {
 
 export interface Snapshot extends Counters {
   id: string;
+  usage: Usage;
   status: CampaignStatus;
   pending: number;
   rate_per_second: number;
@@ -124,6 +138,8 @@ export class CampaignEngine {
   async exchange(req: ExchangeRequest, now: number, gate: (r: SlotRequest) => Promise<SlotGrant>): Promise<ExchangeReply> {
     this.#applyReports(req.reports, now);
     const s = this.state;
+    s.usage.do_requests++;
+    s.usage.db_round_trips += req.dbRoundTrips ?? 0;
     if (req.deferUntil !== undefined && s.status !== 'cancelled') {
       for (const r of req.offer) if (!this.#ledger.status(r.id)) this.#ledger.putReturned(r, req.deferUntil);
       return { status: s.status, grants: [], take: req.offer.length, waitMs: 0 };
@@ -149,6 +165,7 @@ export class CampaignEngine {
     }
     // Claim before asking the gate, so a concurrent exchange cannot pick the same recipients.
     for (const r of picked) this.#ledger.claim(r.id, req.batch, now);
+    if (picked.length) s.usage.do_requests++;
     const grant = picked.length
       ? await gate({ count: picked.length, paid: s.paid, notBefore: s.nextOwnSlot, spacingMs: 1000 / s.ratePerSecond })
       : { times: [] };
@@ -186,6 +203,7 @@ export class CampaignEngine {
     return {
       id: s.id,
       status: s.status,
+      usage: { ...s.usage },
       total,
       sent,
       failed,

@@ -38,6 +38,7 @@ const campaignSchema = z
     unknown: z.number().int(),
     rate_per_second: z.number().int(),
     paid_broadcast: z.boolean(),
+    usage: z.object({ do_requests: z.number().int(), queue_operations: z.number().int(), db_round_trips: z.number().int() }),
     audience: z.object({ language_codes: z.array(z.string()).optional() }),
     scheduled_at: z.string().nullable(),
     started_at: z.string().nullable(),
@@ -81,7 +82,7 @@ const routes = {
       }),
     },
     responses: {
-      200: json(z.object({ campaigns: z.array(campaignSchema.omit({ pending: true })), next_cursor: z.uuid().nullable() }), 'A page'),
+      200: json(z.object({ campaigns: z.array(campaignSchema.omit({ pending: true, usage: true })), next_cursor: z.uuid().nullable() }), 'A page'),
       ...errors,
     },
   }),

@@ -65,6 +65,11 @@ describe('campaigns', () => {
     expect((await act(campaign.id, 'start')).status).toBe(200);
     const done = await untilStatus(campaign.id, 'completed');
     expect(done).toMatchObject({ total: 40, sent: 38, blocked: 1, failed: 1, unknown: 0, pending: 0 });
+    // One queue message of 40 recipients; the audience counted, one page read, one deactivation.
+    const usage = (done as CampaignJson & { usage: Record<string, number> }).usage;
+    expect(usage.queue_operations).toBe(3);
+    expect(usage.db_round_trips).toBeGreaterThanOrEqual(3);
+    expect(usage.do_requests).toBeGreaterThan(2);
 
     for (const u of users.slice(2)) {
       const got = await deliveries(u.id);

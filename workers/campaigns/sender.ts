@@ -1,5 +1,5 @@
 import type { Api } from 'grammy';
-import type { ExchangeReply, SendReport } from '../../durable-objects/campaign/campaign.engine';
+import type { ExchangeReply, ExchangeRequest, SendReport } from '../../durable-objects/campaign/campaign.engine';
 import type { Recipient } from '../../durable-objects/campaign/ledger';
 import { botGate } from '../../durable-objects/gate/gate.do';
 import type { Config } from '../core/config';
@@ -60,7 +60,7 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
       contents.set(campaign, content);
       content.catch(() => contents.delete(campaign));
     }
-    const blocked = await sendAll(
+    await sendAll(
       deps,
       (req) => stub.exchange(req),
       await content,
@@ -68,7 +68,6 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
       recipients.map(([id, lang]) => ({ id, lang })),
       log.child({ campaign, batch }),
     );
-    await deactivateUsers(createDb(deps.config), blocked);
     message.ack();
   } catch (err) {
     log.error('recipients_message_failed', { campaign, batch, error: errorMessage(err) });
@@ -76,13 +75,7 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
   }
 }
 
-type Exchange = (req: {
-  batch: string;
-  reports: SendReport[];
-  offer: Recipient[];
-  done: boolean;
-  deferUntil?: number;
-}) => Promise<ExchangeReply>;
+type Exchange = (req: ExchangeRequest) => Promise<ExchangeReply>;
 
 async function sendAll(
   deps: SenderDeps,
@@ -91,7 +84,7 @@ async function sendAll(
   batch: string,
   recipients: Recipient[],
   log: Logger,
-): Promise<number[]> {
+): Promise<void> {
   let offer = recipients;
   const reports: SendReport[] = [];
   const blocked: number[] = [];
@@ -140,8 +133,9 @@ async function sendAll(
     await sleepUntil(last !== undefined ? last - LOOKAHEAD_MS : Date.now() + reply.waitMs);
   }
   await Promise.all(inFlight);
-  await exchange({ batch, reports: drain(), offer, done: true });
-  return blocked;
+  // Who blocked the bot becomes inactive before the batch is reported done, in one statement.
+  if (blocked.length) await deactivateUsers(createDb(deps.config), blocked);
+  await exchange({ batch, reports: drain(), offer, done: true, dbRoundTrips: blocked.length ? 1 : 0 });
 }
 
 function sleepUntil(at: number): Promise<void> {
