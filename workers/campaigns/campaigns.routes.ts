@@ -82,7 +82,10 @@ const routes = {
       }),
     },
     responses: {
-      200: json(z.object({ campaigns: z.array(campaignSchema.omit({ pending: true, usage: true })), next_cursor: z.uuid().nullable() }), 'A page'),
+      200: json(
+        z.object({ campaigns: z.array(campaignSchema.omit({ pending: true, usage: true })), next_cursor: z.uuid().nullable() }),
+        'A page',
+      ),
       ...errors,
     },
   }),

@@ -8,7 +8,7 @@ import { createLogger, errorMessage, type Logger } from '../core/logger';
 import { deactivateUsers } from './campaigns.repo';
 import { type Variant, variantFor } from './content';
 import { decodeRecipients } from './recipients.envelope';
-import { deliver } from './telegram-send';
+import { type Delivery, deliver } from './telegram-send';
 
 export interface SenderDeps {
   config: Config;
@@ -25,6 +25,8 @@ interface Content {
 const LOOKAHEAD_MS = 250;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
+/** Sends of one message waiting on Telegram at once (Workers let 6 wait per invocation in production). */
+const SENDS_IN_FLIGHT = 64;
 
 // A campaign's content never changes once it exists; one read per isolate is enough.
 const contents = new Map<string, Promise<Content>>();
@@ -90,6 +92,7 @@ async function sendAll(
   const blocked: number[] = [];
   const inFlight = new Set<Promise<void>>();
   const drain = () => reports.splice(0, reports.length);
+  const slot = semaphore(SENDS_IN_FLIGHT);
 
   for (;;) {
     const reply = await exchange({ batch, reports: drain(), offer, done: false });
@@ -98,25 +101,17 @@ async function sendAll(
     for (const grant of reply.grants) {
       const send = (async () => {
         await sleepUntil(grant.at);
-        if (Date.now() < botBlockedUntil) {
-          reports.push({
-            id: grant.recipient.id,
-            lang: grant.recipient.lang,
-            outcome: 'retry',
-            retryAt: botBlockedUntil,
-            reason: 'the bot is waiting out a 429',
-          });
-          return;
-        }
         const variant = variantFor(content.variants, grant.recipient.lang);
-        const d = await deliver(deps.api, grant.recipient.id, variant, content.paid);
+        const d = await slot(async (): Promise<Delivery> => {
+          if (Date.now() < botBlockedUntil) return { outcome: 'retry', retryAt: botBlockedUntil, reason: 'the bot is waiting out a 429' };
+          return deliver(deps.api, grant.recipient.id, variant, content.paid);
+        });
         if (d.blockBotUntil) {
           botBlockedUntil = Math.max(botBlockedUntil, d.blockBotUntil);
           await botGate(deps.env).block(d.blockBotUntil);
         }
         if (d.outcome === 'blocked') blocked.push(grant.recipient.id);
-        if (d.outcome === 'unknown' || d.outcome === 'retry')
-          log.warn('send_uncertain', { chat_id: grant.recipient.id, outcome: d.outcome, reason: d.reason });
+        if (d.outcome === 'unknown') log.warn('send_outcome_unknown', { chat_id: grant.recipient.id, reason: d.reason });
         reports.push({ id: grant.recipient.id, lang: grant.recipient.lang, outcome: d.outcome, reason: d.reason, retryAt: d.retryAt });
       })();
       inFlight.add(send);
@@ -136,6 +131,22 @@ async function sendAll(
   // Who blocked the bot becomes inactive before the batch is reported done, in one statement.
   if (blocked.length) await deactivateUsers(createDb(deps.config), blocked);
   await exchange({ batch, reports: drain(), offer, done: true, dbRoundTrips: blocked.length ? 1 : 0 });
+}
+
+/** Runs at most `n` of the functions it is given at once. */
+function semaphore(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (fn) => {
+    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
 }
 
 function sleepUntil(at: number): Promise<void> {
