@@ -127,46 +127,58 @@ export class CampaignObject extends DurableObject<Env> {
     const s = engine.state;
     const ledger = new Ledger(this.ctx.storage.sql);
     const db = createDb(getConfig(this.env));
-    const maxInFlight = Math.min(20, Math.max(2, Math.ceil(s.ratePerSecond / 100)));
+    // About 20 s of sending in flight: enough for consumers to never wait on the loader, few enough
+    // that a pause or cancel has little to hand back.
+    const maxInFlight = Math.min(60, Math.max(2, Math.ceil((s.ratePerSecond * 20) / RECIPIENTS_PER_MESSAGE)));
     try {
-      while (s.status === 'running' && ledger.batchesInFlight() < maxInFlight) {
+      for (;;) {
+        const room = Math.min(10, maxInFlight - ledger.batchesInFlight());
+        if (s.status !== 'running' || room <= 0) break;
+        // Up to ten messages per sendBatch: recipients set aside first, then pages of the audience.
+        const group: { batch: string; recipients: Recipient[]; due: Recipient[]; cursor: number }[] = [];
+        let cursor = s.cursor;
+        let exhausted = s.exhausted;
         const due = ledger.dueReturned(Date.now(), RECIPIENTS_PER_MESSAGE);
-        let recipients: Recipient[] = due;
-        let nextCursor = s.cursor;
-        if (!due.length) {
-          if (s.exhausted) break;
+        if (due.length) group.push({ batch: `${s.id}:${s.batches + 1}`, recipients: due, due, cursor });
+        while (group.length < room) {
+          if (exhausted) break;
           if (!s.counted) {
             s.counters.total = await audienceCount(db, s.audience);
             s.usage.db_round_trips++;
             s.counted = true;
             this.#save(engine);
           }
-          const page = await audiencePage(db, s.audience, s.cursor, RECIPIENTS_PER_MESSAGE);
+          const page = await audiencePage(db, s.audience, cursor, RECIPIENTS_PER_MESSAGE);
           s.usage.db_round_trips++;
-          recipients = page.map((u) => ({ id: u.telegramId, lang: u.languageCode }));
-          nextCursor = page.at(-1)?.id ?? s.cursor;
-          if (page.length < RECIPIENTS_PER_MESSAGE) s.exhausted = true;
-          if (!page.length) {
-            this.#save(engine);
-            break;
-          }
+          if (page.length < RECIPIENTS_PER_MESSAGE) exhausted = true;
+          if (!page.length) break;
+          cursor = page.at(-1)?.id ?? cursor;
+          const recipients = page.map((u) => ({ id: u.telegramId, lang: u.languageCode }));
+          group.push({ batch: `${s.id}:${s.batches + group.length + 1}`, recipients, due: [], cursor });
         }
-        const batch = `${s.id}:${s.batches + 1}`;
-        ledger.addBatch(batch);
+        if (!group.length) {
+          s.exhausted = exhausted;
+          this.#save(engine);
+          break;
+        }
+        // Recorded before they are sent, so a sender that finishes one at once finds it.
+        for (const g of group) ledger.addBatch(g.batch);
         try {
-          await this.env.BROADCAST_QUEUE.send(
-            encodeRecipients({ campaign: s.id, batch, recipients: recipients.map((r) => [r.id, r.lang]) }),
-            { contentType: 'bytes' },
+          await this.env.BROADCAST_QUEUE.sendBatch(
+            group.map((g) => ({
+              body: encodeRecipients({ campaign: s.id, batch: g.batch, recipients: g.recipients.map((r) => [r.id, r.lang]) }),
+              contentType: 'bytes' as const,
+            })),
           );
         } catch (err) {
-          ledger.finishBatch(batch);
-          if (!due.length && recipients.length < RECIPIENTS_PER_MESSAGE) s.exhausted = false;
+          for (const g of group) ledger.finishBatch(g.batch);
           throw err;
         }
-        s.batches++;
-        s.usage.queue_operations += 3;
-        s.cursor = nextCursor;
-        for (const r of due) ledger.takeReturned(r.id);
+        s.batches += group.length;
+        s.usage.queue_operations += 3 * group.length;
+        s.cursor = cursor;
+        s.exhausted = exhausted;
+        for (const g of group) for (const r of g.due) ledger.takeReturned(r.id);
         this.#save(engine);
       }
       const { nextDue } = ledger.returnedCount();

@@ -32,6 +32,8 @@ export interface SlotGrant {
   times: number[];
   /** Set while Telegram asked the bot to stop (429): nothing is granted before this epoch ms. */
   blockedUntil?: number;
+  /** When fewer were granted than asked: the epoch ms from which asking again gets a slot. */
+  askAgainAt?: number;
 }
 
 /** How far ahead slots are granted. */
@@ -80,6 +82,7 @@ export class SendScheduler {
       if (!req.paid) this.#nextFree = t + freeSpacing;
       own = t + us(req.spacingMs);
     }
+    if (times.length < req.count) return { times, askAgainAt: Math.max(now, own / 1000, this.#nextAny / 1000) - HORIZON_MS };
     return { times };
   }
 }

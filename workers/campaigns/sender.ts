@@ -21,8 +21,11 @@ interface Content {
   paid: boolean;
 }
 
-/** Ask for the next slots this long before the granted ones run out, so the pace has no gaps. */
-const LOOKAHEAD_MS = 250;
+/**
+ * Ask for the next slots this long before the granted ones run out, so the pace has no gaps. Short:
+ * each exchange is granted up to one horizon from when it asks, so asking early buys less.
+ */
+const LOOKAHEAD_MS = 50;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
 /** Sends of one message waiting on Telegram at once (Workers let 6 wait per invocation in production). */
