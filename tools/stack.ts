@@ -198,6 +198,11 @@ async function startBundle(port: number, outDir: string, vars: Record<string, st
   const code = await new Promise((r) => build.once('exit', r));
   if (code !== 0) throw new Error(`wrangler deploy --dry-run exited with code ${code}`);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'));
+  // Miniflare runs one consumer invocation at a time where Cloudflare runs up to max_concurrency:
+  // one invocation with many messages of recipients stands in for many invocations with one each.
+  const consumers = workerOptions.queueConsumers as Record<string, { maxBatchSize?: number }> | undefined;
+  const broadcast = consumers?.['flarecast-broadcast'];
+  if (broadcast) broadcast.maxBatchSize = 100;
   const modules = [
     { type: 'ESModule' as const, path: join(outDir, 'index.js') },
     ...readdirSync(outDir)

@@ -99,7 +99,9 @@ export class CampaignObject extends DurableObject<Env> {
     const gate = botGate(this.env);
     const reply = await engine.exchange(req, Date.now(), (r) => gate.acquire(r));
     this.#save(engine);
-    if (req.done || req.deferUntil !== undefined || req.reports.some((r) => r.outcome === 'retry')) this.ctx.waitUntil(this.#pump());
+    // A batch drained or done, recipients set aside: the loader may send more.
+    if (reply.take === req.offer.length || req.deferUntil !== undefined || req.reports.some((r) => r.outcome === 'retry'))
+      this.ctx.waitUntil(this.#pump());
     return reply;
   }
 
@@ -127,12 +129,12 @@ export class CampaignObject extends DurableObject<Env> {
     const s = engine.state;
     const ledger = new Ledger(this.ctx.storage.sql);
     const db = createDb(getConfig(this.env));
-    // About 20 s of sending in flight: enough for consumers to never wait on the loader, few enough
-    // that a pause or cancel has little to hand back.
-    const maxInFlight = Math.min(60, Math.max(2, Math.ceil((s.ratePerSecond * 20) / RECIPIENTS_PER_MESSAGE)));
+    // About 20 s of sending waiting for slots: enough for consumers to never wait on the loader, few
+    // enough that a pause or cancel has little to hand back.
+    const maxInFlight = Math.min(100, Math.max(1, Math.ceil((s.ratePerSecond * 20) / RECIPIENTS_PER_MESSAGE)));
     try {
       for (;;) {
-        const room = Math.min(10, maxInFlight - ledger.batchesInFlight());
+        const room = Math.min(10, maxInFlight - ledger.batchesUndrained());
         if (s.status !== 'running' || room <= 0) break;
         // Up to ten messages per sendBatch: recipients set aside first, then pages of the audience.
         const group: { batch: string; recipients: Recipient[]; due: Recipient[]; cursor: number }[] = [];

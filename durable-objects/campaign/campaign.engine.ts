@@ -178,6 +178,7 @@ export class CampaignEngine {
     const firstUngranted = picked[granted.length];
     const take = firstUngranted ? req.offer.indexOf(firstUngranted) : scanned;
     if (req.done && take === req.offer.length) this.#ledger.finishBatch(req.batch);
+    else if (take === req.offer.length) this.#ledger.drainBatch(req.batch);
     // Nothing granted: come back when Telegram's wait ends, or when the timeline has room again.
     const waitMs = granted.length ? 0 : Math.max(1, Math.ceil((grant.blockedUntil ?? grant.askAgainAt ?? now + 50) - now));
     return { status: s.status, grants: granted.map((recipient, i) => ({ recipient, at: grant.times[i] as number })), take, waitMs };

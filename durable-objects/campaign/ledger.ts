@@ -5,7 +5,8 @@
  *
  *   ledger(user_id, status, batch, claimed_at, reason)   status: claimed | sent | failed | blocked | unknown
  *   returned(user_id, lang, not_before)                  recipients to hand out again (pause, retryable errors)
- *   batches(id, done)                                    queue messages of recipients, to count those in flight
+ *   batches(id, drained, done)                           queue messages of recipients: drained once every
+ *                                                        recipient got a slot or was set aside, done when reported
  */
 export type Outcome = 'sent' | 'failed' | 'blocked' | 'unknown';
 export type LedgerStatus = 'claimed' | Outcome;
@@ -24,7 +25,9 @@ export class Ledger {
     sql.exec(`create table if not exists ledger (user_id integer primary key, status text not null, batch text not null,
                 claimed_at integer not null, reason text)`);
     sql.exec('create table if not exists returned (user_id integer primary key, lang text, not_before integer not null)');
-    sql.exec('create table if not exists batches (id text primary key, done integer not null default 0)');
+    sql.exec(
+      'create table if not exists batches (id text primary key, drained integer not null default 0, done integer not null default 0)',
+    );
   }
 
   status(userId: number): { status: LedgerStatus; claimedAt: number } | undefined {
@@ -100,11 +103,22 @@ export class Ledger {
     return this.#sql.exec('insert or ignore into batches (id) values (?)', id).rowsWritten > 0;
   }
 
-  /** Marks a batch done; true the first time only. */
+  /** Marks a batch done (and drained); true the first time only. */
   finishBatch(id: string): boolean {
-    return this.#sql.exec('update batches set done = 1 where id = ? and done = 0', id).rowsWritten > 0;
+    return this.#sql.exec('update batches set done = 1, drained = 1 where id = ? and done = 0', id).rowsWritten > 0;
   }
 
+  /** Every recipient of the batch has a slot or was set aside; its sender is finishing. */
+  drainBatch(id: string): void {
+    this.#sql.exec('update batches set drained = 1 where id = ?', id);
+  }
+
+  /** Batches whose recipients still wait for slots: the loader keeps this number bounded. */
+  batchesUndrained(): number {
+    return this.#sql.exec<{ n: number }>('select count(*) as n from batches where drained = 0').one().n;
+  }
+
+  /** Batches not reported done. */
   batchesInFlight(): number {
     return this.#sql.exec<{ n: number }>('select count(*) as n from batches where done = 0').one().n;
   }

@@ -82,7 +82,8 @@ export class SendScheduler {
       if (!req.paid) this.#nextFree = t + freeSpacing;
       own = t + us(req.spacingMs);
     }
-    if (times.length < req.count) return { times, askAgainAt: Math.max(now, own / 1000, this.#nextAny / 1000) - HORIZON_MS };
+    // Short of slots: come back when half a horizon is free again, so the next grant is worth a trip.
+    if (times.length < req.count) return { times, askAgainAt: Math.max(now + 50, Math.max(own, this.#nextAny) / 1000 - HORIZON_MS / 2) };
     return { times };
   }
 }

@@ -12,8 +12,8 @@ export type RecipientBatch = z.infer<typeof batchSchema>;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** Recipients per queue message: ~10 KB packed, one queue operation unit. */
-export const RECIPIENTS_PER_MESSAGE = 500;
+/** Recipients per queue message: ~25 KB packed, one 64 KB queue operation unit; 66 s at 30/s, 2 s at 1,000/s. */
+export const RECIPIENTS_PER_MESSAGE = 2000;
 
 export function encodeRecipients(batch: Omit<RecipientBatch, 'v'>): Uint8Array {
   return new Uint8Array(packr.pack({ v: 1, ...batch }));
