@@ -125,6 +125,9 @@ async function run(s: Scenario): Promise<void> {
     if (process.env.BENCH_GAPS) {
       const gaps = times.slice(1).map((t, i) => ({ at: t - first, gap: t - (times[i] as number) }));
       console.log('largest gaps (ms after first send, gap ms):', JSON.stringify(gaps.sort((a, b) => b.gap - a.gap).slice(0, 8)));
+      const windows = new Map<number, number>();
+      for (const t of times) windows.set(Math.floor((t - first) / 250), (windows.get(Math.floor((t - first) / 250)) ?? 0) + 1);
+      console.log('sends per 250 ms:', JSON.stringify([...windows.values()]));
     }
     const { usage } = campaign;
 

@@ -16,7 +16,7 @@ export default {
     const config = getConfig(env);
     const api = createApi(config);
     if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
-    else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env, api }, batch);
+    else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
     else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
   },
 

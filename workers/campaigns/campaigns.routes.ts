@@ -6,12 +6,11 @@ import { isFinished } from '../../durable-objects/campaign/campaign.state';
 import { botGate } from '../../durable-objects/gate/gate.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
-import { createApi } from '../core/telegram';
 import { findCampaign, insertCampaign, listCampaigns } from './campaigns.repo';
 import { campaignStatuses } from './campaigns.schema';
 import { campaignJson, campaignObject } from './campaigns.service';
 import { contentProblems, messageInputSchema, toVariant, variantFor } from './content';
-import { deliver } from './telegram-send';
+import { botEndpoint, deliver } from './telegram-send';
 
 const createBody = z.object({
   title: z.string().min(1).max(200),
@@ -208,7 +207,7 @@ export function campaignRoutes() {
       const at = grant.times[0];
       if (at === undefined) throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
       if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
-      const d = await deliver(createApi(c.var.config), chat_id, variantFor(found.variants, language_code), false);
+      const d = await deliver(botEndpoint(c.var.config), chat_id, variantFor(found.variants, language_code), false);
       if (d.blockBotUntil) await gate.block(d.blockBotUntil);
       if (d.outcome === 'sent') return c.json({ message_id: d.messageId ?? 0 }, 200);
       if (d.outcome === 'failed' || d.outcome === 'blocked') throw new AppError(422, 'telegram_refused', d.reason ?? 'refused');

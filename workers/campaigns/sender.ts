@@ -1,4 +1,3 @@
-import type { Api } from 'grammy';
 import type { ExchangeReply, ExchangeRequest, SendReport } from '../../durable-objects/campaign/campaign.engine';
 import type { Recipient } from '../../durable-objects/campaign/ledger';
 import { botGate } from '../../durable-objects/gate/gate.do';
@@ -8,12 +7,11 @@ import { createLogger, errorMessage, type Logger } from '../core/logger';
 import { deactivateUsers } from './campaigns.repo';
 import { type Variant, variantFor } from './content';
 import { decodeRecipients } from './recipients.envelope';
-import { type Delivery, deliver } from './telegram-send';
+import { botEndpoint, type Delivery, deliver } from './telegram-send';
 
 export interface SenderDeps {
   config: Config;
   env: Env;
-  api: Api;
 }
 
 interface Content {
@@ -96,6 +94,7 @@ async function sendAll(
   const inFlight = new Set<Promise<void>>();
   const drain = () => reports.splice(0, reports.length);
   const slot = semaphore(SENDS_IN_FLIGHT);
+  const bot = botEndpoint(deps.config);
 
   for (;;) {
     const reply = await exchange({ batch, reports: drain(), offer, done: false });
@@ -107,7 +106,7 @@ async function sendAll(
         const variant = variantFor(content.variants, grant.recipient.lang);
         const d = await slot(async (): Promise<Delivery> => {
           if (Date.now() < botBlockedUntil) return { outcome: 'retry', retryAt: botBlockedUntil, reason: 'the bot is waiting out a 429' };
-          return deliver(deps.api, grant.recipient.id, variant, content.paid);
+          return deliver(bot, grant.recipient.id, variant, content.paid);
         });
         if (d.blockBotUntil) {
           botBlockedUntil = Math.max(botBlockedUntil, d.blockBotUntil);
