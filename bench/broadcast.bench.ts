@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { type Stack, startStack } from '../tools/stack.ts';
+import { startStack } from '../tools/stack.ts';
 import { figure, freePort, round } from './lib.ts';
 
 const { values } = parseArgs({
@@ -54,7 +54,7 @@ async function run(s: Scenario): Promise<void> {
     dataDir: '.data/bench',
     memoryDb: true,
     runtime: 'bundle',
-    onLog: () => {},
+    onLog: process.env.BENCH_DEBUG ? (line) => console.log(line) : () => {},
     telegram: { latencyMs, rateLimit: s.freeLimit, paidRateLimit: s.paidLimit, perChatPerSecond: 0 },
     vars: { TELEGRAM_RATE_LIMIT: String(s.freeLimit || unlimited), TELEGRAM_PAID_RATE_LIMIT: String(s.paidLimit || unlimited) },
   });
@@ -111,6 +111,7 @@ async function run(s: Scenario): Promise<void> {
       if (Date.now() > deadline) throw new Error(`not completed: ${JSON.stringify(campaign)}`);
       await new Promise((r) => setTimeout(r, 250));
       campaign = await api(`/campaigns/${created.id}`);
+      if (process.env.BENCH_DEBUG) console.log(JSON.stringify({ ...campaign, deliveries: telegram.deliveries.length }));
     }
 
     const deliveries = telegram.deliveries.filter((d) => d.chat_id > base);

@@ -226,7 +226,6 @@ async function startBundle(port: number, outDir: string, vars: Record<string, st
       host: '127.0.0.1',
       port: 0,
       cf: false,
-      ...(process.env.INSPECTOR_PORT ? { inspectorPort: Number(process.env.INSPECTOR_PORT) } : {}),
       logRequests: false,
       handleStructuredLogs: (log: { message: string }) => onLog(log.message),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),

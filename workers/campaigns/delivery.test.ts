@@ -59,9 +59,14 @@ describe('delivering one message', () => {
   it('retries after a 5xx, and after a 429 for retry_after, blocking the bot', async () => {
     await configureTelegram({ failNext: { status: 502, count: 1 } });
     const now = 1_000_000;
-    expect(await deliver(api, uniqueTelegramId(), text('x'), false, () => now)).toMatchObject({ outcome: 'retry', retryAt: now + 5000 });
+    expect(await deliver(api, uniqueTelegramId(), text('x'), false, undefined, () => now)).toMatchObject({
+      outcome: 'retry',
+      retryAt: now + 5000,
+    });
     const limited = { apiRoot: env.TEST_TELEGRAM_LIMITED_ROOT, token: env.BOT_TOKEN };
-    const results = await Promise.all(Array.from({ length: 4 }, () => deliver(limited, uniqueTelegramId(), text('x'), false, () => now)));
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () => deliver(limited, uniqueTelegramId(), text('x'), false, undefined, () => now)),
+    );
     const refused = results.filter((r) => r.outcome === 'retry');
     expect(refused.length).toBeGreaterThanOrEqual(2);
     expect(refused[0]?.blockBotUntil).toBeGreaterThanOrEqual(now + 1000);

@@ -28,6 +28,8 @@ const LOOKAHEAD_MS = 50;
 const MAX_WAIT_MS = 10_000;
 /** Sends of one message waiting on Telegram at once (Workers let 6 wait per invocation in production). */
 const SENDS_IN_FLIGHT = 64;
+/** A message of recipients has this long; sends still hanging then are aborted (outcome unknown). */
+const MESSAGE_DEADLINE_MS = 10 * 60_000;
 
 // A campaign's content never changes once it exists; one read per isolate is enough.
 const contents = new Map<string, Promise<Content>>();
@@ -80,6 +82,12 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
 
 type Exchange = (req: ExchangeRequest) => Promise<ExchangeReply>;
 
+/**
+ * Works one message of recipients: trades with the campaign object for slots and sends each granted
+ * message at its slot. One timer at a time per message (Workers allow 10,000 per isolate): a single
+ * dispatcher walks the granted slots in order, and sends carry no timers of their own — one deadline
+ * for the whole message aborts whatever still hangs.
+ */
 async function sendAll(
   deps: SenderDeps,
   exchange: Exchange,
@@ -95,45 +103,64 @@ async function sendAll(
   const drain = () => reports.splice(0, reports.length);
   const slot = semaphore(SENDS_IN_FLIGHT);
   const bot = botEndpoint(deps.config);
+  const deadline = new AbortController();
+  const deadlineTimer = setTimeout(() => deadline.abort(new Error('the message outlived its deadline')), MESSAGE_DEADLINE_MS);
 
-  for (;;) {
-    const reply = await exchange({ batch, reports: drain(), offer, done: false });
-    offer = offer.slice(reply.take);
-    if (reply.status !== 'running') break;
-    for (const grant of reply.grants) {
-      const send = (async () => {
-        await sleepUntil(grant.at);
-        const variant = variantFor(content.variants, grant.recipient.lang);
-        const d = await slot(async (): Promise<Delivery> => {
-          if (Date.now() < botBlockedUntil) return { outcome: 'retry', retryAt: botBlockedUntil, reason: 'the bot is waiting out a 429' };
-          return deliver(bot, grant.recipient.id, variant, content.paid);
-        });
-        if (d.blockBotUntil) {
-          botBlockedUntil = Math.max(botBlockedUntil, d.blockBotUntil);
-          await botGate(deps.env).block(d.blockBotUntil);
-        }
-        if (d.outcome === 'blocked') blocked.push(grant.recipient.id);
-        if (d.outcome === 'unknown') log.warn('send_outcome_unknown', { chat_id: grant.recipient.id, reason: d.reason });
-        reports.push({ id: grant.recipient.id, lang: grant.recipient.lang, outcome: d.outcome, reason: d.reason, retryAt: d.retryAt });
-      })();
-      inFlight.add(send);
-      void send.finally(() => inFlight.delete(send));
+  const send = async (grant: Grant) => {
+    const variant = variantFor(content.variants, grant.recipient.lang);
+    const d = await slot(async (): Promise<Delivery> => {
+      if (Date.now() < botBlockedUntil) return { outcome: 'retry', retryAt: botBlockedUntil, reason: 'the bot is waiting out a 429' };
+      return deliver(bot, grant.recipient.id, variant, content.paid, deadline.signal);
+    });
+    if (d.blockBotUntil) {
+      botBlockedUntil = Math.max(botBlockedUntil, d.blockBotUntil);
+      await botGate(deps.env).block(d.blockBotUntil);
     }
-    if (offer.length === 0) break;
-    if (!reply.grants.length && reply.waitMs > MAX_WAIT_MS) {
-      // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
-      await exchange({ batch, reports: drain(), offer, done: false, deferUntil: Date.now() + reply.waitMs });
-      offer = [];
-      break;
+    if (d.outcome === 'blocked') blocked.push(grant.recipient.id);
+    if (d.outcome === 'unknown') log.warn('send_outcome_unknown', { chat_id: grant.recipient.id, reason: d.reason });
+    reports.push({ id: grant.recipient.id, lang: grant.recipient.lang, outcome: d.outcome, reason: d.reason, retryAt: d.retryAt });
+  };
+  // Slots of successive exchanges only grow, so one queue in order serves them all.
+  const due: Grant[] = [];
+  let dispatcher: Promise<void> | undefined;
+  const dispatch = async () => {
+    for (let grant = due.shift(); grant; grant = due.shift()) {
+      await sleepUntil(grant.at);
+      const sending = send(grant);
+      inFlight.add(sending);
+      void sending.finally(() => inFlight.delete(sending));
     }
-    const last = reply.grants.at(-1)?.at;
-    await sleepUntil(last !== undefined ? last - LOOKAHEAD_MS : Date.now() + reply.waitMs);
+    dispatcher = undefined;
+  };
+
+  try {
+    for (;;) {
+      const reply = await exchange({ batch, reports: drain(), offer, done: false });
+      offer = offer.slice(reply.take);
+      if (reply.status !== 'running') break;
+      due.push(...reply.grants);
+      dispatcher ??= dispatch();
+      if (offer.length === 0) break;
+      if (!reply.grants.length && reply.waitMs > MAX_WAIT_MS) {
+        // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
+        await exchange({ batch, reports: drain(), offer, done: false, deferUntil: Date.now() + reply.waitMs });
+        offer = [];
+        break;
+      }
+      const last = reply.grants.at(-1)?.at;
+      await sleepUntil(last !== undefined ? last - LOOKAHEAD_MS : Date.now() + reply.waitMs);
+    }
+    await dispatcher;
+    await Promise.all(inFlight);
+  } finally {
+    clearTimeout(deadlineTimer);
   }
-  await Promise.all(inFlight);
   // Who blocked the bot becomes inactive before the batch is reported done, in one statement.
   if (blocked.length) await deactivateUsers(createDb(deps.config), blocked);
   await exchange({ batch, reports: drain(), offer, done: true, dbRoundTrips: blocked.length ? 1 : 0 });
 }
+
+type Grant = ExchangeReply['grants'][number];
 
 /** Runs at most `n` of the functions it is given at once. */
 function semaphore(n: number): <T>(fn: () => Promise<T>) => Promise<T> {

@@ -25,8 +25,6 @@ export function botEndpoint(config: Pick<Config, 'TELEGRAM_API_ROOT' | 'BOT_TOKE
 
 /** Telegram 5xx or a connection that never opened: the message did not go out; try again after this. */
 const RETRY_AFTER_ERROR_MS = 5_000;
-/** A send that has not answered by then has an unknown outcome. */
-const SEND_TIMEOUT_MS = 30_000;
 
 interface Reply {
   ok: boolean;
@@ -66,13 +64,14 @@ export function sendCall(chatId: number, v: Variant, paid: boolean): [string, Re
  *   too long, bad entities) → `failed` with Telegram's words;
  * - 429 → `retry` after `retry_after`, and the whole bot waits that long;
  * - 5xx, or a connection refused before anything was sent → `retry` after 5 s;
- * - any other network failure or a timeout: the request may have reached Telegram → `unknown`.
+ * - any other network failure, or `signal` aborting it: the request may have reached Telegram → `unknown`.
  */
 export async function deliver(
   bot: BotEndpoint,
   chatId: number,
   v: Variant,
   paid: boolean,
+  signal?: AbortSignal,
   now: () => number = Date.now,
 ): Promise<Delivery> {
   const [method, params] = sendCall(chatId, v, paid);
@@ -82,7 +81,7 @@ export async function deliver(
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(params),
-      signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
+      signal,
     });
   } catch (err) {
     const reason = errorMessage(err);
