@@ -154,7 +154,7 @@ async function run(s: Scenario): Promise<void> {
       `${round(per1000(usage.do_requests))} / ${round(per1000(usage.queue_operations))} / ${round(per1000(usage.db_round_trips))}`,
     );
     const cost = (usage.do_requests * PRICE.doRequest + usage.queue_operations * PRICE.queueOperation) * (1e6 / s.users);
-    figure('  Queues + Durable Objects, $ per million recipients', round(cost, 2));
+    figure('  Queues + Durable Objects, $ per million recipients', round(cost, 4));
   } finally {
     await db.end();
     await stack.close();

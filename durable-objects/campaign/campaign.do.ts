@@ -183,19 +183,26 @@ export class CampaignObject extends DurableObject<Env> {
         for (const g of group) for (const r of g.due) ledger.takeReturned(r.id);
         this.#save(engine);
       }
-      const { nextDue } = ledger.returnedCount();
-      if (s.status === 'running' && nextDue !== null && nextDue > Date.now()) await this.ctx.storage.setAlarm(nextDue);
       if (engine.isDone(Date.now())) {
         engine.complete(Date.now());
         this.#save(engine);
         await this.#sync(engine);
+      } else {
+        const at = engine.nextCheck(Date.now());
+        if (at !== null) await this.#wakeAt(at);
       }
     } catch (err) {
       createLogger(s.id, { campaign: s.id }).error('campaign_pump_failed', { error: errorMessage(err) });
-      await this.ctx.storage.setAlarm(Date.now() + 5_000);
+      await this.#wakeAt(Date.now() + 5_000);
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Sets the alarm to `at` unless it is already set to go off sooner. */
+  async #wakeAt(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** Mirrors status and counters into the campaigns row. */

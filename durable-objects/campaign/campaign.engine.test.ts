@@ -115,6 +115,8 @@ describe('campaign engine', () => {
       await engine.exchange({ batch: 'b1', reports: [], offer: recipients(1), done: true }, 0, everySlot);
       expect(ledger.batchesInFlight()).toBe(0);
       expect(engine.isDone(1000)).toBe(false);
+      // No sender is left to report: the object wakes itself when the claim expires.
+      expect(engine.nextCheck(1000)).toBe(CLAIM_LEASE_MS + 1);
       expect(engine.isDone(CLAIM_LEASE_MS + 1)).toBe(true);
       expect(engine.state.counters.unknown).toBe(1);
     });

@@ -193,6 +193,20 @@ export class CampaignEngine {
     return this.#ledger.liveClaims() === 0;
   }
 
+  /**
+   * When a running campaign that is not done should look again by itself: when recipients set aside
+   * come due, or — with no batch left whose sender would report — when its oldest claim expires.
+   */
+  nextCheck(now: number): number | null {
+    if (this.state.status !== 'running') return null;
+    const times: number[] = [];
+    const { nextDue } = this.#ledger.returnedCount();
+    if (nextDue !== null && nextDue > now) times.push(nextDue);
+    const oldest = this.#ledger.oldestClaim();
+    if (oldest !== null && this.#ledger.batchesInFlight() === 0) times.push(Math.max(now, oldest + CLAIM_LEASE_MS) + 1);
+    return times.length ? Math.min(...times) : null;
+  }
+
   complete(now: number): void {
     this.state.status = 'completed';
     this.state.finishedAt = now;

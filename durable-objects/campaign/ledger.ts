@@ -65,6 +65,11 @@ export class Ledger {
       .map((r) => r.user_id);
   }
 
+  /** Epoch ms of the oldest claim not yet reported, or null. */
+  oldestClaim(): number | null {
+    return this.#sql.exec<{ at: number | null }>("select min(claimed_at) as at from ledger where status = 'claimed'").one().at;
+  }
+
   liveClaims(): number {
     return this.#sql.exec<{ n: number }>("select count(*) as n from ledger where status = 'claimed'").one().n;
   }

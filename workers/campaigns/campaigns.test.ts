@@ -2,6 +2,7 @@ import { createExecutionContext, createMessageBatch, evictDurableObject, getQueu
 import { env } from 'cloudflare:workers';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { botGate } from '../../durable-objects/gate/gate.do';
 import worker from '../index';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { callApi, json } from '../testing/http';
@@ -311,6 +312,18 @@ describe('campaign resilience', () => {
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['again']);
     const done = await untilStatus(campaign.id, 'completed');
     expect(done).toMatchObject({ sent: 40, unknown: 0 });
+    await expectEachOnce(users);
+  });
+
+  it('sends every recipient when its first exchanges get no slot at all', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const users = await seedUsers(6, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] } });
+    // The bot is waiting out a 429: the sender's first exchanges are granted nothing.
+    await botGate(env).block(Date.now() + 1500);
+    await act(campaign.id, 'start');
+    const done = await untilStatus(campaign.id, 'completed');
+    expect(done).toMatchObject({ sent: 6, unknown: 0, pending: 0 });
     await expectEachOnce(users);
   });
 

@@ -123,6 +123,8 @@ async function sendAll(
   // Slots of successive exchanges only grow, so one queue in order serves them all.
   const due: Grant[] = [];
   let dispatcher: Promise<void> | undefined;
+  // Started only with grants waiting, so it always awaits before it can finish; it clears itself in
+  // the same tick it finds the queue empty, so grants pushed later always find it gone or running.
   const dispatch = async () => {
     for (let grant = due.shift(); grant; grant = due.shift()) {
       await sleepUntil(grant.at);
@@ -138,8 +140,10 @@ async function sendAll(
       const reply = await exchange({ batch, reports: drain(), offer, done: false });
       offer = offer.slice(reply.take);
       if (reply.status !== 'running') break;
-      due.push(...reply.grants);
-      dispatcher ??= dispatch();
+      if (reply.grants.length) {
+        due.push(...reply.grants);
+        dispatcher ??= dispatch();
+      }
       if (offer.length === 0) break;
       if (!reply.grants.length && reply.waitMs > MAX_WAIT_MS) {
         // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
