@@ -2,3 +2,29 @@ start-greeting =
     Hello, { $name }! 👋
     This bot will keep you posted. You can stop it any time by blocking it.
 ping-queued = Queued ping_db as run { $id }.
+
+## Campaigns in the admin chat
+campaign-status-draft = 📝 Draft
+campaign-status-scheduled = 🗓 Scheduled for { $at }
+campaign-status-running = 🚀 Sending
+campaign-status-paused = ⏸ Paused
+campaign-status-completed = ✅ Completed
+campaign-status-cancelled = ✖️ Cancelled
+campaign-audience = Audience: { $count } active users
+campaign-variants = Variants: { $languages }
+campaign-variant-default = default
+campaign-rate = Rate: { $rate }/s
+campaign-rate-paid = Rate: { $rate }/s, paid broadcast
+campaign-counters = Sent { $sent } · failed { $failed } · blocked { $blocked } · unknown { $unknown } · pending { $pending } of { $total }
+btn-add-language = 🌐 Add language
+btn-preview = 👁 Preview
+btn-start = ▶️ Start
+btn-pause = ⏸ Pause
+btn-resume = ▶️ Resume
+btn-cancel = ✖️ Cancel
+btn-back = ← Back
+campaign-pick-language = Which language is the new variant for?
+campaign-ask-variant = Send the post for <b>{ $language }</b>: it becomes that language's variant.
+campaign-not-found = This campaign no longer exists.
+campaign-invalid = This post can't be broadcast: { $reason }
+campaign-preview-sent = Preview sent.

@@ -2,3 +2,29 @@ start-greeting =
     Привет, { $name }! 👋
     Этот бот будет держать вас в курсе. Остановить его можно в любой момент, заблокировав бота.
 ping-queued = Задача ping_db поставлена в очередь: { $id }.
+
+## Рассылки в чате администратора
+campaign-status-draft = 📝 Черновик
+campaign-status-scheduled = 🗓 Запланирована на { $at }
+campaign-status-running = 🚀 Идёт рассылка
+campaign-status-paused = ⏸ На паузе
+campaign-status-completed = ✅ Завершена
+campaign-status-cancelled = ✖️ Отменена
+campaign-audience = Аудитория: { $count } активных пользователей
+campaign-variants = Варианты: { $languages }
+campaign-variant-default = по умолчанию
+campaign-rate = Скорость: { $rate }/с
+campaign-rate-paid = Скорость: { $rate }/с, платная рассылка
+campaign-counters = Отправлено { $sent } · ошибки { $failed } · заблокировали { $blocked } · неизвестно { $unknown } · в очереди { $pending } из { $total }
+btn-add-language = 🌐 Добавить язык
+btn-preview = 👁 Предпросмотр
+btn-start = ▶️ Запустить
+btn-pause = ⏸ Пауза
+btn-resume = ▶️ Продолжить
+btn-cancel = ✖️ Отменить
+btn-back = ← Назад
+campaign-pick-language = Для какого языка новый вариант?
+campaign-ask-variant = Пришлите пост для <b>{ $language }</b>: он станет вариантом для этого языка.
+campaign-not-found = Этой рассылки больше нет.
+campaign-invalid = Этот пост нельзя разослать: { $reason }
+campaign-preview-sent = Предпросмотр отправлен.

@@ -1,4 +1,7 @@
 import { DurableObject } from 'cloudflare:workers';
+import { GrammyError } from 'grammy';
+import { translator } from '../../workers/bot/i18n';
+import { campaignCard } from '../../workers/campaigns/campaign-view';
 import { audienceCount, audiencePage, syncCampaignRow } from '../../workers/campaigns/campaigns.repo';
 import type { Audience } from '../../workers/campaigns/campaigns.schema';
 import type { Variant } from '../../workers/campaigns/content';
@@ -6,6 +9,7 @@ import { encodeRecipients, RECIPIENTS_PER_MESSAGE } from '../../workers/campaign
 import { getConfig } from '../../workers/core/config';
 import { createDb } from '../../workers/core/db';
 import { createLogger, errorMessage } from '../../workers/core/logger';
+import { createApi } from '../../workers/core/telegram';
 import { botGate } from '../gate/gate.do';
 import { CampaignEngine, type CampaignState, type ExchangeReply, type ExchangeRequest, type Snapshot } from './campaign.engine';
 import type { Action } from './campaign.state';
@@ -19,6 +23,20 @@ export interface CampaignSetup {
   scheduledFor: number | null;
   variants: Variant[];
 }
+
+/** A status message in an admin's chat that shows the campaign's progress, edited in place. */
+export interface Watcher {
+  chatId: number;
+  messageId: number;
+  locale: string;
+  title: string;
+  /** The text it shows now. */
+  shown?: string;
+}
+
+/** How often a running campaign edits its status messages: well within Telegram's edit limits. */
+const PROGRESS_EVERY_MS = 3_000;
+const MAX_WATCHERS = 5;
 
 /**
  * One object per campaign (`CAMPAIGN.idFromName(<campaign id>)`): its state machine, counters, pace
@@ -69,6 +87,21 @@ export class CampaignObject extends DurableObject<Env> {
     return engine.snapshot();
   }
 
+  /** Replaces the message variants of a draft; refused once the campaign has left draft. */
+  async revise(variants: Variant[]): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const engine = this.#required();
+    if (engine.state.status !== 'draft') return { ok: false, reason: `cannot change the message of a ${engine.state.status} campaign` };
+    engine.state.variants = variants;
+    this.#save(engine);
+    return { ok: true };
+  }
+
+  /** Keeps a status message up to date with the campaign from now on (edited in place until it ends). */
+  async watch(watcher: Omit<Watcher, 'shown'>): Promise<void> {
+    const others = this.#watchers().filter((w) => w.chatId !== watcher.chatId || w.messageId !== watcher.messageId);
+    this.ctx.storage.kv.put('watchers', [...others, watcher].slice(-MAX_WATCHERS));
+  }
+
   async act(action: Action): Promise<{ ok: true; snapshot: Snapshot } | { ok: false; reason: string }> {
     const engine = this.#required();
     const result = engine.apply(action, Date.now());
@@ -78,6 +111,7 @@ export class CampaignObject extends DurableObject<Env> {
     if (status === 'scheduled' && scheduledFor !== null) await this.ctx.storage.setAlarm(scheduledFor);
     if (status === 'running') this.ctx.waitUntil(this.#pump());
     await this.#sync(engine);
+    this.ctx.waitUntil(this.#showProgress());
     return { ok: true, snapshot: engine.snapshot() };
   }
 
@@ -115,6 +149,7 @@ export class CampaignObject extends DurableObject<Env> {
       await this.#sync(engine);
     }
     await this.#pump();
+    await this.#showProgress();
   }
 
   /**
@@ -187,6 +222,7 @@ export class CampaignObject extends DurableObject<Env> {
         engine.complete(Date.now());
         this.#save(engine);
         await this.#sync(engine);
+        this.ctx.waitUntil(this.#showProgress());
       } else {
         const at = engine.nextCheck(Date.now());
         if (at !== null) await this.#wakeAt(at);
@@ -197,6 +233,62 @@ export class CampaignObject extends DurableObject<Env> {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  #watchers(): Watcher[] {
+    return this.ctx.storage.kv.get<Watcher[]>('watchers') ?? [];
+  }
+
+  #progress: Promise<void> = Promise.resolve();
+
+  /** Edits the status messages that show something else than the campaign now (one at a time). */
+  #showProgress(): Promise<void> {
+    this.#progress = this.#progress.then(() => this.#editWatchers()).catch(() => {});
+    return this.#progress;
+  }
+
+  async #editWatchers(): Promise<void> {
+    const engine = this.#load();
+    const watchers = this.#watchers();
+    if (!engine || !watchers.length) return;
+    const snapshot = engine.snapshot();
+    const languages = engine.state.variants.map((v) => v.language_code);
+    const log = createLogger(engine.state.id, { campaign: engine.state.id });
+    const api = createApi(getConfig(this.env));
+    const kept: Watcher[] = [];
+    let behind = false;
+    for (const w of watchers) {
+      const card = campaignCard(snapshot, { title: w.title, languages }, translator(w.locale));
+      if (card.text === w.shown) {
+        kept.push(w);
+        continue;
+      }
+      // An edit is a message of the bot: it takes a slot of the bot-wide budget, or waits for the next tick.
+      const grant = await botGate(this.env).acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
+      engine.state.usage.do_requests++;
+      const at = grant.times[0];
+      if (at !== undefined && at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+      try {
+        if (at === undefined) throw new Error('the bot is waiting out a 429');
+        await api.editMessageText(w.chatId, w.messageId, card.text, { parse_mode: 'HTML', reply_markup: card.reply_markup });
+        kept.push({ ...w, shown: card.text });
+      } catch (err) {
+        if (err instanceof GrammyError && err.description.includes('message is not modified')) kept.push({ ...w, shown: card.text });
+        else if (err instanceof GrammyError && err.error_code >= 400 && err.error_code < 429) {
+          // The message or chat is gone, or Telegram refuses the edit for good: stop showing progress there.
+          log.warn('campaign_progress_dropped', { chat_id: w.chatId, error: err.description });
+        } else {
+          log.warn('campaign_progress_edit_failed', { chat_id: w.chatId, error: errorMessage(err) });
+          kept.push(w);
+          behind = true;
+        }
+      }
+    }
+    const finished = snapshot.status === 'completed' || snapshot.status === 'cancelled';
+    this.#save(engine);
+    if (finished && !behind) this.ctx.storage.kv.delete('watchers');
+    else this.ctx.storage.kv.put('watchers', kept);
+    if (kept.length && (snapshot.status === 'running' || behind)) await this.#wakeAt(Date.now() + PROGRESS_EVERY_MS);
   }
 
   /** Sets the alarm to `at` unless it is already set to go off sooner. */

@@ -4,6 +4,7 @@ import type { Config } from '../core/config';
 import { botInfo } from '../core/telegram';
 import { adminComposer } from './admin.bot';
 import type { BotContext, BotDeps } from './bot.context';
+import { campaignsComposer } from './campaigns.bot';
 import { i18n } from './i18n';
 import { startComposer } from './start.bot';
 
@@ -38,6 +39,7 @@ function createBot(config: Config): Bot<BotContext> {
     i18n(),
     startComposer(),
     adminComposer(config.ADMIN_TELEGRAM_IDS),
+    campaignsComposer(config.ADMIN_TELEGRAM_IDS),
   );
   return bot;
 }

@@ -29,7 +29,7 @@ export function webhookRoutes(registry: TaskRegistry) {
       throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
     const { db, config, log } = c.var;
     const kick = kicker({ db, queue: c.env.TASKS_QUEUE, registry, config, log });
-    const outcome = await handleUpdate({ db, config, log, kick }, parsed.data as Update);
+    const outcome = await handleUpdate({ env: c.env, db, config, log, kick }, parsed.data as Update);
     return c.json({ ok: true, outcome });
   });
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Snapshot } from '../../durable-objects/campaign/campaign.engine';
 import type { Db } from '../core/db';
 import { usersTable } from '../users/users.schema';
@@ -28,6 +28,22 @@ export async function insertCampaign(db: Db, c: NewCampaign): Promise<void> {
   await db.batch([
     db.insert(campaignsTable).values({ ...row, status: 'draft' }),
     db.insert(campaignMessagesTable).values(variants.map((v) => toRow(c.id, v))),
+  ]);
+}
+
+/** Replaces the variant of `variant.language_code` (or adds it), in one transaction. */
+export async function replaceVariant(db: Db, campaignId: string, variant: Variant): Promise<void> {
+  const language = variant.language_code;
+  await db.batch([
+    db
+      .delete(campaignMessagesTable)
+      .where(
+        and(
+          eq(campaignMessagesTable.campaignId, campaignId),
+          language === null ? isNull(campaignMessagesTable.languageCode) : eq(campaignMessagesTable.languageCode, language),
+        ),
+      ),
+    db.insert(campaignMessagesTable).values(toRow(campaignId, variant)),
   ]);
 }
 

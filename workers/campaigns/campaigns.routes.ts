@@ -1,16 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import { v7 as uuidv7 } from 'uuid';
 import { isFinished } from '../../durable-objects/campaign/campaign.state';
-import { botGate } from '../../durable-objects/gate/gate.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
-import { findCampaign, insertCampaign, listCampaigns } from './campaigns.repo';
+import { findCampaign, listCampaigns } from './campaigns.repo';
 import { campaignStatuses } from './campaigns.schema';
-import { campaignJson, campaignObject } from './campaigns.service';
-import { contentProblems, messageInputSchema, toVariant, variantFor } from './content';
-import { botEndpoint, deliver } from './telegram-send';
+import { campaignJson, campaignObject, createCampaign, sendPreview } from './campaigns.service';
+import { messageInputSchema, toVariant, variantFor } from './content';
 
 const createBody = z.object({
   title: z.string().min(1).max(200),
@@ -142,27 +139,16 @@ export function campaignRoutes() {
   return createRouter()
     .openapi(routes.create, async (c) => {
       const body = c.req.valid('json');
-      const variants = body.messages.map(toVariant);
-      const [problem] = contentProblems(variants);
-      if (problem) throw AppError.badRequest(problem.field, problem.message);
-      const cap = body.paid_broadcast ? c.var.config.TELEGRAM_PAID_RATE_LIMIT : c.var.config.TELEGRAM_RATE_LIMIT;
-      const rate = body.rate_per_second ?? cap;
-      if (rate > cap)
-        throw AppError.badRequest('rate_per_second', `at most ${cap} messages/s${body.paid_broadcast ? '' : ' without paid_broadcast'}`);
-      const id = uuidv7();
-      const scheduledAt = body.scheduled_at ? new Date(body.scheduled_at) : null;
-      await insertCampaign(c.var.db, {
-        id,
+      const campaign = await createCampaign(c.env, c.var.db, c.var.config, {
         title: body.title,
+        variants: body.messages.map(toVariant),
         audience: body.audience,
-        ratePerSecond: rate,
-        paidBroadcast: body.paid_broadcast,
-        scheduledAt,
-        variants,
+        paid: body.paid_broadcast,
+        ratePerSecond: body.rate_per_second,
+        scheduledAt: body.scheduled_at ? new Date(body.scheduled_at) : null,
       });
-      const { snapshot } = await campaignObject(c.env, c.var.db, id);
-      c.var.log.info('campaign_created', { campaign: id, variants: variants.length });
-      return c.json(campaignJson({ title: body.title, audience: body.audience, createdAt: new Date() }, snapshot), 201);
+      c.var.log.info('campaign_created', { campaign: campaign.id, variants: body.messages.length });
+      return c.json(campaign, 201);
     })
     .openapi(routes.get, async (c) => {
       const { id } = c.req.valid('param');
@@ -201,17 +187,8 @@ export function campaignRoutes() {
       const { chat_id, language_code } = c.req.valid('json');
       const found = await findCampaign(c.var.db, id);
       if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-      // A preview is a send of the bot like any other: it takes a slot of the bot-wide budget.
-      const gate = botGate(c.env);
-      const grant = await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
-      const at = grant.times[0];
-      if (at === undefined) throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
-      if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
-      const d = await deliver(botEndpoint(c.var.config), chat_id, variantFor(found.variants, language_code), false);
-      if (d.blockBotUntil) await gate.block(d.blockBotUntil);
-      if (d.outcome === 'sent') return c.json({ message_id: d.messageId ?? 0 }, 200);
-      if (d.outcome === 'failed' || d.outcome === 'blocked') throw new AppError(422, 'telegram_refused', d.reason ?? 'refused');
-      throw new AppError(503, 'telegram_unavailable', d.reason ?? 'Telegram did not answer');
+      const messageId = await sendPreview(c.env, c.var.config, chat_id, variantFor(found.variants, language_code));
+      return c.json({ message_id: messageId }, 200);
     })
     .openapi(routes.events, async (c) => {
       const { id } = c.req.valid('param');

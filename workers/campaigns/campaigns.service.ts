@@ -1,10 +1,80 @@
+import { v7 as uuidv7 } from 'uuid';
 import type { CampaignObject } from '../../durable-objects/campaign/campaign.do';
 import type { Snapshot } from '../../durable-objects/campaign/campaign.engine';
+import { botGate } from '../../durable-objects/gate/gate.do';
+import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { AppError } from '../core/errors';
-import { findCampaign } from './campaigns.repo';
-import type { Campaign } from './campaigns.schema';
-import type { Variant } from './content';
+import { findCampaign, insertCampaign, replaceVariant } from './campaigns.repo';
+import type { Audience, Campaign } from './campaigns.schema';
+import { contentProblems, type Variant } from './content';
+import { botEndpoint, deliver } from './telegram-send';
+
+export interface CampaignInput {
+  title: string;
+  variants: Variant[];
+  audience: Audience;
+  paid: boolean;
+  ratePerSecond?: number;
+  scheduledAt: Date | null;
+}
+
+/**
+ * Creates a draft: content checked (400 naming the field), rate within the bot's limit for its kind,
+ * the row and its variants stored, its object initialised.
+ */
+export async function createCampaign(env: Env, db: Db, config: Config, input: CampaignInput) {
+  const [problem] = contentProblems(input.variants);
+  if (problem) throw AppError.badRequest(problem.field, problem.message);
+  const cap = input.paid ? config.TELEGRAM_PAID_RATE_LIMIT : config.TELEGRAM_RATE_LIMIT;
+  const rate = input.ratePerSecond ?? cap;
+  if (rate > cap) throw AppError.badRequest('rate_per_second', `at most ${cap} messages/s${input.paid ? '' : ' without paid_broadcast'}`);
+  const id = uuidv7();
+  const row = {
+    id,
+    title: input.title,
+    audience: input.audience,
+    ratePerSecond: rate,
+    paidBroadcast: input.paid,
+    scheduledAt: input.scheduledAt,
+  };
+  await insertCampaign(db, { ...row, variants: input.variants });
+  const { snapshot } = await campaignObject(env, db, id);
+  return campaignJson({ title: input.title, audience: input.audience, createdAt: new Date() }, snapshot);
+}
+
+/** Adds or replaces the variant of one language of a draft; 409 once the campaign has started. */
+export async function putVariant(env: Env, db: Db, id: string, variant: Variant): Promise<Variant[]> {
+  const found = await findCampaign(db, id);
+  if (!found) throw new AppError(404, 'not_found', 'no such campaign');
+  const same = (v: Variant) => (v.language_code ?? '') === (variant.language_code ?? '');
+  const variants = [...found.variants.filter((v) => !same(v)), variant];
+  const [problem] = contentProblems(variants);
+  if (problem) throw AppError.badRequest(problem.field, problem.message);
+  const { stub } = await campaignObject(env, db, id);
+  const revised = await stub.revise(variants);
+  if (!revised.ok) throw new AppError(409, 'invalid_transition', revised.reason);
+  await replaceVariant(db, id, variant);
+  return variants;
+}
+
+/**
+ * Sends one variant to one chat, as a preview. It is a send of the bot like any other: it takes a
+ * slot of the bot-wide budget. 422 when Telegram refuses it, 503 when Telegram is unavailable or
+ * asked the bot to wait.
+ */
+export async function sendPreview(env: Env, config: Config, chatId: number, variant: Variant): Promise<number> {
+  const gate = botGate(env);
+  const grant = await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
+  const at = grant.times[0];
+  if (at === undefined) throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
+  if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+  const d = await deliver(botEndpoint(config), chatId, variant, false);
+  if (d.blockBotUntil) await gate.block(d.blockBotUntil);
+  if (d.outcome === 'sent') return d.messageId ?? 0;
+  if (d.outcome === 'failed' || d.outcome === 'blocked') throw new AppError(422, 'telegram_refused', d.reason ?? 'refused');
+  throw new AppError(503, 'telegram_unavailable', d.reason ?? 'Telegram did not answer');
+}
 
 /** The object of campaign `id`, created from its row if it does not exist yet (a create cut short). */
 export async function campaignObject(

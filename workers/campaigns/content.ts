@@ -33,7 +33,8 @@ export const messageInputSchema = z.union([textInput, copyInput, photoInput, vid
 export type MessageInput = z.infer<typeof messageInputSchema>;
 
 export type MediaKind = 'photo' | 'video' | 'document' | 'animation';
-type Entities = z.infer<typeof entity>[];
+/** Telegram message entities; fields besides these are kept as they are. */
+type Entities = { type: string; offset: number; length: number }[];
 
 /** A message variant as campaigns store and send it. */
 export type Variant =
