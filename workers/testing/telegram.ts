@@ -9,6 +9,21 @@ export interface Delivery {
   caption?: string;
   paid: boolean;
   at: number;
+  params: Record<string, unknown>;
+}
+
+export interface Call {
+  seq: number;
+  method: string;
+  params: Record<string, unknown>;
+  status: number;
+  at: number;
+}
+
+/** Calls of methods other than sends (edits, callback answers, ...) the stand-in answered, optionally of one method. */
+export async function calls(method?: string): Promise<Call[]> {
+  const res = await fetch(`${env.TELEGRAM_API_ROOT}/__control/calls${method ? `?method=${method}` : ''}`);
+  return ((await res.json()) as { calls: Call[] }).calls;
 }
 
 /** What the Telegram stand-in delivered, optionally to one chat. */
