@@ -14,7 +14,7 @@ export default {
 
   async queue(batch, env) {
     const config = getConfig(env);
-    const api = createApi(config);
+    const api = createApi(config, env);
     if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
     else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
     else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);

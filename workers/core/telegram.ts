@@ -1,12 +1,40 @@
-import { Api } from 'grammy';
+import { Api, type Transformer } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
+import { botGate } from '../../durable-objects/gate/gate.do';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { errorMessage } from './logger';
 
-/** A Bot API client pointed at `TELEGRAM_API_ROOT`. Cheap: no request is made until a method is called. */
-export function createApi(config: Pick<Config, 'BOT_TOKEN' | 'TELEGRAM_API_ROOT'>): Api {
-  return new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
+/**
+ * A Bot API client pointed at `TELEGRAM_API_ROOT`. Cheap: no request is made until a method is called.
+ * With `env`, every message it sends or edits first takes a slot of the bot-wide budget (`BotGate`),
+ * and a 429 it gets stops every sender of the bot for `retry_after`.
+ */
+export function createApi(config: Pick<Config, 'BOT_TOKEN' | 'TELEGRAM_API_ROOT'>, env?: Env): Api {
+  const api = new Api(config.BOT_TOKEN, { apiRoot: config.TELEGRAM_API_ROOT });
+  if (env) api.config.use(throughGate(env));
+  return api;
+}
+
+/** Methods that put a message in a chat (or change one): the ones Telegram's send limits count. */
+const MESSAGE_METHOD = /^(send|copy|forward|edit)/;
+
+function throughGate(env: Env): Transformer {
+  return async (prev, method, payload, signal) => {
+    if (!MESSAGE_METHOD.test(method)) return prev(method, payload, signal);
+    const gate = botGate(env);
+    const grant = await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
+    const at = grant.times[0];
+    if (at === undefined) {
+      // The bot is waiting out a 429: answer as Telegram would, without asking it.
+      const wait = Math.max(1, Math.ceil(((grant.blockedUntil ?? Date.now()) - Date.now()) / 1000));
+      return { ok: false, error_code: 429, description: `Too Many Requests: retry after ${wait}`, parameters: { retry_after: wait } };
+    }
+    if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+    const res = await prev(method, payload, signal);
+    if (!res.ok && res.error_code === 429 && res.parameters?.retry_after) await gate.block(Date.now() + res.parameters.retry_after * 1000);
+    return res;
+  };
 }
 
 /** The preset `botInfo`, so a cold start never spends a getMe round trip. */
