@@ -3,6 +3,7 @@ import { campaignRoutes } from './campaigns/campaigns.routes';
 import { onError } from './core/errors';
 import { createRouter, requestContext, requireAdminToken } from './core/http';
 import { healthRoutes } from './health/health.routes';
+import { notificationRoutes } from './notifications/notifications.routes';
 import type { TaskRegistry } from './tasks/task';
 import { taskRoutes } from './tasks/tasks.routes';
 
@@ -12,6 +13,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   api.use('*', requireAdminToken());
   api.route('/', taskRoutes(deps.registry));
   api.route('/', campaignRoutes());
+  api.route('/', notificationRoutes(deps.registry));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flarecast admin API', version: '0.1.0' },

@@ -1,6 +1,7 @@
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
+import { notificationTasks } from './notifications/notifications.tasks';
 import { TaskRegistry } from './tasks/task';
 import { builtinTasks } from './tasks/tasks.tasks';
 
 /** Every task this deployment can run. */
-export const taskRegistry = new TaskRegistry([...builtinTasks, cleanupTelegramUpdatesTask]);
+export const taskRegistry = new TaskRegistry([...builtinTasks, cleanupTelegramUpdatesTask, ...notificationTasks]);

@@ -104,15 +104,6 @@ export async function audiencePage(db: Db, audience: Audience, cursor: number, l
     .limit(limit);
 }
 
-/** Users who blocked the bot (403) become inactive, in one statement. */
-export async function deactivateUsers(db: Db, telegramIds: number[]): Promise<void> {
-  if (!telegramIds.length) return;
-  await db
-    .update(usersTable)
-    .set({ isActive: false, blockedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(inArray(usersTable.telegramId, telegramIds), eq(usersTable.isActive, true)));
-}
-
 function toRow(campaignId: string, v: Variant): typeof campaignMessagesTable.$inferInsert {
   const base = { campaignId, languageCode: v.language_code, kind: v.kind };
   if (v.kind === 'text') return { ...base, text: v.text, parseMode: v.parse_mode ?? null, entities: v.entities ?? null };

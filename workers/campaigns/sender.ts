@@ -1,10 +1,11 @@
 import type { ExchangeReply, ExchangeRequest, SendReport } from '../../durable-objects/campaign/campaign.engine';
 import type { Recipient } from '../../durable-objects/campaign/ledger';
 import { botGate } from '../../durable-objects/gate/gate.do';
+import { sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
-import { deactivateUsers } from './campaigns.repo';
+import { deactivateUsers } from '../users/users.repo';
 import { type Variant, variantFor } from './content';
 import { decodeRecipients } from './recipients.envelope';
 import { botEndpoint, type Delivery, deliver } from './telegram-send';
@@ -180,9 +181,4 @@ function semaphore(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
       waiting.shift()?.();
     }
   };
-}
-
-function sleepUntil(at: number): Promise<void> {
-  const ms = at - Date.now();
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
 }

@@ -39,6 +39,19 @@ const configSchema = z.object({
   TELEGRAM_PAID_RATE_LIMIT: positiveInt(1000),
   /** How long a finished task run is kept, in seconds. Default 3600 */
   RESULT_TTL_SECONDS: positiveInt(3600),
+  /** Tries of a queued notification before it is `failed`. Default 5 */
+  NOTIFICATION_MAX_RETRIES: positiveInt(5),
+  /** Notifications one `process_notifications` run claims. Default 50 */
+  NOTIFICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
+  /** The Remnawave panel, e.g. https://panel.example.com; empty turns the subscription jobs off. */
+  REMNAWAVE_URL: z.union([z.literal(''), z.url()]).default(''),
+  REMNAWAVE_API_TOKEN: z.string().default(''),
+  /** Key of the panel's webhook signatures (`X-Remnawave-Signature`). */
+  REMNAWAVE_WEBHOOK_SECRET: z.string().default(''),
+  /** Crypto Pay API token from @CryptoBot; empty turns payments off. */
+  CRYPTOBOT_TOKEN: z.string().default(''),
+  /** Crypto Pay API root. Default https://pay.crypt.bot/api */
+  CRYPTOBOT_API_URL: z.url().default('https://pay.crypt.bot/api'),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -60,7 +73,15 @@ export function getConfig(env: Env): Config {
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   }
   const config = parsed.data;
-  registerSecrets([config.BOT_TOKEN, config.TELEGRAM_WEBHOOK_SECRET, config.ADMIN_API_TOKEN, passwordOf(config.DATABASE_URL)]);
+  registerSecrets([
+    config.BOT_TOKEN,
+    config.TELEGRAM_WEBHOOK_SECRET,
+    config.ADMIN_API_TOKEN,
+    passwordOf(config.DATABASE_URL),
+    config.REMNAWAVE_API_TOKEN,
+    config.REMNAWAVE_WEBHOOK_SECRET,
+    config.CRYPTOBOT_TOKEN,
+  ]);
   cache.set(env, config);
   return config;
 }

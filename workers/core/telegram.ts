@@ -1,6 +1,7 @@
 import { Api, type Transformer } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
 import { botGate } from '../../durable-objects/gate/gate.do';
+import { sleepUntil } from './concurrency';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { errorMessage } from './logger';
@@ -23,14 +24,21 @@ function throughGate(env: Env): Transformer {
   return async (prev, method, payload, signal) => {
     if (!MESSAGE_METHOD.test(method)) return prev(method, payload, signal);
     const gate = botGate(env);
-    const grant = await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
-    const at = grant.times[0];
-    if (at === undefined) {
-      // The bot is waiting out a 429: answer as Telegram would, without asking it.
-      const wait = Math.max(1, Math.ceil(((grant.blockedUntil ?? Date.now()) - Date.now()) / 1000));
-      return { ok: false, error_code: 429, description: `Too Many Requests: retry after ${wait}`, parameters: { retry_after: wait } };
+    for (;;) {
+      const grant = await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
+      const at = grant.times[0];
+      if (at !== undefined) {
+        await sleepUntil(at);
+        break;
+      }
+      if (grant.blockedUntil !== undefined) {
+        // The bot is waiting out a 429: answer as Telegram would, without asking it.
+        const wait = Math.max(1, Math.ceil((grant.blockedUntil - Date.now()) / 1000));
+        return { ok: false, error_code: 429, description: `Too Many Requests: retry after ${wait}`, parameters: { retry_after: wait } };
+      }
+      // Every slot of the next second is taken: ask again when there is room.
+      await sleepUntil(grant.askAgainAt ?? Date.now() + 50);
     }
-    if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
     const res = await prev(method, payload, signal);
     if (!res.ok && res.error_code === 429 && res.parameters?.retry_after) await gate.block(Date.now() + res.parameters.retry_after * 1000);
     return res;

@@ -1,0 +1,161 @@
+import { type Api, GrammyError } from 'grammy';
+import { z } from 'zod';
+import { mapLimit } from '../core/concurrency';
+import { errorMessage } from '../core/logger';
+import { escapeHtml, notifyAdmins } from '../core/telegram';
+import { defineTask, PermanentTaskError } from '../tasks/task';
+import { deactivateUsers } from '../users/users.repo';
+import {
+  type Claimed,
+  claimDue,
+  insertBulkNotifications,
+  insertNotifications,
+  recordBulkProgress,
+  type Settled,
+  settle,
+} from './notifications.repo';
+
+/** Waits before try 2, 3, … of a queued notification (the seed's policy: 30 s, 1 m, 5 m, 15 m, 1 h). */
+export const NOTIFICATION_BACKOFF_SECONDS = [30, 60, 300, 900, 3600];
+/** Sends of one run waiting on Telegram at once (a Worker invocation keeps at most 6 connections waiting). */
+const SENDS_AT_ONCE = 6;
+
+const parseMode = z.enum(['HTML', 'MarkdownV2']).nullable().default('HTML');
+const sendOptions = (mode: string | null): { parse_mode?: 'HTML' | 'MarkdownV2' } =>
+  mode === 'HTML' || mode === 'MarkdownV2' ? { parse_mode: mode } : {};
+
+/**
+ * Sends due notifications: claims a batch (`NOTIFICATION_BATCH_SIZE`), sends each through the
+ * bot-wide gate, settles them in one statement, and kicks itself again while batches come back full.
+ * Kicked right after every insert, and every minute by cron as the safety net.
+ */
+export const processNotificationsTask = defineTask({
+  name: 'process_notifications',
+  args: z.object({}).strict(),
+  // A failed send is counted on its row, not by retrying the run: the next run or the sweep takes it.
+  retry: { maxAttempts: 1, backoffSeconds: [60] },
+  timeoutSeconds: 300,
+  handler: async ({ db, api, config, kick, log }) => {
+    const claimed = await claimDue(db, config.NOTIFICATION_BATCH_SIZE);
+    if (!claimed.length) return { claimed: 0, sent: 0, failed: 0, retrying: 0 };
+    const outcomes = await mapLimit(claimed, SENDS_AT_ONCE, (n) => sendOne(api, n, config.NOTIFICATION_MAX_RETRIES));
+    await settle(db, outcomes);
+    await recordBulkProgress(db, [...new Set(claimed.flatMap((n) => (n.batch_id ? [n.batch_id] : [])))]);
+    const blocked = claimed.filter((n, i) => outcomes[i]?.status === 'failed' && outcomes[i]?.error?.startsWith('Forbidden'));
+    if (blocked.length) await deactivateUsers(db, [...new Set(blocked.map((n) => n.telegram_id))]);
+    // Failed after every try (not refused by the user): the admins hear of it once, in one message.
+    const exhausted = claimed.filter(
+      (n, i) => outcomes[i]?.status === 'failed' && n.attempts >= config.NOTIFICATION_MAX_RETRIES && !isRefusal(outcomes[i]),
+    );
+    if (exhausted.length) {
+      log.error('notifications_failed', { count: exhausted.length, ids: exhausted.map((n) => n.id) });
+      const lines = exhausted
+        .slice(0, 10)
+        .map(
+          (n, i) =>
+            `• ${escapeHtml(n.type)} → ${n.telegram_id}: ${escapeHtml(outcomes[claimed.indexOf(n)]?.error ?? '')}`.slice(0, 200) +
+            (i === 9 && exhausted.length > 10 ? '\n…' : ''),
+        );
+      await notifyAdmins(
+        api,
+        config,
+        `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES} tries\n${lines.join('\n')}`,
+        log,
+      );
+    }
+    if (claimed.length === config.NOTIFICATION_BATCH_SIZE) await kick('process_notifications', {});
+    const count = (status: Settled['status']) => outcomes.filter((o) => o.status === status).length;
+    return { claimed: claimed.length, sent: count('sent'), failed: count('failed'), retrying: count('pending') };
+  },
+});
+
+function isRefusal(o: Settled | undefined): boolean {
+  return o?.error?.startsWith('Forbidden') === true || o?.error?.startsWith('Bad Request') === true;
+}
+
+/** Sends one claimed notification and says what became of it. */
+async function sendOne(api: Api, n: Claimed, maxTries: number): Promise<Settled> {
+  try {
+    const m = await api.sendMessage(n.telegram_id, n.text, sendOptions(n.parse_mode));
+    return { id: n.id, status: 'sent', messageId: m.message_id };
+  } catch (err) {
+    if (err instanceof GrammyError && err.error_code === 429) {
+      // The bot is waiting out a flood limit: try again when it ends; this try does not count.
+      const retryAt = new Date(Date.now() + (err.parameters.retry_after ?? 1) * 1000);
+      return { id: n.id, status: 'pending', error: err.description, retryAt, uncount: true };
+    }
+    // Blocked, deactivated, chat not found, bad markup: another try cannot fix it.
+    if (err instanceof GrammyError && (err.error_code === 403 || err.error_code === 400))
+      return { id: n.id, status: 'failed', error: err.description };
+    const error = errorMessage(err);
+    if (n.attempts >= maxTries) return { id: n.id, status: 'failed', error };
+    const wait = NOTIFICATION_BACKOFF_SECONDS[Math.min(n.attempts, NOTIFICATION_BACKOFF_SECONDS.length) - 1] ?? 60;
+    return { id: n.id, status: 'pending', error, retryAt: new Date(Date.now() + wait * 1000) };
+  }
+}
+
+/**
+ * One message to one user now: 3 tries (10 s, 30 s), then it goes to the notification queue for
+ * later. Returns the message id, or where it was queued.
+ */
+export const sendNotificationTask = defineTask({
+  name: 'send_notification',
+  args: z.object({
+    telegram_id: z.number().int(),
+    message: z.string().min(1).max(4096),
+    type: z.string().min(1).max(64).default('custom'),
+    parse_mode: parseMode,
+  }),
+  retry: { maxAttempts: 3, backoffSeconds: [10, 30, 90] },
+  handler: async ({ args, run, db, api, kick }) => {
+    try {
+      const m = await api.sendMessage(args.telegram_id, args.message, sendOptions(args.parse_mode));
+      return { message_id: m.message_id, sent_at: new Date(m.date * 1000).toISOString() };
+    } catch (err) {
+      if (err instanceof GrammyError && (err.error_code === 403 || err.error_code === 400)) {
+        if (err.error_code === 403) await deactivateUsers(db, [args.telegram_id]);
+        throw new PermanentTaskError(err.description);
+      }
+      if (run.attempt < run.maxAttempts) throw err;
+      const [id] = await insertNotifications(db, [
+        {
+          telegramId: args.telegram_id,
+          type: args.type,
+          text: args.message,
+          parseMode: args.parse_mode,
+          dedupeKey: `send_notification:${run.id}`,
+        },
+      ]);
+      await kick('process_notifications', {});
+      return { deferred: true, notification_id: id ?? null, error: errorMessage(err) };
+    }
+  },
+});
+
+/**
+ * The same message to a list of users or to every active one: queued in one statement (duplicates
+ * dropped, a retry queues nothing twice) and sent by `process_notifications` at the gate's pace,
+ * which keeps this run's progress (`{done, total, sent, failed}`) up to date as the sends settle.
+ */
+export const bulkNotifyTask = defineTask({
+  name: 'bulk_notify',
+  args: z.object({
+    telegram_ids: z.union([z.array(z.number().int()).min(1).max(100_000), z.literal('all_active')]),
+    message: z.string().min(1).max(4096),
+    type: z.string().min(1).max(64).default('bulk'),
+    parse_mode: parseMode,
+  }),
+  retry: { maxAttempts: 3, backoffSeconds: [60] },
+  handler: async ({ args, run, db, kick, progress }) => {
+    const queued = await insertBulkNotifications(db, run.id, args.telegram_ids, {
+      type: args.type,
+      text: args.message,
+      parseMode: args.parse_mode,
+    });
+    await progress({ done: 0, total: queued, note: `${queued} queued` });
+    await kick('process_notifications', {});
+    return { queued };
+  },
+});
+
+export const notificationTasks = [processNotificationsTask, sendNotificationTask, bulkNotifyTask];

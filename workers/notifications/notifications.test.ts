@@ -1,0 +1,190 @@
+import { env } from 'cloudflare:workers';
+import { eq, inArray, sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { getConfig } from '../core/config';
+import { createLogger } from '../core/logger';
+import { createApi } from '../core/telegram';
+import { taskRegistry } from '../registry';
+import { kicker } from '../tasks/kick';
+import { uniqueTelegramId, withTestDb } from '../testing/db';
+import { callApi, json } from '../testing/http';
+import { poll } from '../testing/poll';
+import { kickOverHttp, runWithStatus, storedRun } from '../testing/runs';
+import { configureTelegram, deliveries } from '../testing/telegram';
+import { findUser } from '../users/users.repo';
+import { usersTable } from '../users/users.schema';
+import { insertNotifications } from './notifications.repo';
+import { type Notification, notificationQueueTable } from './notifications.schema';
+import { sendNotificationTask } from './notifications.tasks';
+
+const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
+const rows = (ids: string[]) => withTestDb((db) => db.select().from(notificationQueueTable).where(inArray(notificationQueueTable.id, ids)));
+const row = async (id: string) => (await rows([id]))[0] as Notification;
+/** Makes a notification due now, as if its backoff had passed. */
+const dueNow = (id: string) =>
+  withTestDb((db) => db.update(notificationQueueTable).set({ scheduledAt: sql`now()` }).where(eq(notificationQueueTable.id, id)));
+/** One `process_notifications` run, to its end. */
+const processOnce = async () =>
+  (await runWithStatus(await kickOverHttp('process_notifications'), 'succeeded')).result as Record<string, number>;
+
+describe('notification queue', () => {
+  it('sends each inserted notification within seconds, once', async () => {
+    const chats = Array.from({ length: 10 }, () => uniqueTelegramId());
+    const queued = await Promise.all(
+      chats.map(async (chat) =>
+        json<{ id: string; status: string }>(
+          await callApi('/notifications', { body: { telegram_id: chat, text: `<b>Hi</b> ${chat}`, type: 'test' } }),
+        ),
+      ),
+    );
+    expect(queued.every((q) => q.status === 'pending')).toBe(true);
+    const ids = queued.map((q) => q.id);
+    const sent = await poll(
+      async () => {
+        const all = await rows(ids);
+        return all.every((n) => n.status === 'sent') ? all : undefined;
+      },
+      { what: '10 notifications sent' },
+    );
+    expect(sent.every((n) => n.sentAt instanceof Date && n.messageId !== null && n.attempts === 1)).toBe(true);
+    for (const chat of chats) expect((await deliveries(chat)).map((d) => d.text)).toEqual([`Hi ${chat}`]);
+    // Nothing is left due: a run finds nothing to do.
+    expect(await processOnce()).toMatchObject({ claimed: 0 });
+  });
+
+  it('queues a dedupe key once and refuses a bad body naming the field', async () => {
+    const chat = uniqueTelegramId();
+    const body = { telegram_id: chat, text: 'once', dedupe_key: `test:${chat}` };
+    const first = await json<{ id: string }>(await callApi('/notifications', { body }));
+    const second = await json<{ id: string }>(await callApi('/notifications', { body }));
+    expect(second.id).toBe(first.id);
+    await poll(async () => ((await row(first.id)).status === 'sent' ? true : undefined));
+    expect(await deliveries(chat)).toHaveLength(1);
+    const bad = await callApi('/notifications', { body: { telegram_id: 'x', text: 'y' } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'telegram_id' });
+  });
+
+  it('counts failed tries, backs off, and after the fifth marks it failed and tells the admins once', async () => {
+    const chat = uniqueTelegramId();
+    const [id] = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'reminder', text: 'try me' }]));
+    const alertsBefore = (await deliveries(admin)).length;
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      await configureTelegram({ failNext: { status: 502, count: 1 } });
+      await dueNow(id as string);
+      expect(await processOnce()).toMatchObject({ claimed: 1, sent: 0 });
+      const n = await row(id as string);
+      expect(n).toMatchObject({
+        attempts: attempt,
+        status: attempt < 5 ? 'pending' : 'failed',
+        errorMessage: expect.stringContaining('Bad Gateway'),
+      });
+      if (attempt < 5) expect(n.scheduledAt.getTime()).toBeGreaterThan(Date.now() + 20_000);
+    }
+    const alerts = (await deliveries(admin)).slice(alertsBefore).filter((d) => d.text?.includes('notification(s) failed'));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]?.text).toContain(`reminder → ${chat}`);
+    // A failed notification is not taken again.
+    await dueNow(id as string);
+    await processOnce();
+    expect(await row(id as string)).toMatchObject({ attempts: 5, status: 'failed' });
+    expect(await deliveries(chat)).toEqual([]);
+  });
+
+  it('waits out a 429 without counting the try, then sends', async () => {
+    const chat = uniqueTelegramId();
+    const [id] = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'test', text: 'after the flood' }]));
+    await configureTelegram({ failNext: { status: 429, count: 1, retryAfter: 1 } });
+    await processOnce();
+    const waiting = await row(id as string);
+    expect(waiting).toMatchObject({ status: 'pending', attempts: 0, errorMessage: expect.stringContaining('Too Many Requests') });
+    await poll(async () => (Date.now() >= waiting.scheduledAt.getTime() ? true : undefined), { what: 'the retry time' });
+    await processOnce();
+    expect(await row(id as string)).toMatchObject({ status: 'sent', attempts: 1 });
+  });
+
+  it('fails a notification to a user who blocked the bot at once and marks them inactive', async () => {
+    const chat = uniqueTelegramId();
+    await withTestDb((db) => db.insert(usersTable).values({ telegramId: chat, fullName: 'Gone' }));
+    await configureTelegram({ blockedChats: [chat] });
+    const [id] = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'test', text: 'hello?' }]));
+    await processOnce();
+    expect(await row(id as string)).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      errorMessage: 'Forbidden: bot was blocked by the user',
+    });
+    expect((await withTestDb((db) => findUser(db, chat)))?.isActive).toBe(false);
+  });
+});
+
+describe('send_notification', () => {
+  it('sends at once and returns the message id', async () => {
+    const chat = uniqueTelegramId();
+    const run = await runWithStatus(
+      await kickOverHttp('send_notification', { telegram_id: chat, message: '<i>now</i>', type: 'test' }),
+      'succeeded',
+    );
+    expect(run.result).toMatchObject({ message_id: expect.any(Number), sent_at: expect.any(String) });
+    expect((await deliveries(chat)).map((d) => d.text)).toEqual(['now']);
+  });
+
+  it('hands the message to the queue when its last try fails', async () => {
+    const chat = uniqueTelegramId();
+    const config = getConfig(env);
+    await configureTelegram({ failNext: { status: 500, count: 1 } });
+    const runId = crypto.randomUUID();
+    const result = await withTestDb((db) =>
+      sendNotificationTask.handler({
+        args: { telegram_id: chat, message: 'later', type: 'test', parse_mode: 'HTML' },
+        run: { id: runId, name: 'send_notification', attempt: 3, maxAttempts: 3, correlationId: 'test' },
+        db,
+        api: createApi(config, env),
+        config,
+        env,
+        log: {
+          info() {},
+          warn() {},
+          error() {},
+          child() {
+            return this;
+          },
+        } as never,
+        progress: async () => {},
+        kick: kicker({ db, queue: env.TASKS_QUEUE, registry: taskRegistry, config, log: createLogger('test') }),
+        signal: new AbortController().signal,
+      }),
+    );
+    expect(result).toMatchObject({ deferred: true, notification_id: expect.any(String) });
+    const id = (result as { notification_id: string }).notification_id;
+    expect(await row(id)).toMatchObject({ dedupeKey: `send_notification:${runId}` });
+    await poll(async () => ((await row(id)).status === 'sent' ? true : undefined), { what: 'the queued notification sent' });
+    expect((await deliveries(chat)).map((d) => d.text)).toEqual(['later']);
+  });
+});
+
+describe('bulk_notify', () => {
+  it('queues a list once (duplicates dropped), sends it at the gate pace and reports the counts', async () => {
+    const chats = Array.from({ length: 20 }, () => uniqueTelegramId());
+    const blocked = chats[3] as number;
+    await configureTelegram({ blockedChats: [blocked] });
+    const runId = await kickOverHttp('bulk_notify', { telegram_ids: [...chats, ...chats.slice(0, 5)], message: 'to many', type: 'promo' });
+    const run = await runWithStatus(runId, 'succeeded');
+    expect(run.result).toEqual({ queued: 20 });
+    const progress = await poll(
+      async () => {
+        const p = (await storedRun(runId))?.progress as { done: number } | null;
+        return p?.done === 20 ? p : undefined;
+      },
+      { what: 'the bulk send to finish', timeoutMs: 20_000 },
+    );
+    expect(progress).toMatchObject({ done: 20, total: 20, sent: 19, failed: 1 });
+    for (const chat of chats) expect(await deliveries(chat)).toHaveLength(chat === blocked ? 0 : 1);
+  });
+
+  it('refuses an empty list, naming the field', async () => {
+    const res = await callApi('/tasks', { body: { name: 'bulk_notify', args: { telegram_ids: [], message: 'x' } } });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ field: expect.stringContaining('args.telegram_ids') });
+  });
+});
