@@ -24,10 +24,14 @@ const parseMode = z.enum(['HTML', 'MarkdownV2']).nullable().default('HTML');
 const sendOptions = (mode: string | null): { parse_mode?: 'HTML' | 'MarkdownV2' } =>
   mode === 'HTML' || mode === 'MarkdownV2' ? { parse_mode: mode } : {};
 
+/** How long one run keeps claiming batches before it hands over to a fresh run. */
+const RUN_BUDGET_MS = 20_000;
+
 /**
  * Sends due notifications: claims a batch (`NOTIFICATION_BATCH_SIZE`), sends each through the
- * bot-wide gate, settles them in one statement, and kicks itself again while batches come back full.
- * Kicked right after every insert, and every minute by cron as the safety net.
+ * bot-wide gate, settles them in one statement, and goes on with the next batch for up to 20 s; if
+ * there is still more, it kicks a fresh run. Kicked right after every insert, and every minute by
+ * cron as the safety net.
  */
 export const processNotificationsTask = defineTask({
   name: 'process_notifications',
@@ -35,39 +39,59 @@ export const processNotificationsTask = defineTask({
   // A failed send is counted on its row, not by retrying the run: the next run or the sweep takes it.
   retry: { maxAttempts: 1, backoffSeconds: [60] },
   timeoutSeconds: 300,
-  handler: async ({ db, api, config, kick, log }) => {
-    const claimed = await claimDue(db, config.NOTIFICATION_BATCH_SIZE);
-    if (!claimed.length) return { claimed: 0, sent: 0, failed: 0, retrying: 0 };
-    const outcomes = await mapLimit(claimed, SENDS_AT_ONCE, (n) => sendOne(api, n, config.NOTIFICATION_MAX_RETRIES));
-    await settle(db, outcomes);
-    await recordBulkProgress(db, [...new Set(claimed.flatMap((n) => (n.batch_id ? [n.batch_id] : [])))]);
-    const blocked = claimed.filter((n, i) => outcomes[i]?.status === 'failed' && outcomes[i]?.error?.startsWith('Forbidden'));
-    if (blocked.length) await deactivateUsers(db, [...new Set(blocked.map((n) => n.telegram_id))]);
-    // Failed after every try (not refused by the user): the admins hear of it once, in one message.
-    const exhausted = claimed.filter(
-      (n, i) => outcomes[i]?.status === 'failed' && n.attempts >= config.NOTIFICATION_MAX_RETRIES && !isRefusal(outcomes[i]),
-    );
-    if (exhausted.length) {
-      log.error('notifications_failed', { count: exhausted.length, ids: exhausted.map((n) => n.id) });
-      const lines = exhausted
-        .slice(0, 10)
-        .map(
-          (n, i) =>
-            `• ${escapeHtml(n.type)} → ${n.telegram_id}: ${escapeHtml(outcomes[claimed.indexOf(n)]?.error ?? '')}`.slice(0, 200) +
-            (i === 9 && exhausted.length > 10 ? '\n…' : ''),
-        );
-      await notifyAdmins(
-        api,
-        config,
-        `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES} tries\n${lines.join('\n')}`,
-        log,
-      );
+  handler: async (ctx) => {
+    const { db, api, config, kick } = ctx;
+    const size = config.NOTIFICATION_BATCH_SIZE;
+    const started = Date.now();
+    const settling: Promise<BatchResult>[] = [];
+    let claimed = await claimDue(db, size);
+    let more = false;
+    while (claimed.length) {
+      more = claimed.length === size;
+      // The next batch is claimed while this one sends, and this one settles while the next sends.
+      const next = more && Date.now() - started < RUN_BUDGET_MS ? claimDue(db, size) : Promise.resolve([]);
+      const batch = claimed;
+      const outcomes = await mapLimit(batch, SENDS_AT_ONCE, (n) => sendOne(api, n, config.NOTIFICATION_MAX_RETRIES));
+      settling.push(settleBatch(ctx, batch, outcomes));
+      claimed = await next;
     }
-    if (claimed.length === config.NOTIFICATION_BATCH_SIZE) await kick('process_notifications', {});
-    const count = (status: Settled['status']) => outcomes.filter((o) => o.status === status).length;
-    return { claimed: claimed.length, sent: count('sent'), failed: count('failed'), retrying: count('pending') };
+    const results = await Promise.all(settling);
+    if (more && Date.now() - started >= RUN_BUDGET_MS) await kick('process_notifications', {});
+    return results.reduce(
+      (t, r) => ({ claimed: t.claimed + r.claimed, sent: t.sent + r.sent, failed: t.failed + r.failed, retrying: t.retrying + r.retrying }),
+      { claimed: 0, sent: 0, failed: 0, retrying: 0 },
+    );
   },
 });
+
+type ProcessContext = Parameters<typeof processNotificationsTask.handler>[0];
+type BatchResult = { claimed: number; sent: number; failed: number; retrying: number };
+
+/** Records a batch's outcomes, deactivates who blocked the bot, and alerts about exhausted ones. */
+async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Claimed[], outcomes: Settled[]): Promise<BatchResult> {
+  await settle(db, outcomes);
+  await recordBulkProgress(db, [...new Set(claimed.flatMap((n) => (n.batch_id ? [n.batch_id] : [])))]);
+  const blocked = claimed.filter((_, i) => outcomes[i]?.status === 'failed' && outcomes[i]?.error?.startsWith('Forbidden'));
+  if (blocked.length) await deactivateUsers(db, [...new Set(blocked.map((n) => n.telegram_id))]);
+  // Failed after every try (not refused by the user): the admins hear of it once, in one message.
+  const exhausted = claimed.flatMap((n, i) => {
+    const o = outcomes[i];
+    return o?.status === 'failed' && n.attempts >= config.NOTIFICATION_MAX_RETRIES && !isRefusal(o) ? [{ n, error: o.error ?? '' }] : [];
+  });
+  if (exhausted.length) {
+    log.error('notifications_failed', { count: exhausted.length, ids: exhausted.map((e) => e.n.id) });
+    const lines = exhausted.slice(0, 10).map((e) => `• ${escapeHtml(e.n.type)} → ${e.n.telegram_id}: ${escapeHtml(e.error.slice(0, 150))}`);
+    if (exhausted.length > 10) lines.push('…');
+    await notifyAdmins(
+      api,
+      config,
+      `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES} tries\n${lines.join('\n')}`,
+      log,
+    );
+  }
+  const count = (status: Settled['status']) => outcomes.filter((o) => o.status === status).length;
+  return { claimed: claimed.length, sent: count('sent'), failed: count('failed'), retrying: count('pending') };
+}
 
 function isRefusal(o: Settled | undefined): boolean {
   return o?.error?.startsWith('Forbidden') === true || o?.error?.startsWith('Bad Request') === true;

@@ -1,0 +1,42 @@
+import { GetUserByIdCommand, UpdateUserCommand } from '@remnawave/backend-contract';
+import type { z } from 'zod';
+import type { Config } from '../core/config';
+import { callService, describe, ServiceError } from './http';
+
+export type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
+
+export interface Remnawave {
+  getUser(id: number): Promise<PanelUser>;
+  /** `PATCH /api/users`: sets fields of one user (an absolute expiry is safe to repeat). */
+  updateUser(body: z.input<typeof UpdateUserCommand.RequestBodySchema>): Promise<PanelUser>;
+}
+
+/**
+ * The Remnawave panel at `REMNAWAVE_URL`, by the routes and zod schemas of
+ * `@remnawave/backend-contract`: bearer token, the forwarded headers a direct call to the panel's
+ * port needs, 4 s timeouts, retries on 5xx/429 and a circuit breaker. A 4xx throws a `ServiceError`
+ * with the panel's `errorCode` (A063: no such user).
+ */
+export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_TOKEN'>): Remnawave {
+  if (!config.REMNAWAVE_URL) throw new ServiceError('remnawave', 0, 'not_configured', 'REMNAWAVE_URL is not set');
+  const root = config.REMNAWAVE_URL.replace(/\/$/, '');
+  // The contract carries its own zod: its schemas are used through `parse` only.
+  const call = async <T>(method: 'GET' | 'PATCH' | 'POST', path: string, schema: { parse(v: unknown): T }, body?: unknown): Promise<T> => {
+    const res = await callService({
+      service: 'remnawave',
+      url: `${root}${path}`,
+      method,
+      headers: { authorization: `Bearer ${config.REMNAWAVE_API_TOKEN}`, 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'https' },
+      body,
+    });
+    if (res.status >= 400) {
+      const code = String((res.body as { errorCode?: string } | null)?.errorCode ?? `http_${res.status}`);
+      throw new ServiceError('remnawave', res.status, code, describe(res.body));
+    }
+    return schema.parse(res.body);
+  };
+  return {
+    getUser: async (id) => (await call('GET', GetUserByIdCommand.url(String(id)), GetUserByIdCommand.ResponseSchema)).response,
+    updateUser: async (body) => (await call('PATCH', UpdateUserCommand.url, UpdateUserCommand.ResponseSchema, body)).response,
+  };
+}
