@@ -1,5 +1,7 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { CRYPTOBOT_TEST_TOKEN } from './tools/cryptobot/state.ts';
+import { REMNAWAVE_STAND_IN_TOKEN } from './tools/remnawave/state.ts';
 
 /** Test-only secrets; the real ones come from `wrangler secret put`. */
 export const testSecrets = {
@@ -7,6 +9,9 @@ export const testSecrets = {
   TELEGRAM_WEBHOOK_SECRET: 'test-webhook-secret',
   ADMIN_API_TOKEN: 'test-admin-token-0123456789',
   ADMIN_TELEGRAM_IDS: '900001,900002',
+  CRYPTOBOT_TOKEN: CRYPTOBOT_TEST_TOKEN,
+  REMNAWAVE_API_TOKEN: REMNAWAVE_STAND_IN_TOKEN,
+  REMNAWAVE_WEBHOOK_SECRET: 'test-remnawave-webhook-secret',
 };
 
 export default defineConfig({
@@ -25,6 +30,8 @@ export default defineConfig({
           DATABASE_PROXY: inject('databaseProxy'),
           TELEGRAM_API_ROOT: inject('telegramApiRoot'),
           TEST_TELEGRAM_LIMITED_ROOT: inject('telegramLimitedRoot'),
+          CRYPTOBOT_API_URL: inject('cryptobotApiUrl'),
+          REMNAWAVE_URL: inject('remnawaveUrl'),
           RESULT_TTL_SECONDS: '3600',
         },
       },

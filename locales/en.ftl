@@ -28,3 +28,10 @@ campaign-ask-variant = Send the post for <b>{ $language }</b>: it becomes that l
 campaign-not-found = This campaign no longer exists.
 campaign-invalid = This post can't be broadcast: { $reason }
 campaign-preview-sent = Preview sent.
+
+## Notifications to users (HTML)
+notify-payment-confirmed = ✅ <b>Payment received</b>: { $amount } { $asset }. Your subscription ({ $plan }) now runs until <b>{ $expires }</b>.
+notify-payment-expired = ⌛ Your invoice for { $amount } { $asset } expired unpaid. Open the bot to get a new one.
+notify-expiry-reminder = ⏰ Your subscription ends in <b>{ $left }</b> ({ $expires }). Renew in the bot to stay connected.
+notify-subscription-expired = 🔒 Your subscription has ended and access is paused. Renew in the bot (/start → Renew) to reconnect.
+notify-renewal-invoice = 🔁 Your subscription ends within the hour. Pay { $amount } { $asset } to renew: { $url }

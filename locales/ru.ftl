@@ -28,3 +28,10 @@ campaign-ask-variant = Пришлите пост для <b>{ $language }</b>: о
 campaign-not-found = Этой рассылки больше нет.
 campaign-invalid = Этот пост нельзя разослать: { $reason }
 campaign-preview-sent = Предпросмотр отправлен.
+
+## Уведомления пользователям (HTML)
+notify-payment-confirmed = ✅ <b>Оплата получена</b>: { $amount } { $asset }. Подписка ({ $plan }) действует до <b>{ $expires }</b>.
+notify-payment-expired = ⌛ Счёт на { $amount } { $asset } истёк неоплаченным. Откройте бота, чтобы получить новый.
+notify-expiry-reminder = ⏰ Подписка закончится через <b>{ $left }</b> ({ $expires }). Продлите её в боте, чтобы не потерять доступ.
+notify-subscription-expired = 🔒 Подписка закончилась, доступ приостановлен. Продлите её в боте (/start → Продлить), чтобы подключиться снова.
+notify-renewal-invoice = 🔁 Подписка заканчивается в течение часа. Оплатите { $amount } { $asset } для продления: { $url }

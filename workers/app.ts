@@ -4,6 +4,7 @@ import { onError } from './core/errors';
 import { createRouter, requestContext, requireAdminToken } from './core/http';
 import { healthRoutes } from './health/health.routes';
 import { notificationRoutes } from './notifications/notifications.routes';
+import { paymentRoutes, paymentWebhookRoutes } from './payments/payments.routes';
 import type { TaskRegistry } from './tasks/task';
 import { taskRoutes } from './tasks/tasks.routes';
 
@@ -14,6 +15,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   api.route('/', taskRoutes(deps.registry));
   api.route('/', campaignRoutes());
   api.route('/', notificationRoutes(deps.registry));
+  api.route('/', paymentRoutes());
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flarecast admin API', version: '0.1.0' },
@@ -26,6 +28,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   app.use('*', requestContext());
   app.route('/', healthRoutes());
   app.route('/telegram', webhookRoutes(deps.registry));
+  app.route('/webhooks', paymentWebhookRoutes(deps.registry));
   app.route('/api', api);
   return app;
 }

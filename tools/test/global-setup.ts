@@ -2,6 +2,8 @@ import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { startNeonProxy } from '../db/neon-proxy.ts';
+import { startCryptoBotStandIn } from '../cryptobot/stand-in.ts';
+import { startRemnawaveStandIn } from '../remnawave/stand-in.ts';
 import { startTelegramStandIn } from '../telegram/stand-in.ts';
 
 declare module 'vitest' {
@@ -11,6 +13,8 @@ declare module 'vitest' {
     telegramApiRoot: string;
     /** A second stand-in that allows 2 sends a second, to see 429s. */
     telegramLimitedRoot: string;
+    cryptobotApiUrl: string;
+    remnawaveUrl: string;
   }
 }
 
@@ -27,15 +31,21 @@ export default async function setup(project: TestProject) {
   const proxy = pg ? undefined : await startNeonProxy({ databaseUrl });
   const telegram = await startTelegramStandIn({ rateLimit: 0, perChatPerSecond: 0 });
   const limited = await startTelegramStandIn({ rateLimit: 2, perChatPerSecond: 0 });
+  const cryptobot = await startCryptoBotStandIn();
+  const panel = await startRemnawaveStandIn();
 
   project.provide('databaseUrl', databaseUrl);
   project.provide('databaseProxy', pg?.proxy ?? (proxy?.address as string));
   project.provide('telegramApiRoot', telegram.url);
   project.provide('telegramLimitedRoot', limited.url);
+  project.provide('cryptobotApiUrl', cryptobot.url);
+  project.provide('remnawaveUrl', panel.url);
 
   return async () => {
     await telegram.close();
     await limited.close();
+    await cryptobot.close();
+    await panel.close();
     await proxy?.close();
     await pg?.close();
   };

@@ -3,5 +3,6 @@ export * from '../bot/admin-sessions.schema';
 export * from '../bot/updates.schema';
 export * from '../campaigns/campaigns.schema';
 export * from '../notifications/notifications.schema';
+export * from '../payments/payments.schema';
 export * from '../tasks/tasks.schema';
 export * from '../users/users.schema';

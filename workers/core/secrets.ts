@@ -10,3 +10,16 @@ export function secretsEqual(expected: string, given: string): boolean {
   if (a.byteLength !== b.byteLength) return false;
   return crypto.subtle.timingSafeEqual(a, b);
 }
+
+/** Hex HMAC-SHA256 of `message` under `key` (raw bytes or a string). */
+export async function hmacSha256Hex(key: ArrayBuffer | string, message: string): Promise<string> {
+  const raw = typeof key === 'string' ? encoder.encode(key) : key;
+  const k = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const mac = await crypto.subtle.sign('HMAC', k, encoder.encode(message));
+  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** SHA-256 of a string, raw bytes. */
+export function sha256(text: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest('SHA-256', encoder.encode(text));
+}

@@ -1,0 +1,166 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { eq } from 'drizzle-orm';
+import { Hono } from 'hono';
+import { cryptoPay, invoiceSchema } from '../clients/cryptobot';
+import { AppError } from '../core/errors';
+import { type AppEnv, createRouter } from '../core/http';
+import { hmacSha256Hex, secretsEqual, sha256 } from '../core/secrets';
+import { kicker } from '../tasks/kick';
+import type { TaskRegistry } from '../tasks/task';
+import { logWebhook } from './payments.repo';
+import { type Payment, paymentStatuses, paymentsTable } from './payments.schema';
+
+const updateSchema = z.object({
+  update_id: z.number().int(),
+  update_type: z.string(),
+  request_date: z.string().optional(),
+  payload: invoiceSchema,
+});
+
+/**
+ * `POST /webhooks/cryptobot`: Crypto Pay's `invoice_paid` updates. The signature
+ * (`crypto-pay-api-signature`: HMAC-SHA256 of the raw body under SHA-256 of the API token) is checked
+ * in constant time before anything else (401, nothing stored); the update is logged once per invoice
+ * and completion is kicked with the invoice as its idempotency key, so redeliveries change nothing.
+ */
+export function paymentWebhookRoutes(registry: TaskRegistry) {
+  return new Hono<AppEnv>().post('/cryptobot', async (c) => {
+    const { config, db, log } = c.var;
+    if (!config.CRYPTOBOT_TOKEN) throw new AppError(404, 'not_found', 'payments are not configured');
+    const raw = await c.req.text();
+    const expected = await hmacSha256Hex(await sha256(config.CRYPTOBOT_TOKEN), raw);
+    if (!secretsEqual(expected, (c.req.header('crypto-pay-api-signature') ?? '').toLowerCase())) {
+      log.warn('payment_webhook_refused', { reason: 'bad signature' });
+      throw new AppError(401, 'unauthorized', 'wrong signature');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      throw AppError.badRequest('body', 'malformed JSON');
+    }
+    const parsed = updateSchema.safeParse(body);
+    if (!parsed.success)
+      throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
+    const update = parsed.data;
+    if (update.update_type !== 'invoice_paid') return c.json({ ok: true, ignored: update.update_type });
+    const invoiceId = update.payload.invoice_id;
+    const { log: entry, fresh } = await logWebhook(db, 'cryptobot', String(invoiceId), update);
+    if (!fresh) log.info('payment_webhook_duplicate', { invoice_id: invoiceId });
+    // Kicked again for a redelivery that is not processed yet: the key returns the same run.
+    if (!entry?.processedAt) {
+      const kick = kicker({ db, queue: c.env.TASKS_QUEUE, registry, config, log });
+      await kick('process_payment_completion', { invoice_id: invoiceId }, { idempotencyKey: `payment:${invoiceId}` });
+    }
+    return c.json({ ok: true, duplicate: !fresh });
+  });
+}
+
+const paymentSchema = z
+  .object({
+    id: z.uuid(),
+    invoice_id: z.number().int(),
+    telegram_id: z.number().int().nullable(),
+    remnawave_user_id: z.number().int(),
+    plan: z.string(),
+    days: z.number().int(),
+    amount: z.string(),
+    asset: z.string(),
+    pay_url: z.string().nullable(),
+    status: z.enum(paymentStatuses),
+    error: z.string().nullable(),
+    created_at: z.string(),
+    completed_at: z.string().nullable(),
+  })
+  .openapi('Payment');
+
+const createBody = z.object({
+  remnawave_user_id: z.number().int().positive(),
+  telegram_id: z.number().int().optional(),
+  plan: z.string().min(1).max(64),
+  days: z.number().int().min(1).max(3650),
+  amount: z.string().regex(/^\d+(\.\d{1,8})?$/, 'a decimal string such as "4.99"'),
+  asset: z.enum(['USDT', 'TON', 'BTC', 'ETH', 'LTC', 'BNB', 'TRX', 'USDC']),
+});
+
+const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+const errors = { 400: json(errorSchema, 'Invalid request; `field` names it'), 401: json(errorSchema, 'Missing or wrong bearer token') };
+
+const routes = {
+  create: createRoute({
+    method: 'post',
+    path: '/payments',
+    summary: 'Create a CryptoBot invoice for a subscription; paying it extends the panel user by `days`',
+    security: [{ Bearer: [] }],
+    request: { body: { content: { 'application/json': { schema: createBody } }, required: true } },
+    responses: {
+      201: json(paymentSchema, 'The pending payment with its pay_url'),
+      ...errors,
+      503: json(errorSchema, 'CryptoBot unavailable'),
+    },
+  }),
+  get: createRoute({
+    method: 'get',
+    path: '/payments/{id}',
+    summary: 'One payment',
+    security: [{ Bearer: [] }],
+    request: { params: z.object({ id: z.uuid() }) },
+    responses: { 200: json(paymentSchema, 'The payment'), ...errors, 404: json(errorSchema, 'No such payment') },
+  }),
+};
+
+/** `/api/payments`: invoices for subscriptions, and what became of them. */
+export function paymentRoutes() {
+  return createRouter()
+    .openapi(routes.create, async (c) => {
+      const body = c.req.valid('json');
+      const invoice = await cryptoPay(c.var.config).createInvoice({
+        asset: body.asset,
+        amount: body.amount,
+        description: `${body.plan}: ${body.days} days`,
+        payload: JSON.stringify({ remnawave_user_id: body.remnawave_user_id, plan: body.plan }),
+        expires_in: 24 * 3600,
+      });
+      const [row] = await c.var.db
+        .insert(paymentsTable)
+        .values({
+          invoiceId: invoice.invoice_id,
+          telegramId: body.telegram_id,
+          remnawaveUserId: body.remnawave_user_id,
+          plan: body.plan,
+          days: body.days,
+          amount: body.amount,
+          asset: body.asset,
+          payUrl: invoice.bot_invoice_url ?? invoice.pay_url ?? null,
+        })
+        .returning();
+      return c.json(toJson(row as Payment), 201);
+    })
+    .openapi(routes.get, async (c) => {
+      const [row] = await c.var.db
+        .select()
+        .from(paymentsTable)
+        .where(eq(paymentsTable.id, c.req.valid('param').id));
+      if (!row) throw new AppError(404, 'not_found', 'no such payment');
+      return c.json(toJson(row), 200);
+    });
+}
+
+function toJson(p: Payment): z.infer<typeof paymentSchema> {
+  return {
+    id: p.id,
+    invoice_id: p.invoiceId,
+    telegram_id: p.telegramId,
+    remnawave_user_id: p.remnawaveUserId,
+    plan: p.plan,
+    days: p.days,
+    amount: p.amount,
+    asset: p.asset,
+    pay_url: p.payUrl,
+    status: p.status,
+    error: p.error,
+    created_at: p.createdAt.toISOString(),
+    completed_at: p.completedAt?.toISOString() ?? null,
+  };
+}
