@@ -1,6 +1,6 @@
 import { sleepUntil } from '../core/concurrency';
 import { errorMessage } from '../core/logger';
-import { breakerFor } from './breaker';
+import { breakerFor, CircuitOpenError } from './breaker';
 
 /** A call to an external service that failed: its status (0: no answer) and what it said. */
 export class ServiceError extends Error {
@@ -50,6 +50,8 @@ export async function callService(req: ServiceRequest): Promise<{ status: number
         (err) => (err instanceof ServiceError && err.retryable ? (err.code === 'timeout' ? 'timeout' : 'failure') : false),
       );
     } catch (err) {
+      // The breaker opened on this call's own failures: the failure itself is the better answer.
+      if (err instanceof CircuitOpenError && last) throw last;
       if (!(err instanceof ServiceError) || !err.retryable) throw err;
       last = err;
       const wait = retryAfterMs(err);
