@@ -26,6 +26,8 @@ Flarecast is running.
   Webhook       ${stack.url}/telegram/webhook
   Postgres      ${stack.embedded ? `embedded PGlite at ${withoutPassword(stack.databaseUrl)}, data in ${process.env.DATA_DIR ?? '.data'}/pglite` : 'DATABASE_URL'}
   Telegram      ${stack.telegram ? `stand-in at ${stack.telegram.url} (post updates to ${stack.telegram.url}/__control/updates)` : stack.vars.TELEGRAM_API_ROOT}
+  Remnawave     ${stack.remnawave ? `stand-in at ${stack.remnawave.url} (seed users at ${stack.remnawave.url}/__control/users)` : stack.vars.REMNAWAVE_URL}
+  Crypto Pay    ${stack.cryptobot ? `stand-in at ${stack.cryptobot.url} (pay an invoice: POST ${stack.cryptobot.origin}/__control/pay)` : stack.vars.CRYPTOBOT_API_URL}
   Crons         ${crons.join(', ') || 'none'} (fired by this script)
 Press Ctrl-C to stop.
 `);

@@ -5,9 +5,11 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
+import { CRYPTOBOT_TEST_TOKEN, type CryptoBotStandIn, startCryptoBotStandIn } from './cryptobot/stand-in.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
 import { migrateDatabase } from './db/migrate.ts';
 import { startNeonProxy } from './db/neon-proxy.ts';
+import { type RemnawaveStandIn, startRemnawaveStandIn } from './remnawave/stand-in.ts';
 import { type StandInOptions, startTelegramStandIn, type TelegramStandIn } from './telegram/stand-in.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -37,6 +39,10 @@ export interface Stack {
   url: string;
   vars: Record<string, string>;
   telegram?: TelegramStandIn;
+  /** The Crypto Pay stand-in, when no CRYPTOBOT_TOKEN is set. */
+  cryptobot?: CryptoBotStandIn;
+  /** The Remnawave panel stand-in, when no REMNAWAVE_URL is set. */
+  remnawave?: RemnawaveStandIn;
   databaseUrl: string;
   embedded: boolean;
   close(): Promise<void>;
@@ -87,6 +93,23 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       vars.TELEGRAM_API_ROOT = telegram.url;
     }
 
+    // Without a real panel or Crypto Pay token, the stand-ins play them.
+    let cryptobot: CryptoBotStandIn | undefined;
+    if (!vars.CRYPTOBOT_TOKEN) {
+      cryptobot = await startCryptoBotStandIn();
+      closers.push(() => cryptobot?.close() ?? Promise.resolve());
+      vars.CRYPTOBOT_TOKEN = CRYPTOBOT_TEST_TOKEN;
+      vars.CRYPTOBOT_API_URL = cryptobot.url;
+    }
+    let remnawave: RemnawaveStandIn | undefined;
+    if (!vars.REMNAWAVE_URL) {
+      remnawave = await startRemnawaveStandIn({ latencyMs: 20 });
+      closers.push(() => remnawave?.close() ?? Promise.resolve());
+      vars.REMNAWAVE_URL = remnawave.url;
+      vars.REMNAWAVE_API_TOKEN = remnawave.token;
+      vars.REMNAWAVE_WEBHOOK_SECRET ||= randomBytes(16).toString('hex');
+    }
+
     const onLog = opts.onLog ?? ((line: string) => console.log(line));
     const url = `http://127.0.0.1:${port}`;
     if ((opts.runtime ?? process.env.STACK_RUNTIME ?? 'wrangler') === 'bundle') {
@@ -111,7 +134,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         body: JSON.stringify({ url: `${url}/telegram/webhook`, secret_token: vars.TELEGRAM_WEBHOOK_SECRET }),
       });
     }
-    return { url, vars, telegram, databaseUrl: vars.DATABASE_URL, embedded: pg !== undefined, close };
+    // The Crypto Pay stand-in sends its invoice_paid webhooks here.
+    cryptobot?.configure({ webhookUrl: `${url}/webhooks/cryptobot` });
+    return { url, vars, telegram, cryptobot, remnawave, databaseUrl: vars.DATABASE_URL, embedded: pg !== undefined, close };
   } catch (err) {
     await close();
     throw err;
@@ -131,6 +156,13 @@ const workerVars = [
   'TELEGRAM_RATE_LIMIT',
   'TELEGRAM_PAID_RATE_LIMIT',
   'RESULT_TTL_SECONDS',
+  'NOTIFICATION_MAX_RETRIES',
+  'NOTIFICATION_BATCH_SIZE',
+  'REMNAWAVE_URL',
+  'REMNAWAVE_API_TOKEN',
+  'REMNAWAVE_WEBHOOK_SECRET',
+  'CRYPTOBOT_TOKEN',
+  'CRYPTOBOT_API_URL',
 ];
 
 function knownFromProcess(): Record<string, string> {

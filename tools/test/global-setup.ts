@@ -1,8 +1,8 @@
 import type { TestProject } from 'vitest/node';
+import { startCryptoBotStandIn } from '../cryptobot/stand-in.ts';
 import { startEmbeddedPostgres } from '../db/embedded-postgres.ts';
 import { migrateDatabase } from '../db/migrate.ts';
 import { startNeonProxy } from '../db/neon-proxy.ts';
-import { startCryptoBotStandIn } from '../cryptobot/stand-in.ts';
 import { startRemnawaveStandIn } from '../remnawave/stand-in.ts';
 import { startTelegramStandIn } from '../telegram/stand-in.ts';
 

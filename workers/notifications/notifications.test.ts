@@ -60,6 +60,8 @@ describe('notification queue', () => {
     expect(second.id).toBe(first.id);
     await poll(async () => ((await row(first.id)).status === 'sent' ? true : undefined));
     expect(await deliveries(chat)).toHaveLength(1);
+    expect(await json(await callApi(`/notifications/${first.id}`))).toMatchObject({ id: first.id, status: 'sent', attempts: 1 });
+    expect((await callApi('/notifications/00000000-0000-7000-8000-000000000000')).status).toBe(404);
     const bad = await callApi('/notifications', { body: { telegram_id: 'x', text: 'y' } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ field: 'telegram_id' });

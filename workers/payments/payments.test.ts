@@ -150,4 +150,33 @@ describe('payments', () => {
     const told = await poll(async () => (await deliveries(stale.telegram_id)).at(0), { what: 'the expiry message' });
     expect(told.text).toContain('expired unpaid');
   });
+
+  it('ignores other update types, and reads payments back (404 for an unknown one)', async () => {
+    const other = JSON.stringify({
+      update_id: 2,
+      update_type: 'something_else',
+      payload: { invoice_id: 1, status: 'active', amount: '1', created_at: new Date().toISOString() },
+    });
+    expect(await (await postWebhook(other)).json()).toEqual({ ok: true, ignored: 'something_else' });
+    const p = await createPayment(await panelUser(new Date()), uniqueTelegramId());
+    expect(await json(await callApi(`/payments/${p.id}`))).toMatchObject({
+      id: p.id,
+      status: 'pending',
+      pay_url: expect.stringContaining('http'),
+    });
+    expect((await callApi('/payments/00000000-0000-7000-8000-000000000000')).status).toBe(404);
+    const bad = await callApi('/payments', { body: { remnawave_user_id: 1, plan: 'm', days: 30, amount: '1,5', asset: 'USDT' } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'amount' });
+  });
+
+  it('gives up at once on an invoice nobody created, or a panel user who does not exist', async () => {
+    const unknown = await kickOverHttp('process_payment_completion', { invoice_id: 987_654_321 });
+    expect((await runWithStatus(unknown, 'dead')).error).toContain('no payment for invoice 987654321');
+    const p = await createPayment({ id: 999_999_990, expireAt: new Date().toISOString(), status: 'ACTIVE' }, uniqueTelegramId());
+    await pay(p.invoice_id);
+    const run = await runWithStatus(await kickOverHttp('process_payment_completion', { invoice_id: p.invoice_id }), 'dead');
+    expect(run.error).toContain('panel user 999999990 does not exist');
+    expect((await payment(p.id)).status).toBe('pending');
+  });
 });
