@@ -5,6 +5,7 @@ import { createRouter, requestContext, requireAdminToken } from './core/http';
 import { healthRoutes } from './health/health.routes';
 import { notificationRoutes } from './notifications/notifications.routes';
 import { paymentRoutes, paymentWebhookRoutes } from './payments/payments.routes';
+import { panelWebhookRoutes } from './subscriptions/panel-webhook.routes';
 import type { TaskRegistry } from './tasks/task';
 import { taskRoutes } from './tasks/tasks.routes';
 
@@ -29,6 +30,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   app.route('/', healthRoutes());
   app.route('/telegram', webhookRoutes(deps.registry));
   app.route('/webhooks', paymentWebhookRoutes(deps.registry));
+  app.route('/webhooks', panelWebhookRoutes(deps.registry));
   app.route('/api', api);
   return app;
 }

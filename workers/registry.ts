@@ -1,8 +1,15 @@
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
 import { paymentTasks } from './payments/payments.tasks';
+import { subscriptionTasks } from './subscriptions/subscriptions.tasks';
 import { TaskRegistry } from './tasks/task';
 import { builtinTasks } from './tasks/tasks.tasks';
 
 /** Every task this deployment can run. */
-export const taskRegistry = new TaskRegistry([...builtinTasks, cleanupTelegramUpdatesTask, ...notificationTasks, ...paymentTasks]);
+export const taskRegistry = new TaskRegistry([
+  ...builtinTasks,
+  cleanupTelegramUpdatesTask,
+  ...notificationTasks,
+  ...paymentTasks,
+  ...subscriptionTasks,
+]);

@@ -18,6 +18,7 @@ const ConfigPatch = z.strictObject({
     .nullable()
     .optional(),
   down: z.boolean().optional(),
+  expiryLagMs: z.number().min(0).optional(),
   subPublicDomain: z.url().optional(),
   requireProxyHeaders: z.boolean().optional(),
 });

@@ -32,6 +32,11 @@ export interface RemnawaveStandInOptions {
   failNext: { status: FailStatus; count: number } | null;
   /** Every API call answers the reverse proxy's 503 until cleared. Default false. */
   down: boolean;
+  /**
+   * How long past `expireAt` a user still reads ACTIVE: the real panel marks users EXPIRED every 30 s,
+   * so some are briefly active past their expiry. Default 0 (marked at once).
+   */
+  expiryLagMs: number;
   /** Users present at start and after `reset`. Default none. Ignored by `configure`. */
   users: UserSeed[];
   /** Nodes present at start and after `reset`. Default none. Ignored by `configure`. */
@@ -99,6 +104,7 @@ export function createState(opts: Partial<RemnawaveStandInOptions>): State {
       latencyMs: 0,
       failNext: null,
       down: false,
+      expiryLagMs: 0,
       subPublicDomain: 'https://sub.stand-in.test',
       requireProxyHeaders: false,
     },
@@ -120,6 +126,7 @@ export function configure(state: State, patch: Partial<RemnawaveStandInOptions>)
   if (patch.latencyMs !== undefined) s.latencyMs = Math.max(0, patch.latencyMs);
   if ('failNext' in patch) s.failNext = patch.failNext && patch.failNext.count > 0 ? { ...patch.failNext } : null;
   if (patch.down !== undefined) s.down = patch.down;
+  if (patch.expiryLagMs !== undefined) s.expiryLagMs = Math.max(0, patch.expiryLagMs);
   if (patch.subPublicDomain !== undefined) s.subPublicDomain = patch.subPublicDomain.replace(/\/+$/, '');
   if (patch.requireProxyHeaders !== undefined) s.requireProxyHeaders = patch.requireProxyHeaders;
 }
@@ -245,7 +252,7 @@ function defaultNode(id: number, now: number): PanelNode {
 export function refreshStatuses(state: State, now = Date.now()): void {
   for (const user of state.users.values()) {
     let status = user.status;
-    if ((status === 'ACTIVE' || status === 'LIMITED') && Date.parse(user.expireAt) < now) status = 'EXPIRED';
+    if ((status === 'ACTIVE' || status === 'LIMITED') && Date.parse(user.expireAt) < now - state.settings.expiryLagMs) status = 'EXPIRED';
     else if (status === 'ACTIVE' && user.trafficLimitBytes !== 0 && user.userTraffic.usedTrafficBytes >= user.trafficLimitBytes) {
       status = 'LIMITED';
     }

@@ -1,4 +1,10 @@
-import { GetUserByIdCommand, UpdateUserCommand } from '@remnawave/backend-contract';
+import {
+  BulkResetTrafficUsersCommand,
+  DisableUserCommand,
+  GetUserByIdCommand,
+  GetUsersCommand,
+  UpdateUserCommand,
+} from '@remnawave/backend-contract';
 import type { z } from 'zod';
 import type { Config } from '../core/config';
 import { callService, describe, ServiceError } from './http';
@@ -9,7 +15,17 @@ export interface Remnawave {
   getUser(id: number): Promise<PanelUser>;
   /** `PATCH /api/users`: sets fields of one user (an absolute expiry is safe to repeat). */
   updateUser(body: z.input<typeof UpdateUserCommand.RequestBodySchema>): Promise<PanelUser>;
+  /** Every user, 1,000 per request (`GET /api/users?start&size`). */
+  allUsers(): Promise<PanelUser[]>;
+  disableUser(id: number): Promise<PanelUser>;
+  /** Resets the traffic of up to 500 users in one call. */
+  bulkResetTraffic(ids: number[]): Promise<void>;
 }
+
+/** Most ids one bulk route takes. */
+export const PANEL_BULK_LIMIT = 500;
+const PAGE = 1000;
+const accepted = { parse: () => undefined };
 
 /**
  * The Remnawave panel at `REMNAWAVE_URL`, by the routes and zod schemas of
@@ -38,5 +54,18 @@ export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_
   return {
     getUser: async (id) => (await call('GET', GetUserByIdCommand.url(String(id)), GetUserByIdCommand.ResponseSchema)).response,
     updateUser: async (body) => (await call('PATCH', UpdateUserCommand.url, UpdateUserCommand.ResponseSchema, body)).response,
+    allUsers: async () => {
+      const users: PanelUser[] = [];
+      for (let start = 0; ; start += PAGE) {
+        const page = (await call('GET', `${GetUsersCommand.url}?start=${start}&size=${PAGE}`, GetUsersCommand.ResponseSchema)).response;
+        users.push(...(page.users as PanelUser[]));
+        if (page.users.length < PAGE || users.length >= page.total) return users;
+      }
+    },
+    disableUser: async (id) => (await call('POST', DisableUserCommand.url(String(id)), DisableUserCommand.ResponseSchema)).response,
+    bulkResetTraffic: async (ids) => {
+      if (ids.length > PANEL_BULK_LIMIT) throw new Error(`at most ${PANEL_BULK_LIMIT} ids per bulk call`);
+      await call('POST', BulkResetTrafficUsersCommand.url, accepted, { userIds: ids });
+    },
   };
 }

@@ -4,5 +4,6 @@ export * from '../bot/updates.schema';
 export * from '../campaigns/campaigns.schema';
 export * from '../notifications/notifications.schema';
 export * from '../payments/payments.schema';
+export * from '../subscriptions/subscriptions.schema';
 export * from '../tasks/tasks.schema';
 export * from '../users/users.schema';

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
-import { cryptoPay, invoiceSchema } from '../clients/cryptobot';
+import { invoiceSchema } from '../clients/cryptobot';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
 import { hmacSha256Hex, secretsEqual, sha256 } from '../core/secrets';
@@ -9,6 +9,7 @@ import { kicker } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { logWebhook } from './payments.repo';
 import { type Payment, paymentStatuses, paymentsTable } from './payments.schema';
+import { createPayment } from './payments.service';
 
 const updateSchema = z.object({
   update_id: z.number().int(),
@@ -115,26 +116,14 @@ export function paymentRoutes() {
   return createRouter()
     .openapi(routes.create, async (c) => {
       const body = c.req.valid('json');
-      const invoice = await cryptoPay(c.var.config).createInvoice({
-        asset: body.asset,
+      const row = await createPayment(c.var.db, c.var.config, {
+        remnawaveUserId: body.remnawave_user_id,
+        telegramId: body.telegram_id ?? null,
+        plan: body.plan,
+        days: body.days,
         amount: body.amount,
-        description: `${body.plan}: ${body.days} days`,
-        payload: JSON.stringify({ remnawave_user_id: body.remnawave_user_id, plan: body.plan }),
-        expires_in: 24 * 3600,
+        asset: body.asset,
       });
-      const [row] = await c.var.db
-        .insert(paymentsTable)
-        .values({
-          invoiceId: invoice.invoice_id,
-          telegramId: body.telegram_id,
-          remnawaveUserId: body.remnawave_user_id,
-          plan: body.plan,
-          days: body.days,
-          amount: body.amount,
-          asset: body.asset,
-          payUrl: invoice.bot_invoice_url ?? invoice.pay_url ?? null,
-        })
-        .returning();
       return c.json(toJson(row as Payment), 201);
     })
     .openapi(routes.get, async (c) => {

@@ -1,0 +1,120 @@
+import { and, eq, inArray, sql } from 'drizzle-orm';
+import { negotiateLocale, translator } from '../bot/i18n';
+import type { Db } from '../core/db';
+import { notify } from '../notifications/notifications.service';
+import { renderTemplate } from '../notifications/templates';
+import type { KickFn } from '../tasks/task';
+import { usersTable } from '../users/users.schema';
+import { subscriptionRemindersTable } from './subscriptions.schema';
+
+const HOUR = 3_600_000;
+/** Reminder brackets, nearest first: a user is in the first whose span covers the time left. */
+export const BRACKETS = [
+  { name: '6h', ms: 6 * HOUR },
+  { name: '24h', ms: 24 * HOUR },
+  { name: '3d', ms: 72 * HOUR },
+  { name: '7d', ms: 168 * HOUR },
+] as const;
+
+export function bracketFor(msLeft: number): (typeof BRACKETS)[number]['name'] | undefined {
+  if (msLeft <= 0) return undefined;
+  return BRACKETS.find((b) => msLeft <= b.ms)?.name;
+}
+
+/** What the jobs need of a panel user. */
+export interface Subscriber {
+  id: number;
+  status: string;
+  expireAt: Date | string;
+  telegramId: number | null;
+}
+
+interface Deps {
+  db: Db;
+  kick: KickFn;
+}
+
+/**
+ * Records `(user, bracket, expiry)` for each and returns the ones recorded now: only they are told.
+ * One statement, so concurrent runs and retries never tell anyone twice.
+ */
+async function firstTime(db: Db, rows: { user: Subscriber; bracket: string }[]) {
+  if (!rows.length) return [];
+  const inserted = await db
+    .insert(subscriptionRemindersTable)
+    .values(rows.map((r) => ({ panelUserId: r.user.id, bracket: r.bracket, expireAt: new Date(r.user.expireAt) })))
+    .onConflictDoNothing()
+    .returning({ id: subscriptionRemindersTable.panelUserId, bracket: subscriptionRemindersTable.bracket });
+  const fresh = new Set(inserted.map((r) => `${r.id}:${r.bracket}`));
+  return rows.filter((r) => fresh.has(`${r.user.id}:${r.bracket}`));
+}
+
+/** Language codes of the bot's users by Telegram id. */
+async function languages(db: Db, telegramIds: number[]): Promise<Map<number, string | null>> {
+  if (!telegramIds.length) return new Map();
+  const rows = await db
+    .select({ id: usersTable.telegramId, lang: usersTable.languageCode })
+    .from(usersTable)
+    .where(inArray(usersTable.telegramId, telegramIds));
+  return new Map(rows.map((r) => [r.id, r.lang]));
+}
+
+const day = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
+
+/** Reminds active users whose expiry falls in a bracket they were not reminded of. Users without telegram_id are skipped. */
+export async function remindExpiring({ db, kick }: Deps, users: Subscriber[], now: number): Promise<number> {
+  const due = users.flatMap((user) => {
+    const bracket = user.telegramId !== null && user.status === 'ACTIVE' ? bracketFor(new Date(user.expireAt).getTime() - now) : undefined;
+    return bracket ? [{ user, bracket }] : [];
+  });
+  const fresh = await firstTime(db, due);
+  const langs = await languages(
+    db,
+    fresh.map((r) => r.user.telegramId as number),
+  );
+  await notify(
+    { db, kick },
+    fresh.map(({ user, bracket }) => {
+      const lang = langs.get(user.telegramId as number);
+      const left = translator(negotiateLocale(lang ?? undefined))(`bracket-${bracket}`);
+      return {
+        telegramId: user.telegramId as number,
+        type: 'expiry_reminder',
+        text: renderTemplate('expiry-reminder', lang, { left, expires: `${day(user.expireAt)} UTC` }),
+        dedupeKey: `reminder:${user.id}:${bracket}:${new Date(user.expireAt).toISOString()}`,
+      };
+    }),
+  );
+  return fresh.length;
+}
+
+/** Tells users whose subscription ended, once per expiry, with renewal instructions. */
+export async function tellExpired({ db, kick }: Deps, users: Subscriber[]): Promise<number> {
+  const fresh = await firstTime(
+    db,
+    users.filter((u) => u.telegramId !== null).map((user) => ({ user, bracket: 'expired' })),
+  );
+  const langs = await languages(
+    db,
+    fresh.map((r) => r.user.telegramId as number),
+  );
+  await notify(
+    { db, kick },
+    fresh.map(({ user }) => ({
+      telegramId: user.telegramId as number,
+      type: 'subscription_expired',
+      text: renderTemplate('subscription-expired', langs.get(user.telegramId as number), {}),
+      dedupeKey: `expired:${user.id}:${new Date(user.expireAt).toISOString()}`,
+    })),
+  );
+  return fresh.length;
+}
+
+/** Whether a user was told about a bracket of an expiry (tests, diagnostics). */
+export async function wasTold(db: Db, panelUserId: number, bracket: string): Promise<boolean> {
+  const [row] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(subscriptionRemindersTable)
+    .where(and(eq(subscriptionRemindersTable.panelUserId, panelUserId), eq(subscriptionRemindersTable.bracket, bracket)));
+  return (row?.n ?? 0) > 0;
+}
