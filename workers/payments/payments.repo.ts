@@ -1,6 +1,6 @@
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from '../core/db';
-import { auditLogsTable, type Payment, paymentsTable, webhookLogsTable } from './payments.schema';
+import { auditLogsTable, type Payment, paymentDailyStatsTable, paymentsTable, webhookLogsTable } from './payments.schema';
 
 export async function findPaymentByInvoice(db: Db, invoiceId: number): Promise<Payment | undefined> {
   const [row] = await db
@@ -77,4 +77,36 @@ export async function expirePayments(db: Db, before: Date): Promise<Payment[]> {
     .set({ status: 'failed', error: 'not paid within 24 hours' })
     .where(and(eq(paymentsTable.status, 'pending'), lt(paymentsTable.createdAt, before)))
     .returning();
+}
+
+/** Valid, unprocessed webhooks of the last 24 h (older than 5 min, fewer than 3 retries), each retry counted. */
+export async function claimWebhookRetries(db: Db): Promise<{ event_key: string; attempts: number }[]> {
+  const w = webhookLogsTable;
+  const result = await db.execute<{ event_key: string; attempts: number }>(sql`
+    update ${w} set attempts = attempts + 1
+    where is_valid and processed_at is null and attempts < 3 and provider = 'cryptobot'
+      and created_at > now() - interval '24 hours' and created_at < now() - interval '5 minutes'
+    returning event_key, attempts`);
+  return result.rows;
+}
+
+/** Aggregates one UTC day's completed payments into `payment_daily_stats` (replacing a previous run's row). */
+export async function storeDailyStats(db: Db, day: string): Promise<unknown> {
+  const p = paymentsTable;
+  const result = await db.execute<{ stats: unknown }>(sql`
+    with done as (
+      select * from ${p} where status = 'completed'
+        and completed_at >= ${day}::date and completed_at < ${day}::date + 1),
+    stats as (
+      select jsonb_build_object(
+        'count', (select count(*) from done),
+        'revenue', coalesce((select jsonb_object_agg(asset, total) from (select asset, sum(amount::numeric) as total from done group by asset) a), '{}'),
+        'average', coalesce((select jsonb_object_agg(asset, avg) from (select asset, round(avg(amount::numeric), 8) as avg from done group by asset) a), '{}'),
+        'by_plan', coalesce((select jsonb_object_agg(plan, n) from (select plan, count(*) as n from done group by plan) a), '{}'),
+        'by_provider', coalesce((select jsonb_object_agg(provider, n) from (select provider, count(*) as n from done group by provider) a), '{}')
+      ) as stats)
+    insert into ${paymentDailyStatsTable} (day, stats) select ${day}::date, stats from stats
+    on conflict (day) do update set stats = excluded.stats, created_at = now()
+    returning stats`);
+  return result.rows[0]?.stats;
 }

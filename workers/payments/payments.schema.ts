@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, date, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const paymentStatuses = ['pending', 'completed', 'failed', 'mismatch'] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
@@ -64,3 +64,11 @@ export const auditLogsTable = pgTable(
   },
   (t) => [index('audit_logs_created_idx').on(t.createdAt), index('audit_logs_entity_idx').on(t.entity, t.entityId)],
 );
+
+/** Completed payments of one UTC day, aggregated for the reports. */
+export const paymentDailyStatsTable = pgTable('payment_daily_stats', {
+  day: date('day').primaryKey(),
+  /** `{ count, revenue: {asset: sum}, average: {asset: avg}, by_plan: {plan: n}, by_provider: {provider: n} }` */
+  stats: jsonb('stats').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});

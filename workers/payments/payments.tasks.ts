@@ -10,12 +10,14 @@ import { defineTask, PermanentTaskError, type TaskContext } from '../tasks/task'
 import { usersTable } from '../users/users.schema';
 import {
   audit,
+  claimWebhookRetries,
   expirePayments,
   findPaymentByInvoice,
   finishPayment,
   fixTargetExpiry,
   markWebhookProcessed,
   pendingPayments,
+  storeDailyStats,
 } from './payments.repo';
 import type { Payment } from './payments.schema';
 
@@ -143,4 +145,35 @@ export const verifyPendingPaymentsTask = defineTask({
   },
 });
 
-export const paymentTasks = [processPaymentCompletionTask, verifyPendingPaymentsTask];
+/**
+ * Every 30 minutes: valid provider webhooks of the last 24 h that are still unprocessed (older than 5
+ * minutes, so the normal path had its chance) are processed again, at most 3 times each.
+ */
+export const retryFailedWebhooksTask = defineTask({
+  name: 'retry_failed_webhooks',
+  args: z.object({}).strict(),
+  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  handler: async ({ db, kick }) => {
+    const due = await claimWebhookRetries(db);
+    for (const w of due)
+      await kick(
+        'process_payment_completion',
+        { invoice_id: Number(w.event_key) },
+        { idempotencyKey: `payment:${w.event_key}:retry:${w.attempts}` },
+      );
+    return { retried: due.length };
+  },
+});
+
+/** Daily at 00:30 UTC: yesterday's completed payments by asset, plan and provider, stored for the reports. */
+export const dailyFinancialStatsTask = defineTask({
+  name: 'daily_financial_stats',
+  args: z.object({ day: z.iso.date().optional() }).strict(),
+  retry: { maxAttempts: 2, backoffSeconds: [600] },
+  handler: async ({ args, db }) => {
+    const day = args.day ?? new Date(Date.now() - DAY_MS).toISOString().slice(0, 10);
+    return { day, stats: await storeDailyStats(db, day) };
+  },
+});
+
+export const paymentTasks = [processPaymentCompletionTask, verifyPendingPaymentsTask, retryFailedWebhooksTask, dailyFinancialStatsTask];

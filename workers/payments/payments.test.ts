@@ -179,4 +179,61 @@ describe('payments', () => {
     expect(run.error).toContain('panel user 999999990 does not exist');
     expect((await payment(p.id)).status).toBe('pending');
   });
+
+  it('processes a logged, unprocessed webhook again, at most three times', async () => {
+    const p = await createPayment(await panelUser(new Date(Date.now() + 86_400_000)), uniqueTelegramId());
+    const body = JSON.parse(await pay(p.invoice_id)) as unknown;
+    // A webhook stored 10 minutes ago whose processing never happened (the kick was lost).
+    await withTestDb((db) =>
+      db
+        .insert(webhookLogsTable)
+        .values({ provider: 'cryptobot', eventKey: String(p.invoice_id), body, createdAt: sql`now() - interval '10 minutes'` }),
+    );
+    expect((await runWithStatus(await kickOverHttp('retry_failed_webhooks'), 'succeeded')).result).toMatchObject({
+      retried: expect.any(Number),
+    });
+    await poll(async () => ((await payment(p.id)).status === 'completed' ? true : undefined), { what: 'payment completed by the retry' });
+    const [log] = await withTestDb((db) =>
+      db
+        .select()
+        .from(webhookLogsTable)
+        .where(eq(webhookLogsTable.eventKey, String(p.invoice_id))),
+    );
+    expect(log?.processedAt).toBeInstanceOf(Date);
+    expect(log?.attempts).toBe(1);
+  });
+
+  it('stores a day of completed payments: revenue, average, counts by plan and provider', async () => {
+    const day = '2020-02-02';
+    await withTestDb((db) =>
+      db.insert(paymentsTable).values([
+        {
+          invoiceId: 1_000_000_001,
+          remnawaveUserId: 1,
+          plan: 'month',
+          days: 30,
+          amount: '5',
+          asset: 'USDT',
+          status: 'completed',
+          completedAt: new Date(`${day}T10:00:00Z`),
+        },
+        {
+          invoiceId: 1_000_000_002,
+          remnawaveUserId: 2,
+          plan: 'year',
+          days: 365,
+          amount: '45',
+          asset: 'USDT',
+          status: 'completed',
+          completedAt: new Date(`${day}T23:59:00Z`),
+        },
+        { invoiceId: 1_000_000_003, remnawaveUserId: 3, plan: 'month', days: 30, amount: '1', asset: 'TON', status: 'pending' },
+      ]),
+    );
+    const run = await runWithStatus(await kickOverHttp('daily_financial_stats', { day }), 'succeeded');
+    expect(run.result).toEqual({
+      day,
+      stats: { count: 2, revenue: { USDT: 50 }, average: { USDT: 25 }, by_plan: { month: 1, year: 1 }, by_provider: { cryptobot: 2 } },
+    });
+  });
 });

@@ -19,6 +19,8 @@ export const schedules: readonly Schedule[] = [
   { cron: '*/30 * * * *', task: 'auto_renew_subscriptions', what: 'invoice users with auto-renew whose expiry is within the hour' },
   { cron: '0 * * * *', task: 'subscription_reminders', what: 'expiry reminders at 7 d, 3 d, 24 h and 6 h, once per bracket' },
   { cron: '0 0 1 * *', task: 'reset_monthly_traffic', what: "reset every active user's traffic (bulk, 500 ids a call)" },
+  { cron: '*/30 * * * *', task: 'retry_failed_webhooks', what: 'process valid, unprocessed payment webhooks again (at most 3 times)' },
+  { cron: '30 0 * * *', task: 'daily_financial_stats', what: "yesterday's revenue, count by plan and provider, average" },
   { cron: '*/10 * * * *', task: 'cleanup_task_results', what: 'delete finished task runs past their expires_at' },
   { cron: '*/10 * * * *', task: 'requeue_stale_runs', what: 're-enqueue runs overdue by 15 min (lost queue messages)' },
   { cron: '*/10 * * * *', task: 'cleanup_telegram_updates', what: 'forget handled update ids older than 7 days' },
