@@ -1,6 +1,5 @@
 import { type Api, GrammyError } from 'grammy';
 import { z } from 'zod';
-import { mapLimit } from '../core/concurrency';
 import { errorMessage } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { defineTask, PermanentTaskError } from '../tasks/task';
@@ -25,11 +24,11 @@ const sendOptions = (mode: string | null): { parse_mode?: 'HTML' | 'MarkdownV2' 
   mode === 'HTML' || mode === 'MarkdownV2' ? { parse_mode: mode } : {};
 
 /** How long one run keeps claiming batches before it hands over to a fresh run. */
-const RUN_BUDGET_MS = 20_000;
+const RUN_BUDGET_MS = 60_000;
 
 /**
  * Sends due notifications: claims a batch (`NOTIFICATION_BATCH_SIZE`), sends each through the
- * bot-wide gate, settles them in one statement, and goes on with the next batch for up to 20 s; if
+ * bot-wide gate, settles them in one statement, and goes on with the next batch for up to 60 s; if
  * there is still more, it kicks a fresh run. Kicked right after every insert, and every minute by
  * cron as the safety net.
  */
@@ -43,18 +42,41 @@ export const processNotificationsTask = defineTask({
     const { db, api, config, kick } = ctx;
     const size = config.NOTIFICATION_BATCH_SIZE;
     const started = Date.now();
-    const settling: Promise<BatchResult>[] = [];
-    let claimed = await claimDue(db, size);
     let more = false;
-    while (claimed.length) {
-      more = claimed.length === size;
-      // The next batch is claimed while this one sends, and this one settles while the next sends.
-      const next = more && Date.now() - started < RUN_BUDGET_MS ? claimDue(db, size) : Promise.resolve([]);
-      const batch = claimed;
-      const outcomes = await mapLimit(batch, SENDS_AT_ONCE, (n) => sendOne(api, n, config.NOTIFICATION_MAX_RETRIES));
-      settling.push(settleBatch(ctx, batch, outcomes));
-      claimed = await next;
+    // Batches stream into one pool of senders: the next batch is claimed while one sends, so the pool
+    // never drains between batches; each batch settles as soon as its last send is back.
+    async function* claimed() {
+      let batch = await claimDue(db, size);
+      while (batch.length) {
+        more = batch.length === size;
+        const next = more && Date.now() - started < RUN_BUDGET_MS ? claimDue(db, size) : undefined;
+        yield batch;
+        batch = next ? await next : [];
+      }
     }
+    const settling: Promise<BatchResult>[] = [];
+    const pending: { n: Claimed; batch: { rows: Claimed[]; outcomes: Settled[]; left: number }; i: number }[] = [];
+    const batches = claimed();
+    let exhausted = false;
+    const nextRow = async () => {
+      while (!pending.length && !exhausted) {
+        const b = await batches.next();
+        if (b.done) exhausted = true;
+        else {
+          const batch = { rows: b.value, outcomes: new Array<Settled>(b.value.length), left: b.value.length };
+          b.value.forEach((n, i) => pending.push({ n, batch, i }));
+        }
+      }
+      return pending.shift();
+    };
+    const sender = async () => {
+      for (let item = await nextRow(); item; item = await nextRow()) {
+        const { n, batch, i } = item;
+        batch.outcomes[i] = await sendOne(api, n, config.NOTIFICATION_MAX_RETRIES);
+        if (--batch.left === 0) settling.push(settleBatch(ctx, batch.rows, batch.outcomes));
+      }
+    };
+    await Promise.all(Array.from({ length: SENDS_AT_ONCE }, sender));
     const results = await Promise.all(settling);
     if (more && Date.now() - started >= RUN_BUDGET_MS) await kick('process_notifications', {});
     return results.reduce(

@@ -131,6 +131,20 @@ describe('send_notification', () => {
     expect((await deliveries(chat)).map((d) => d.text)).toEqual(['now']);
   });
 
+  it('stops at once for a user who blocked the bot, and marks them inactive', async () => {
+    const chat = uniqueTelegramId();
+    await withTestDb((db) => db.insert(usersTable).values({ telegramId: chat, fullName: 'Gone too' }));
+    await configureTelegram({ blockedChats: [chat] });
+    const alertsBefore = (await deliveries(admin)).length;
+    const run = await runWithStatus(await kickOverHttp('send_notification', { telegram_id: chat, message: 'hi' }), 'dead');
+    // A dead run is reported to the admins; it is out before the next test changes the stand-in.
+    await poll(async () => ((await deliveries(admin)).slice(alertsBefore).some((d) => d.text?.includes(run.id)) ? true : undefined), {
+      what: 'the dead-run alert',
+    });
+    expect(run).toMatchObject({ attempts: 1, error: 'Forbidden: bot was blocked by the user' });
+    expect((await withTestDb((db) => findUser(db, chat)))?.isActive).toBe(false);
+  });
+
   it('hands the message to the queue when its last try fails', async () => {
     const chat = uniqueTelegramId();
     const config = getConfig(env);
