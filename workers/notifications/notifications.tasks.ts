@@ -64,7 +64,7 @@ export const processNotificationsTask = defineTask({
         if (b.done) exhausted = true;
         else {
           const batch = { rows: b.value, outcomes: new Array<Settled>(b.value.length), left: b.value.length };
-          b.value.forEach((n, i) => pending.push({ n, batch, i }));
+          for (const [i, n] of b.value.entries()) pending.push({ n, batch, i });
         }
       }
       return pending.shift();
