@@ -1,4 +1,5 @@
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
+import { monitoringTasks } from './monitoring/monitoring.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
 import { paymentTasks } from './payments/payments.tasks';
 import { subscriptionTasks } from './subscriptions/subscriptions.tasks';
@@ -12,4 +13,5 @@ export const taskRegistry = new TaskRegistry([
   ...notificationTasks,
   ...paymentTasks,
   ...subscriptionTasks,
+  ...monitoringTasks,
 ]);

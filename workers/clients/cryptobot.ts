@@ -25,6 +25,8 @@ const envelope = z.union([
 ]);
 
 export interface CryptoPay {
+  /** The app behind the token: a cheap liveness check. */
+  getMe(): Promise<unknown>;
   createInvoice(params: { asset: string; amount: string; description?: string; payload?: string; expires_in?: number }): Promise<Invoice>;
   /** At most 1,000 per call; `invoice_ids` by id. */
   getInvoices(params: { invoice_ids?: number[]; status?: 'active' | 'paid'; count?: number }): Promise<Invoice[]>;
@@ -53,6 +55,7 @@ export function cryptoPay(config: Pick<Config, 'CRYPTOBOT_API_URL' | 'CRYPTOBOT_
     return schema.parse(parsed.data.result);
   };
   return {
+    getMe: () => call('getMe', {}, z.unknown()),
     createInvoice: (params) => call('createInvoice', params, invoiceSchema),
     getInvoices: async ({ invoice_ids, ...rest }) =>
       (

@@ -1,6 +1,8 @@
 import {
   BulkResetTrafficUsersCommand,
   DisableUserCommand,
+  GetNodesCommand,
+  GetRemnawaveHealthCommand,
   GetUserByIdCommand,
   GetUsersCommand,
   UpdateUserCommand,
@@ -10,6 +12,7 @@ import type { Config } from '../core/config';
 import { callService, describe, ServiceError } from './http';
 
 export type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
+export type PanelNode = z.infer<typeof GetNodesCommand.ResponseSchema>['response'][number];
 
 export interface Remnawave {
   getUser(id: number): Promise<PanelUser>;
@@ -20,6 +23,9 @@ export interface Remnawave {
   disableUser(id: number): Promise<PanelUser>;
   /** Resets the traffic of up to 500 users in one call. */
   bulkResetTraffic(ids: number[]): Promise<void>;
+  nodes(): Promise<PanelNode[]>;
+  /** `GET /api/system/health`: resolves when the panel answers. */
+  health(): Promise<unknown>;
 }
 
 /** Most ids one bulk route takes. */
@@ -63,6 +69,8 @@ export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_
       }
     },
     disableUser: async (id) => (await call('POST', DisableUserCommand.url(String(id)), DisableUserCommand.ResponseSchema)).response,
+    nodes: async () => (await call('GET', GetNodesCommand.url, GetNodesCommand.ResponseSchema)).response as PanelNode[],
+    health: async () => (await call('GET', GetRemnawaveHealthCommand.url, GetRemnawaveHealthCommand.ResponseSchema)).response,
     bulkResetTraffic: async (ids) => {
       if (ids.length > PANEL_BULK_LIMIT) throw new Error(`at most ${PANEL_BULK_LIMIT} ids per bulk call`);
       await call('POST', BulkResetTrafficUsersCommand.url, accepted, { userIds: ids });

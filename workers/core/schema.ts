@@ -2,6 +2,7 @@
 export * from '../bot/admin-sessions.schema';
 export * from '../bot/updates.schema';
 export * from '../campaigns/campaigns.schema';
+export * from '../monitoring/monitoring.schema';
 export * from '../notifications/notifications.schema';
 export * from '../payments/payments.schema';
 export * from '../subscriptions/subscriptions.schema';

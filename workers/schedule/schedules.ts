@@ -21,6 +21,12 @@ export const schedules: readonly Schedule[] = [
   { cron: '0 0 1 * *', task: 'reset_monthly_traffic', what: "reset every active user's traffic (bulk, 500 ids a call)" },
   { cron: '*/30 * * * *', task: 'retry_failed_webhooks', what: 'process valid, unprocessed payment webhooks again (at most 3 times)' },
   { cron: '30 0 * * *', task: 'daily_financial_stats', what: "yesterday's revenue, count by plan and provider, average" },
+  { cron: '*/2 * * * *', task: 'check_node_health', what: 'classify every panel node; alert changes once, CRITICAL after 5 min offline' },
+  {
+    cron: '* * * * *',
+    task: 'check_services',
+    what: 'panel, Postgres, Telegram getMe, CryptoBot: alert after 3 failures, resolved on recovery',
+  },
   { cron: '*/10 * * * *', task: 'cleanup_task_results', what: 'delete finished task runs past their expires_at' },
   { cron: '*/10 * * * *', task: 'requeue_stale_runs', what: 're-enqueue runs overdue by 15 min (lost queue messages)' },
   { cron: '*/10 * * * *', task: 'cleanup_telegram_updates', what: 'forget handled update ids older than 7 days' },
