@@ -1,4 +1,5 @@
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
+import { cleanupTasks } from './cleanup/cleanup.tasks';
 import { monitoringTasks } from './monitoring/monitoring.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
 import { paymentTasks } from './payments/payments.tasks';
@@ -14,4 +15,5 @@ export const taskRegistry = new TaskRegistry([
   ...paymentTasks,
   ...subscriptionTasks,
   ...monitoringTasks,
+  ...cleanupTasks,
 ]);

@@ -43,6 +43,10 @@ const configSchema = z.object({
   NOTIFICATION_MAX_RETRIES: positiveInt(5),
   /** Notifications one `process_notifications` run claims. Default 50 */
   NOTIFICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
+  /** Days audit log rows are kept. Default 90 */
+  CLEANUP_AUDIT_RETENTION_DAYS: positiveInt(90),
+  /** Days provider webhook log rows are kept. Default 30 */
+  CLEANUP_WEBHOOK_RETENTION_DAYS: positiveInt(30),
   /** The Remnawave panel, e.g. https://panel.example.com; empty turns the subscription jobs off. */
   REMNAWAVE_URL: z.union([z.literal(''), z.url()]).default(''),
   REMNAWAVE_API_TOKEN: z.string().default(''),

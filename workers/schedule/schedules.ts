@@ -27,6 +27,13 @@ export const schedules: readonly Schedule[] = [
     task: 'check_services',
     what: 'panel, Postgres, Telegram getMe, CryptoBot: alert after 3 failures, resolved on recovery',
   },
+  { cron: '0 3 * * 0', task: 'cleanup_audit_logs', what: 'delete audit rows past CLEANUP_AUDIT_RETENTION_DAYS, 1,000 per statement' },
+  {
+    cron: '15 3 * * *',
+    task: 'cleanup_webhook_logs',
+    what: 'delete webhook logs past CLEANUP_WEBHOOK_RETENTION_DAYS, 1,000 per statement',
+  },
+  { cron: '30 3 * * *', task: 'cleanup_notifications', what: 'delete sent and failed notifications older than 7 days' },
   { cron: '*/10 * * * *', task: 'cleanup_task_results', what: 'delete finished task runs past their expires_at' },
   { cron: '*/10 * * * *', task: 'requeue_stale_runs', what: 're-enqueue runs overdue by 15 min (lost queue messages)' },
   { cron: '*/10 * * * *', task: 'cleanup_telegram_updates', what: 'forget handled update ids older than 7 days' },
