@@ -1,4 +1,5 @@
 import { webhookRoutes } from './bot/webhook.routes';
+import { bulkRoutes } from './bulk/bulk.routes';
 import { campaignRoutes } from './campaigns/campaigns.routes';
 import { onError } from './core/errors';
 import { createRouter, requestContext, requireAdminToken } from './core/http';
@@ -17,6 +18,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   api.route('/', campaignRoutes());
   api.route('/', notificationRoutes(deps.registry));
   api.route('/', paymentRoutes());
+  api.route('/', bulkRoutes(deps.registry));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flarecast admin API', version: '0.1.0' },

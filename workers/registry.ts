@@ -1,4 +1,5 @@
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
+import { bulkUserOperationTask } from './bulk/bulk.tasks';
 import { cleanupTasks } from './cleanup/cleanup.tasks';
 import { monitoringTasks } from './monitoring/monitoring.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
@@ -16,4 +17,5 @@ export const taskRegistry = new TaskRegistry([
   ...subscriptionTasks,
   ...monitoringTasks,
   ...cleanupTasks,
+  bulkUserOperationTask,
 ]);

@@ -1,5 +1,7 @@
 import {
+  BulkDeleteUsersCommand,
   BulkResetTrafficUsersCommand,
+  BulkUpdateUsersCommand,
   DisableUserCommand,
   GetNodesCommand,
   GetRemnawaveHealthCommand,
@@ -23,6 +25,9 @@ export interface Remnawave {
   disableUser(id: number): Promise<PanelUser>;
   /** Resets the traffic of up to 500 users in one call. */
   bulkResetTraffic(ids: number[]): Promise<void>;
+  /** Sets fields (e.g. `status`) of up to 500 users in one call. */
+  bulkUpdate(ids: number[], fields: z.input<typeof BulkUpdateUsersCommand.RequestBodySchema>['fields']): Promise<void>;
+  bulkDelete(ids: number[]): Promise<void>;
   nodes(): Promise<PanelNode[]>;
   /** `GET /api/system/health`: resolves when the panel answers. */
   health(): Promise<unknown>;
@@ -57,6 +62,11 @@ export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_
     }
     return schema.parse(res.body);
   };
+  // Bulk routes answer 202/204 with an empty body and skip ids they do not know.
+  const bulk = async (path: string, body: { userIds: number[]; fields?: unknown }) => {
+    if (body.userIds.length > PANEL_BULK_LIMIT) throw new Error(`at most ${PANEL_BULK_LIMIT} ids per bulk call`);
+    await call('POST', path, accepted, body);
+  };
   return {
     getUser: async (id) => (await call('GET', GetUserByIdCommand.url(String(id)), GetUserByIdCommand.ResponseSchema)).response,
     updateUser: async (body) => (await call('PATCH', UpdateUserCommand.url, UpdateUserCommand.ResponseSchema, body)).response,
@@ -71,9 +81,8 @@ export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_
     disableUser: async (id) => (await call('POST', DisableUserCommand.url(String(id)), DisableUserCommand.ResponseSchema)).response,
     nodes: async () => (await call('GET', GetNodesCommand.url, GetNodesCommand.ResponseSchema)).response as PanelNode[],
     health: async () => (await call('GET', GetRemnawaveHealthCommand.url, GetRemnawaveHealthCommand.ResponseSchema)).response,
-    bulkResetTraffic: async (ids) => {
-      if (ids.length > PANEL_BULK_LIMIT) throw new Error(`at most ${PANEL_BULK_LIMIT} ids per bulk call`);
-      await call('POST', BulkResetTrafficUsersCommand.url, accepted, { userIds: ids });
-    },
+    bulkResetTraffic: (ids) => bulk(BulkResetTrafficUsersCommand.url, { userIds: ids }),
+    bulkUpdate: (ids, fields) => bulk(BulkUpdateUsersCommand.url, { userIds: ids, fields }),
+    bulkDelete: (ids) => bulk(BulkDeleteUsersCommand.url, { userIds: ids }),
   };
 }

@@ -43,6 +43,8 @@ const configSchema = z.object({
   NOTIFICATION_MAX_RETRIES: positiveInt(5),
   /** Notifications one `process_notifications` run claims. Default 50 */
   NOTIFICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
+  /** Users per panel bulk call in bulk operations (at most 500). Default 50 */
+  BULK_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   /** Days audit log rows are kept. Default 90 */
   CLEANUP_AUDIT_RETENTION_DAYS: positiveInt(90),
   /** Days provider webhook log rows are kept. Default 30 */

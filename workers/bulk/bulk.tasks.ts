@@ -1,0 +1,83 @@
+import { z } from 'zod';
+import { ServiceError } from '../clients/http';
+import { PANEL_BULK_LIMIT, remnawave } from '../clients/remnawave';
+import { errorMessage } from '../core/logger';
+import { notifyAdmins } from '../core/telegram';
+import { defineTask, type Progress } from '../tasks/task';
+
+export const bulkOperations = ['disable', 'enable', 'reset_traffic', 'delete'] as const;
+export type BulkOperation = (typeof bulkOperations)[number];
+
+export const bulkArgs = z.object({
+  operation: z.enum(bulkOperations),
+  user_ids: z.array(z.number().int().positive()).max(100_000),
+  params: z.record(z.string(), z.unknown()).optional(),
+  /** Telegram id of the admin who asked: they get the summary (else every admin does). */
+  requested_by: z.number().int().optional(),
+});
+
+export interface BulkProgress extends Progress {
+  processed: number;
+  failed: number;
+  failures: { id: number; reason: string }[];
+}
+
+/** Failures listed in the job's progress (all are counted). */
+const MAX_LISTED = 1000;
+
+/**
+ * A bulk operation on panel users: ids deduplicated, ids the panel does not have failed as "user not
+ * found", the rest sent through the panel's bulk routes in chunks of `BULK_BATCH_SIZE` (≤ 500), with
+ * progress after each chunk. A chunk the panel refuses fails with its reason and the job goes on;
+ * the admin who asked gets a summary in Telegram. No retries of the job: the failures are the report.
+ */
+export const bulkUserOperationTask = defineTask({
+  name: 'bulk_user_operation',
+  args: bulkArgs,
+  retry: { maxAttempts: 1, backoffSeconds: [60] },
+  timeoutSeconds: 900,
+  handler: async ({ args, api, config, log, progress }) => {
+    const ids = [...new Set(args.user_ids)];
+    const state: BulkProgress = { done: 0, total: ids.length, processed: 0, failed: 0, failures: [] };
+    const fail = (id: number, reason: string) => {
+      state.failed++;
+      if (state.failures.length < MAX_LISTED) state.failures.push({ id, reason });
+    };
+    if (ids.length) {
+      const panel = remnawave(config);
+      const known = new Set((await panel.allUsers()).map((u) => u.id));
+      const present = ids.filter((id) => known.has(id));
+      for (const id of ids) if (!known.has(id)) fail(id, 'user not found');
+      const size = Math.min(config.BULK_BATCH_SIZE, PANEL_BULK_LIMIT);
+      for (let i = 0; i < present.length; i += size) {
+        const chunk = present.slice(i, i + size);
+        try {
+          if (args.operation === 'disable') await panel.bulkUpdate(chunk, { status: 'DISABLED' });
+          else if (args.operation === 'enable') await panel.bulkUpdate(chunk, { status: 'ACTIVE' });
+          else if (args.operation === 'reset_traffic') await panel.bulkResetTraffic(chunk);
+          else await panel.bulkDelete(chunk);
+          state.processed += chunk.length;
+        } catch (err) {
+          const reason = err instanceof ServiceError ? err.message : errorMessage(err);
+          for (const id of chunk) fail(id, reason);
+        }
+        state.done = state.processed + state.failed;
+        state.note = `${state.processed} done, ${state.failed} failed of ${state.total}`;
+        await progress(state);
+      }
+      state.done = state.processed + state.failed;
+    }
+    state.note = `${state.processed} done, ${state.failed} failed of ${state.total}`;
+    log.info('bulk_operation_done', { operation: args.operation, total: state.total, processed: state.processed, failed: state.failed });
+    const text = `📦 Bulk <b>${args.operation}</b>: ${state.processed} of ${state.total} users done, ${state.failed} failed${
+      state.failures.length
+        ? `\n${state.failures
+            .slice(0, 10)
+            .map((f) => `• ${f.id}: ${f.reason}`.slice(0, 120))
+            .join('\n')}`
+        : ''
+    }`;
+    await notifyAdmins(api, args.requested_by ? { ADMIN_TELEGRAM_IDS: [args.requested_by] } : config, text, log);
+    return state;
+  },
+});

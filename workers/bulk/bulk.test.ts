@@ -1,0 +1,101 @@
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { callApi, json } from '../testing/http';
+import { poll } from '../testing/poll';
+import { storedRun } from '../testing/runs';
+import { deliveries } from '../testing/telegram';
+
+const panel = env.REMNAWAVE_URL;
+const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
+let nextId = 300_000 + Math.floor(Math.random() * 1000) * 1000;
+
+interface Job {
+  job_id: string;
+  status: string;
+  total: number;
+  processed: number;
+  failed: number;
+  failures: { id: number; reason: string }[];
+}
+
+async function seedPanelUsers(n: number): Promise<number[]> {
+  const ids = Array.from({ length: n }, () => ++nextId);
+  const users = ids.map((id) => ({
+    id,
+    username: `bulk_${id}`,
+    status: 'ACTIVE',
+    expireAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
+  }));
+  const res = await fetch(`${panel}/__control/users`, { method: 'POST', body: JSON.stringify({ users }) });
+  expect(res.ok).toBe(true);
+  return ids;
+}
+
+const statuses = async (ids: number[]) => {
+  const { users } = (await (await fetch(`${panel}/__control/users`)).json()) as { users: { id: number; status: string }[] };
+  const set = new Set(ids);
+  return users.filter((u) => set.has(u.id)).map((u) => u.status);
+};
+
+const untilDone = (id: string) =>
+  poll(
+    async () => {
+      const j = await json<Job>(await callApi(`/bulk/${id}`));
+      return j.status === 'completed' ? j : undefined;
+    },
+    { what: 'the bulk job', timeoutMs: 20_000 },
+  );
+
+describe('bulk user operations', () => {
+  it('disables 500 users in chunks with progress, listing the 10 the panel does not have', async () => {
+    const ids = await seedPanelUsers(490);
+    const missing = Array.from({ length: 10 }, (_, i) => 900_000_000 + i);
+    const before = (await deliveries(admin)).length;
+    const res = await callApi('/bulk/users', { body: { operation: 'disable', user_ids: [...ids, ...missing, ...ids.slice(0, 20)] } });
+    expect(res.status).toBe(202);
+    const { job_id } = await json<{ job_id: string }>(res);
+    // Progress is written after each chunk of 50; watch it grow.
+    const seen = new Set<number>();
+    await poll(
+      async () => {
+        const j = await json<Job>(await callApi(`/bulk/${job_id}`));
+        seen.add(j.processed);
+        return j.status === 'completed' ? j : undefined;
+      },
+      { intervalMs: 20, timeoutMs: 20_000 },
+    );
+    const done = await untilDone(job_id);
+    expect(done).toMatchObject({ total: 500, processed: 490, failed: 10 });
+    expect(done.failures.map((f) => f.id).sort()).toEqual(missing);
+    expect(done.failures.every((f) => f.reason === 'user not found')).toBe(true);
+    expect(new Set(await statuses(ids))).toEqual(new Set(['DISABLED']));
+    const calls = (await (await fetch(`${panel}/__control/calls?path=/api/users/bulk/update`)).json()) as {
+      calls: { body: { userIds: number[] } }[];
+    };
+    expect(calls.calls.filter((c) => ids.includes(c.body.userIds[0] as number)).map((c) => c.body.userIds.length)).toEqual([
+      ...Array(9).fill(50),
+      40,
+    ]);
+    const summary = await poll(async () => (await deliveries(admin)).slice(before).find((d) => d.text?.includes('Bulk disable')));
+    expect(summary.text).toContain('490 of 500 users done, 10 failed');
+    const progress = (await storedRun(job_id))?.progress as { processed: number } | null;
+    expect(progress?.processed).toBeGreaterThan(0);
+  });
+
+  it('completes an empty list at once, and streams progress then done', async () => {
+    const { job_id } = await json<{ job_id: string }>(await callApi('/bulk/users', { body: { operation: 'enable', user_ids: [] } }));
+    expect(await untilDone(job_id)).toMatchObject({ total: 0, processed: 0, failed: 0, failures: [] });
+    const res = await callApi(`/bulk/${job_id}/events`);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const text = await res.text();
+    expect(text).toContain('event: progress');
+    expect(text).toContain('event: done');
+  });
+
+  it('refuses an unknown operation naming the field, and an unknown job with 404', async () => {
+    const bad = await callApi('/bulk/users', { body: { operation: 'explode', user_ids: [1] } });
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: 'operation' });
+    expect((await callApi('/bulk/00000000-0000-7000-8000-000000000000')).status).toBe(404);
+  });
+});
