@@ -3,6 +3,7 @@ import { bulkRoutes } from './bulk/bulk.routes';
 import { campaignRoutes } from './campaigns/campaigns.routes';
 import { onError } from './core/errors';
 import { createRouter, requestContext, requireAdminToken } from './core/http';
+import { exportDownloadRoutes, exportRoutes } from './exports/exports.routes';
 import { healthRoutes } from './health/health.routes';
 import { notificationRoutes } from './notifications/notifications.routes';
 import { paymentRoutes, paymentWebhookRoutes } from './payments/payments.routes';
@@ -19,6 +20,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   api.route('/', notificationRoutes(deps.registry));
   api.route('/', paymentRoutes());
   api.route('/', bulkRoutes(deps.registry));
+  api.route('/', exportRoutes(deps.registry));
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flarecast admin API', version: '0.1.0' },
@@ -33,6 +35,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   app.route('/telegram', webhookRoutes(deps.registry));
   app.route('/webhooks', paymentWebhookRoutes(deps.registry));
   app.route('/webhooks', panelWebhookRoutes(deps.registry));
+  app.route('/exports', exportDownloadRoutes());
   app.route('/api', api);
   return app;
 }

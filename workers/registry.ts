@@ -1,6 +1,7 @@
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
 import { bulkUserOperationTask } from './bulk/bulk.tasks';
 import { cleanupTasks } from './cleanup/cleanup.tasks';
+import { exportTasks } from './exports/exports.tasks';
 import { monitoringTasks } from './monitoring/monitoring.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
 import { paymentTasks } from './payments/payments.tasks';
@@ -18,4 +19,5 @@ export const taskRegistry = new TaskRegistry([
   ...monitoringTasks,
   ...cleanupTasks,
   bulkUserOperationTask,
+  ...exportTasks,
 ]);

@@ -34,6 +34,7 @@ export const schedules: readonly Schedule[] = [
     what: 'delete webhook logs past CLEANUP_WEBHOOK_RETENTION_DAYS, 1,000 per statement',
   },
   { cron: '30 3 * * *', task: 'cleanup_notifications', what: 'delete sent and failed notifications older than 7 days' },
+  { cron: '0 * * * *', task: 'cleanup_exports', what: 'delete export files older than 24 hours from R2' },
   { cron: '*/10 * * * *', task: 'cleanup_task_results', what: 'delete finished task runs past their expires_at' },
   { cron: '*/10 * * * *', task: 'requeue_stale_runs', what: 're-enqueue runs overdue by 15 min (lost queue messages)' },
   { cron: '*/10 * * * *', task: 'cleanup_telegram_updates', what: 'forget handled update ids older than 7 days' },
