@@ -59,6 +59,19 @@ const tables: Record<
   audit: { table: 'audit_logs', key: 'id', keyType: 'uuid', columns: ['id', 'action', 'entity', 'entity_id', 'details', 'created_at'] },
 };
 
+const SERVER_COLUMNS = [
+  'uuid',
+  'name',
+  'address',
+  'countryCode',
+  'isConnected',
+  'isDisabled',
+  'isConnecting',
+  'usersOnline',
+  'trafficUsedBytes',
+];
+const columnsOf = (type: ExportArgs['type']) => (type === 'servers' ? SERVER_COLUMNS : tables[type].columns);
+
 /** Pages of rows of the export, 1,000 at a time. */
 async function* rows(db: Db, config: Config, args: ExportArgs): AsyncGenerator<{ columns: string[]; rows: Row[] }> {
   if (args.type === 'servers') {
@@ -140,6 +153,7 @@ export const exportDataTask = defineTask({
         await progress({ done: count, note: `${count} rows` });
       }
       if (args.format === 'json') await out.write(first ? ']\n' : '\n]\n');
+      else if (first) await out.write(`${columnsOf(args.type).join(',')}\n`);
       const parts = await out.close();
       const url = `${args.base_url}${await signedPath(config.ADMIN_API_TOKEN, key)}`;
       log.info('export_done', { key, rows: count, bytes: out.bytes, parts });

@@ -6,7 +6,7 @@ import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { signedPath } from './signing';
-import { PART_SIZE } from './writer';
+import { csvField, PART_SIZE } from './writer';
 
 interface ExportJson {
   export_id: string;
@@ -82,5 +82,34 @@ describe('exports', () => {
     expect(await bad.json()).toMatchObject({ field: 'to' });
     const cleanup = await runWithStatus(await kickOverHttp('cleanup_exports'), 'succeeded');
     expect(cleanup.result).toEqual({ removed: 0 });
+  });
+
+  it('exports the panel servers as JSON and payments as CSV', async () => {
+    const node = { uuid: crypto.randomUUID(), name: 'export-node', isConnected: true, isDisabled: false, isConnecting: false };
+    expect((await fetch(`${env.REMNAWAVE_URL}/__control/nodes`, { method: 'POST', body: JSON.stringify(node) })).ok).toBe(true);
+    const servers = await callApi('/exports', {
+      body: { type: 'servers', from: '2020-01-01T00:00:00Z', to: '2030-01-01T00:00:00Z', format: 'json' },
+    });
+    const s = await finished((await json<{ export_id: string }>(servers)).export_id);
+    const nodes = JSON.parse(await (await call(pathOf(s.url as string))).text()) as { uuid: string; isConnected: boolean }[];
+    expect(nodes.length).toBe(s.rows);
+    expect(nodes.map((n) => n.uuid)).toContain(node.uuid);
+    expect(Object.keys(nodes[0] ?? {})).toContain('isConnected');
+    const payments = await callApi('/exports', {
+      body: { type: 'payments', from: '2020-01-01T00:00:00Z', to: '2030-01-01T00:00:00Z', format: 'csv' },
+    });
+    const p = await finished((await json<{ export_id: string }>(payments)).export_id);
+    const lines = (await (await call(pathOf(p.url as string))).text()).trimEnd().split('\n');
+    expect(lines[0]).toBe('id,provider,invoice_id,telegram_id,remnawave_user_id,plan,days,amount,asset,status,created_at,completed_at');
+    expect(lines).toHaveLength(p.rows + 1);
+  });
+
+  it('writes CSV fields safely', () => {
+    expect(csvField(null)).toBe('');
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
+    expect(csvField({ a: 1 })).toBe('"{""a"":1}"');
+    expect(csvField(new Date('2021-01-01T00:00:00Z'))).toBe('2021-01-01T00:00:00.000Z');
   });
 });
