@@ -1,3 +1,4 @@
+import { dashboardRoutes } from './analytics/dashboard.routes';
 import { webhookRoutes } from './bot/webhook.routes';
 import { bulkRoutes } from './bulk/bulk.routes';
 import { campaignRoutes } from './campaigns/campaigns.routes';
@@ -21,6 +22,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   api.route('/', paymentRoutes());
   api.route('/', bulkRoutes(deps.registry));
   api.route('/', exportRoutes(deps.registry));
+  api.route('/', dashboardRoutes());
   api.doc31('/openapi.json', {
     openapi: '3.1.0',
     info: { title: 'Flarecast admin API', version: '0.1.0' },

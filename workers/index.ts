@@ -26,4 +26,5 @@ export default {
 } satisfies ExportedHandler<Env>;
 
 export { CampaignObject } from '../durable-objects/campaign/campaign.do';
+export { DashboardObject } from '../durable-objects/dashboard/dashboard.do';
 export { BotGate } from '../durable-objects/gate/gate.do';

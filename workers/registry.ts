@@ -1,3 +1,5 @@
+import { analyticsTasks } from './analytics/analytics.tasks';
+import { keepDashboardTask } from './analytics/dashboard.tasks';
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
 import { bulkUserOperationTask } from './bulk/bulk.tasks';
 import { cleanupTasks } from './cleanup/cleanup.tasks';
@@ -20,4 +22,6 @@ export const taskRegistry = new TaskRegistry([
   ...cleanupTasks,
   bulkUserOperationTask,
   ...exportTasks,
+  ...analyticsTasks,
+  keepDashboardTask,
 ]);

@@ -1,4 +1,5 @@
 /** Every table of the product, for drizzle's relational queries and drizzle-kit. */
+export * from '../analytics/analytics.schema';
 export * from '../bot/admin-sessions.schema';
 export * from '../bot/updates.schema';
 export * from '../campaigns/campaigns.schema';

@@ -1,0 +1,101 @@
+import { runInDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { and, eq, sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
+import { withTestDb } from '../testing/db';
+import { callApi, json } from '../testing/http';
+import { kickOverHttp, runWithStatus } from '../testing/runs';
+import { usersTable } from '../users/users.schema';
+import { bandwidthHourlyTable, bandwidthSnapshotsTable, dailyStatsTable } from './analytics.schema';
+
+const panel = env.REMNAWAVE_URL;
+const run = async (task: string, args: object = {}) =>
+  (await runWithStatus(await kickOverHttp(task, args), 'succeeded')).result as Record<string, unknown>;
+const setNode = async (node: Record<string, unknown>) =>
+  expect((await fetch(`${panel}/__control/nodes`, { method: 'POST', body: JSON.stringify(node) })).ok).toBe(true);
+
+describe('bandwidth', () => {
+  it('snapshots each node with the bytes since its last snapshot, and aggregates the hour', async () => {
+    const uuid = crypto.randomUUID();
+    const node = { uuid, name: `bw-${uuid.slice(0, 6)}`, isConnected: true, isDisabled: false, isConnecting: false, usersOnline: 3 };
+    for (const traffic of [1000, 5000, 500]) {
+      await setNode({ ...node, trafficUsedBytes: traffic });
+      await run('collect_bandwidth');
+    }
+    const snaps = await withTestDb((db) =>
+      db.select().from(bandwidthSnapshotsTable).where(eq(bandwidthSnapshotsTable.nodeUuid, uuid)).orderBy(bandwidthSnapshotsTable.at),
+    );
+    // First: no baseline; then +4000; then the counter was reset and shows 500.
+    expect(snaps.map((s) => s.deltaBytes)).toEqual([0, 4000, 500]);
+    // A raw point older than 48 h goes at the next aggregation.
+    await withTestDb((db) =>
+      db
+        .insert(bandwidthSnapshotsTable)
+        .values({ nodeUuid: uuid, at: sql`now() - interval '49 hours'`, trafficBytes: 1, deltaBytes: 1, usersOnline: 0 }),
+    );
+    const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000).toISOString();
+    const result = await run('aggregate_bandwidth', { hour });
+    expect(result.removed_snapshots).toBeGreaterThanOrEqual(1);
+    const [agg] = await withTestDb((db) =>
+      db
+        .select()
+        .from(bandwidthHourlyTable)
+        .where(and(eq(bandwidthHourlyTable.nodeUuid, uuid), eq(bandwidthHourlyTable.hour, new Date(hour)))),
+    );
+    expect(agg).toMatchObject({ sumBytes: 4500, maxBytes: 4000, minBytes: 0, avgBytes: 1500, samples: 3 });
+  });
+});
+
+describe('daily stats and the dashboard', () => {
+  it("stores a day's figures", async () => {
+    // Ten days ago: within the 90 days kept, and a day no other test creates users on.
+    const day = new Date(Date.now() - 10 * 86_400_000).toISOString().slice(0, 10);
+    await withTestDb((db) =>
+      db.insert(usersTable).values([
+        { telegramId: 7_700_000_001, fullName: 'New 1', createdAt: new Date(`${day}T01:00:00Z`) },
+        { telegramId: 7_700_000_002, fullName: 'New 2', createdAt: new Date(`${day}T23:00:00Z`) },
+      ]),
+    );
+    const panelUser = {
+      id: 880_000 + Math.floor(Math.random() * 10_000),
+      username: 'stats_user',
+      status: 'ACTIVE',
+      expireAt: new Date(Date.now() + 86_400_000).toISOString(),
+    };
+    expect((await fetch(`${panel}/__control/users`, { method: 'POST', body: JSON.stringify(panelUser) })).ok).toBe(true);
+    const result = await run('daily_stats', { day });
+    expect(result).toMatchObject({ day, stats: { new_users: 2, bandwidth_bytes: 0, revenue: null, admin_operations: 0 } });
+    // A day past the 90 kept is removed by the same run.
+    await withTestDb((db) => db.insert(dailyStatsTable).values({ day: '2000-01-01', stats: {} }).onConflictDoNothing());
+    await run('daily_stats', { day });
+    expect(await withTestDb((db) => db.select().from(dailyStatsTable).where(eq(dailyStatsTable.day, '2000-01-01')))).toEqual([]);
+    expect((result.stats as { users_by_status: Record<string, number> }).users_by_status.ACTIVE).toBeGreaterThanOrEqual(1);
+    const [row] = await withTestDb((db) => db.select().from(dailyStatsTable).where(eq(dailyStatsTable.day, day)));
+    expect(row?.stats).toMatchObject({ new_users: 2 });
+  });
+
+  it('serves the realtime snapshot and keeps its 30-second refresh running', async () => {
+    const uuid = crypto.randomUUID();
+    await setNode({
+      uuid,
+      name: 'dash-node',
+      isConnected: true,
+      isDisabled: false,
+      isConnecting: false,
+      usersOnline: 7,
+      trafficUsedBytes: 0,
+    });
+    await dashboard(env).refresh();
+    const snap = await json<{ servers: number; active_servers: number; online_users: number; last_events: unknown[] }>(
+      await callApi('/dashboard'),
+    );
+    expect(snap.servers).toBeGreaterThanOrEqual(1);
+    expect(snap.active_servers).toBeGreaterThanOrEqual(1);
+    expect(snap.online_users).toBeGreaterThanOrEqual(7);
+    expect(Array.isArray(snap.last_events)).toBe(true);
+    await run('keep_dashboard');
+    const alarm = await runInDurableObject(dashboard(env), (_o, ctx) => ctx.storage.getAlarm());
+    expect(alarm).not.toBeNull();
+  });
+});
