@@ -8,6 +8,7 @@ import { monitoringTasks } from './monitoring/monitoring.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
 import { paymentTasks } from './payments/payments.tasks';
 import { subscriptionTasks } from './subscriptions/subscriptions.tasks';
+import { syncTasks } from './sync/sync.tasks';
 import { TaskRegistry } from './tasks/task';
 import { builtinTasks } from './tasks/tasks.tasks';
 
@@ -24,4 +25,5 @@ export const taskRegistry = new TaskRegistry([
   ...exportTasks,
   ...analyticsTasks,
   keepDashboardTask,
+  ...syncTasks,
 ]);

@@ -5,6 +5,7 @@ import {
   DisableUserCommand,
   GetNodesCommand,
   GetRemnawaveHealthCommand,
+  GetStatsCommand,
   GetUserByIdCommand,
   GetUsersCommand,
   UpdateUserCommand,
@@ -29,6 +30,8 @@ export interface Remnawave {
   bulkUpdate(ids: number[], fields: z.input<typeof BulkUpdateUsersCommand.RequestBodySchema>['fields']): Promise<void>;
   bulkDelete(ids: number[]): Promise<void>;
   nodes(): Promise<PanelNode[]>;
+  /** `GET /api/system/stats`: users by status, online, nodes, memory. */
+  stats(): Promise<z.infer<typeof GetStatsCommand.ResponseSchema>['response']>;
   /** `GET /api/system/health`: resolves when the panel answers. */
   health(): Promise<unknown>;
 }
@@ -80,6 +83,7 @@ export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_
     },
     disableUser: async (id) => (await call('POST', DisableUserCommand.url(String(id)), DisableUserCommand.ResponseSchema)).response,
     nodes: async () => (await call('GET', GetNodesCommand.url, GetNodesCommand.ResponseSchema)).response as PanelNode[],
+    stats: async () => (await call('GET', GetStatsCommand.url, GetStatsCommand.ResponseSchema)).response,
     health: async () => (await call('GET', GetRemnawaveHealthCommand.url, GetRemnawaveHealthCommand.ResponseSchema)).response,
     bulkResetTraffic: (ids) => bulk(BulkResetTrafficUsersCommand.url, { userIds: ids }),
     bulkUpdate: (ids, fields) => bulk(BulkUpdateUsersCommand.url, { userIds: ids, fields }),

@@ -7,5 +7,6 @@ export * from '../monitoring/monitoring.schema';
 export * from '../notifications/notifications.schema';
 export * from '../payments/payments.schema';
 export * from '../subscriptions/subscriptions.schema';
+export * from '../sync/sync.schema';
 export * from '../tasks/tasks.schema';
 export * from '../users/users.schema';

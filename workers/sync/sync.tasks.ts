@@ -1,0 +1,92 @@
+import { sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { remnawave } from '../clients/remnawave';
+import type { Db } from '../core/db';
+import { defineTask } from '../tasks/task';
+import { COUNTRY_CENTRES } from './countries';
+import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
+
+/** The seed's sync policy: 3 tries, 2 minutes apart; then the next cycle. */
+const retry = { maxAttempts: 3, backoffSeconds: [120] };
+
+/** Stores `value` under `key` until `ttlSeconds` from now. */
+export async function cachePut(db: Db, key: string, value: unknown, ttlSeconds: number): Promise<void> {
+  const expiresAt = sql`now() + make_interval(secs => ${ttlSeconds})`;
+  await db
+    .insert(cacheEntriesTable)
+    .values({ key, value, expiresAt })
+    .onConflictDoUpdate({ target: cacheEntriesTable.key, set: { value, expiresAt, updatedAt: sql`now()` } });
+}
+
+/** The value under `key` unless it expired. */
+export async function cacheGet<T>(db: Db, key: string): Promise<T | undefined> {
+  const result = await db.execute<{ value: T }>(sql`select value from ${cacheEntriesTable} where key = ${key} and expires_at > now()`);
+  return result.rows[0]?.value;
+}
+
+/** Every 6 hours: each node's country → coordinates, upserted. */
+export const syncGeolocationsTask = defineTask({
+  name: 'sync_geolocations',
+  args: z.object({}).strict(),
+  retry,
+  handler: async ({ db, config }) => {
+    const nodes = await remnawave(config).nodes();
+    if (!nodes.length) return { nodes: 0, unknown_countries: [] };
+    const rows = nodes.map((n) => {
+      const [latitude, longitude] = COUNTRY_CENTRES[n.countryCode.toUpperCase()] ?? [null, null];
+      return { nodeUuid: n.uuid, name: n.name, countryCode: n.countryCode, latitude, longitude };
+    });
+    await db
+      .insert(serverLocationsTable)
+      .values(rows)
+      .onConflictDoUpdate({
+        target: serverLocationsTable.nodeUuid,
+        set: {
+          name: sql`excluded.name`,
+          countryCode: sql`excluded.country_code`,
+          latitude: sql`excluded.latitude`,
+          longitude: sql`excluded.longitude`,
+          updatedAt: sql`now()`,
+        },
+      });
+    return { nodes: rows.length, unknown_countries: [...new Set(rows.filter((r) => r.latitude === null).map((r) => r.countryCode))] };
+  },
+});
+
+/** Every 10 minutes: the panel's user statistics, cached 10 minutes. */
+export const syncUserStatsTask = defineTask({
+  name: 'sync_user_stats',
+  args: z.object({}).strict(),
+  retry,
+  handler: async ({ db, config }) => {
+    const stats = await remnawave(config).stats();
+    await cachePut(db, 'panel:stats', stats, 600);
+    return { cached: 'panel:stats', ttl_seconds: 600 };
+  },
+});
+
+/** Every 30 minutes: the nodes' configuration, cached 30 minutes. */
+export const syncNodeConfigsTask = defineTask({
+  name: 'sync_node_configs',
+  args: z.object({}).strict(),
+  retry,
+  handler: async ({ db, config }) => {
+    const nodes = await remnawave(config).nodes();
+    await cachePut(db, 'panel:nodes', nodes, 1800);
+    return { cached: 'panel:nodes', nodes: nodes.length, ttl_seconds: 1800 };
+  },
+});
+
+/** Daily: cache entries past their expiry are removed. */
+export const cleanupCacheTask = defineTask({
+  name: 'cleanup_cache',
+  args: z.object({}).strict(),
+  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  handler: async ({ db, log }) => {
+    const result = await db.execute(sql`delete from ${cacheEntriesTable} where expires_at < now()`);
+    log.info('cleanup_done', { table: 'cache_entries', removed: result.rowCount ?? 0 });
+    return { removed: result.rowCount ?? 0 };
+  },
+});
+
+export const syncTasks = [syncGeolocationsTask, syncUserStatsTask, syncNodeConfigsTask, cleanupCacheTask];
