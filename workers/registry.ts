@@ -7,6 +7,7 @@ import { exportTasks } from './exports/exports.tasks';
 import { monitoringTasks } from './monitoring/monitoring.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
 import { paymentTasks } from './payments/payments.tasks';
+import { reportTasks } from './reports/reports.tasks';
 import { subscriptionTasks } from './subscriptions/subscriptions.tasks';
 import { syncTasks } from './sync/sync.tasks';
 import { TaskRegistry } from './tasks/task';
@@ -26,4 +27,5 @@ export const taskRegistry = new TaskRegistry([
   ...analyticsTasks,
   keepDashboardTask,
   ...syncTasks,
+  ...reportTasks,
 ]);

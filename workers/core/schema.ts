@@ -6,6 +6,7 @@ export * from '../campaigns/campaigns.schema';
 export * from '../monitoring/monitoring.schema';
 export * from '../notifications/notifications.schema';
 export * from '../payments/payments.schema';
+export * from '../reports/reports.schema';
 export * from '../subscriptions/subscriptions.schema';
 export * from '../sync/sync.schema';
 export * from '../tasks/tasks.schema';

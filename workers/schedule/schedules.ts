@@ -47,6 +47,13 @@ export const schedules: readonly Schedule[] = [
   { cron: '*/10 * * * *', task: 'sync_user_stats', what: "the panel's user statistics, cached 10 min" },
   { cron: '*/30 * * * *', task: 'sync_node_configs', what: "the nodes' configuration, cached 30 min" },
   { cron: '45 3 * * *', task: 'cleanup_cache', what: 'remove cache entries past their expiry' },
+  { cron: '0 6 * * *', task: 'daily_report', what: "yesterday's report to the admins (Telegram HTML)" },
+  { cron: '0 7 * * 1', task: 'weekly_report', what: 'the last 7 days with trends against the 7 before' },
+  {
+    cron: '*/5 * * * *',
+    task: 'detect_anomalies',
+    what: 'task error rate > 5 %, backlog > 500, payment failures > 10 %: alerted once, resolved once',
+  },
   { cron: '*/10 * * * *', task: 'cleanup_task_results', what: 'delete finished task runs past their expires_at' },
   { cron: '*/10 * * * *', task: 'requeue_stale_runs', what: 're-enqueue runs overdue by 15 min (lost queue messages)' },
   { cron: '*/10 * * * *', task: 'cleanup_telegram_updates', what: 'forget handled update ids older than 7 days' },
