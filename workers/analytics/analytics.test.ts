@@ -75,6 +75,11 @@ describe('daily stats and the dashboard', () => {
     expect(row?.stats).toMatchObject({ new_users: 2 });
   });
 
+  it('aggregates the previous hour and yesterday when no time is given', async () => {
+    expect(await run('aggregate_bandwidth')).toMatchObject({ hour: expect.any(String) });
+    expect(await run('daily_stats')).toMatchObject({ day: new Date(Date.now() - 86_400_000).toISOString().slice(0, 10) });
+  });
+
   it('serves the realtime snapshot and keeps its 30-second refresh running', async () => {
     const uuid = crypto.randomUUID();
     await setNode({

@@ -98,4 +98,18 @@ describe('bulk user operations', () => {
     expect(await bad.json()).toMatchObject({ field: 'operation' });
     expect((await callApi('/bulk/00000000-0000-7000-8000-000000000000')).status).toBe(404);
   });
+
+  it('enables, resets traffic and deletes through their bulk routes', async () => {
+    const ids = await seedPanelUsers(3);
+    const runOp = async (operation: string) => {
+      const { job_id } = await json<{ job_id: string }>(await callApi('/bulk/users', { body: { operation, user_ids: ids } }));
+      return untilDone(job_id);
+    };
+    expect(await runOp('disable')).toMatchObject({ processed: 3 });
+    expect(await runOp('enable')).toMatchObject({ processed: 3 });
+    expect(new Set(await statuses(ids))).toEqual(new Set(['ACTIVE']));
+    expect(await runOp('reset_traffic')).toMatchObject({ processed: 3, failed: 0 });
+    expect(await runOp('delete')).toMatchObject({ processed: 3 });
+    expect(await statuses(ids)).toEqual([]);
+  });
 });

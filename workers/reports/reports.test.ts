@@ -24,18 +24,16 @@ describe('reports', () => {
         { telegramId: 7_800_000_001, fullName: 'R1', createdAt: at('01') },
         { telegramId: 7_800_000_002, fullName: 'R2', createdAt: at('02'), isActive: false, blockedAt: at('05') },
       ]);
-      await db
-        .insert(paymentsTable)
-        .values({
-          invoiceId: 1_900_000_001,
-          remnawaveUserId: 1,
-          plan: 'month',
-          days: 30,
-          amount: '5',
-          asset: 'USDT',
-          status: 'completed',
-          completedAt: at('03'),
-        });
+      await db.insert(paymentsTable).values({
+        invoiceId: 1_900_000_001,
+        remnawaveUserId: 1,
+        plan: 'month',
+        days: 30,
+        amount: '5',
+        asset: 'USDT',
+        status: 'completed',
+        completedAt: at('03'),
+      });
       await db.insert(nodeHealthTable).values({ nodeUuid: node, name: 'report-node', status: 'online' });
       // Online all day but 6 hours offline: 75 %.
       await db.insert(nodeHealthHistoryTable).values([
@@ -71,6 +69,13 @@ describe('reports', () => {
     expect(result).toMatchObject({ figures: { new_users: 2 }, previous: { new_users: 1 } });
     const text = await poll(async () => (await deliveries(admin)).slice(before).find((d) => d.text?.startsWith('📊 Weekly report'))?.text);
     expect(text).toContain('New users: 2 (+100% vs last week)');
+  });
+});
+
+describe('reports on their schedule', () => {
+  it('reports yesterday and the last week when no date is given', async () => {
+    expect(await run('daily_report')).toHaveProperty('new_users');
+    expect(await run('weekly_report')).toMatchObject({ figures: { payments: expect.any(Number) }, previous: expect.any(Object) });
   });
 });
 
