@@ -123,6 +123,24 @@ describe('campaigns in the admin chat', () => {
     expect(row?.status).toBe('cancelled');
   });
 
+  it('says why a post cannot be broadcast, and goes back from the language picker', async () => {
+    let seq = await lastSeq();
+    await post(admin, { photo: [{ file_id: 'p', file_unique_id: 'p', width: 1, height: 1 }], caption: 'x'.repeat(1100) });
+    const refusal = await nextDelivery(seq, (d) => d.text?.startsWith("This post can't be broadcast") ?? false);
+    expect(refusal.text).toContain('longer than 1024 characters');
+    seq = await lastSeq();
+    await post(admin, { text: 'Back and forth' });
+    const card = await nextDelivery(seq, (d) => buttons(d.params).some((b) => b.callback_data.startsWith('cmp:start:')));
+    const id = buttons(card.params)[0]?.callback_data.split(':')[2] as string;
+    seq = await lastSeq();
+    await press(admin, `cmp:lang:${id}`, card);
+    await nextCall('editMessageReplyMarkup', seq, () => true);
+    await press(admin, `cmp:card:${id}`, card);
+    const back = await nextCall('editMessageText', seq, (c) => c.params.message_id === card.message_id && c.status === 200);
+    expect(String(back.params.text)).toContain('Back and forth');
+    expect(buttons(back.params).map((b) => b.callback_data.split(':')[1])).toEqual(['lang', 'preview', 'start', 'cancel']);
+  });
+
   it('shows nothing of it to anyone else', async () => {
     const stranger = uniqueTelegramId();
     const before = (await calls('answerCallbackQuery')).length;

@@ -1,4 +1,4 @@
-import { Composer, type Filter } from 'grammy';
+import { Composer, type Filter, GrammyError } from 'grammy';
 import type { Message } from 'grammy/types';
 import { CALLBACK, type CardAction, campaignCard, languagePicker } from '../campaigns/campaign-view';
 import { audienceCount, findCampaign } from '../campaigns/campaigns.repo';
@@ -98,7 +98,10 @@ async function onButton(ctx: ButtonCtx, action: CardAction, id: string, language
   if (action === 'card') {
     const count = snapshot.status === 'draft' ? await audienceCount(db, found.campaign.audience) : undefined;
     const card = campaignCard(snapshot, { title: found.campaign.title, languages, audience: count }, ctx.t);
-    await ctx.editMessageText(card.text, { parse_mode: 'HTML', reply_markup: card.reply_markup });
+    await ctx.editMessageText(card.text, { parse_mode: 'HTML', reply_markup: card.reply_markup }).catch((err: unknown) => {
+      // Pressed twice: the card already shows this.
+      if (!(err instanceof GrammyError && err.description.includes('message is not modified'))) throw err;
+    });
     await ctx.answerCallbackQuery();
     return;
   }
