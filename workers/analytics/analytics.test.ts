@@ -103,4 +103,17 @@ describe('daily stats and the dashboard', () => {
     const alarm = await runInDurableObject(dashboard(env), (_o, ctx) => ctx.storage.getAlarm());
     expect(alarm).not.toBeNull();
   });
+
+  // Last: the outage opens this isolate's breaker for the panel.
+  it('still refreshes when the panel is down, naming what it could not read', async () => {
+    await fetch(`${panel}/__control/config`, { method: 'POST', body: JSON.stringify({ down: true }) });
+    try {
+      const snap = await dashboard(env).refresh();
+      expect(snap.servers).toBe(0);
+      expect(snap.errors?.[0]).toMatch(/^panel: /);
+      expect(Array.isArray(snap.last_events)).toBe(true);
+    } finally {
+      await fetch(`${panel}/__control/config`, { method: 'POST', body: JSON.stringify({ down: false }) });
+    }
+  });
 });

@@ -236,4 +236,11 @@ describe('payments', () => {
       stats: { count: 2, revenue: { USDT: 50 }, average: { USDT: 25 }, by_plan: { month: 1, year: 1 }, by_provider: { cryptobot: 2 } },
     });
   });
+
+  it('tries again later when the invoice is not paid yet', async () => {
+    const p = await createPayment(await panelUser(new Date()), uniqueTelegramId());
+    const run = await runWithStatus(await kickOverHttp('process_payment_completion', { invoice_id: p.invoice_id }), 'failed');
+    expect(run.error).toContain(`invoice ${p.invoice_id} is active, not paid`);
+    expect((await payment(p.id)).status).toBe('pending');
+  });
 });
