@@ -12,6 +12,7 @@ export const testSecrets = {
   CRYPTOBOT_TOKEN: CRYPTOBOT_TEST_TOKEN,
   REMNAWAVE_API_TOKEN: REMNAWAVE_STAND_IN_TOKEN,
   REMNAWAVE_WEBHOOK_SECRET: 'test-remnawave-webhook-secret',
+  METRICS_TOKEN: 'test-metrics-token-0123',
 };
 
 export default defineConfig({

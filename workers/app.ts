@@ -6,6 +6,7 @@ import { onError } from './core/errors';
 import { createRouter, requestContext, requireAdminToken } from './core/http';
 import { exportDownloadRoutes, exportRoutes } from './exports/exports.routes';
 import { healthRoutes } from './health/health.routes';
+import { metricsRoutes } from './metrics/metrics.routes';
 import { notificationRoutes } from './notifications/notifications.routes';
 import { paymentRoutes, paymentWebhookRoutes } from './payments/payments.routes';
 import { panelWebhookRoutes } from './subscriptions/panel-webhook.routes';
@@ -38,6 +39,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   app.route('/webhooks', paymentWebhookRoutes(deps.registry));
   app.route('/webhooks', panelWebhookRoutes(deps.registry));
   app.route('/exports', exportDownloadRoutes());
+  app.route('/metrics', metricsRoutes());
   app.route('/api', api);
   return app;
 }

@@ -43,6 +43,8 @@ const configSchema = z.object({
   NOTIFICATION_MAX_RETRIES: positiveInt(5),
   /** Notifications one `process_notifications` run claims. Default 50 */
   NOTIFICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
+  /** Bearer token of `GET /metrics`; empty turns the endpoint off. */
+  METRICS_TOKEN: z.string().default(''),
   /** Users per panel bulk call in bulk operations (at most 500). Default 50 */
   BULK_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   /** Days audit log rows are kept. Default 90 */
@@ -87,6 +89,7 @@ export function getConfig(env: Env): Config {
     config.REMNAWAVE_API_TOKEN,
     config.REMNAWAVE_WEBHOOK_SECRET,
     config.CRYPTOBOT_TOKEN,
+    config.METRICS_TOKEN,
   ]);
   cache.set(env, config);
   return config;

@@ -5,5 +5,6 @@ declare namespace Cloudflare {
     CRYPTOBOT_TOKEN: string;
     REMNAWAVE_API_TOKEN: string;
     REMNAWAVE_WEBHOOK_SECRET: string;
+    METRICS_TOKEN: string;
   }
 }

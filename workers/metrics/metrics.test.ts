@@ -1,0 +1,56 @@
+import { env } from 'cloudflare:workers';
+// @ts-expect-error: the parser ships without types
+import parsePrometheusTextFormat from 'parse-prometheus-text-format';
+import { describe, expect, it } from 'vitest';
+import { call } from '../testing/http';
+import { kickOverHttp, runWithStatus } from '../testing/runs';
+
+interface MetricFamily {
+  name: string;
+  type: string;
+  metrics: { labels?: Record<string, string>; value?: string; buckets?: Record<string, string>; count?: string }[];
+}
+
+const scrape = (token: string | null = env.METRICS_TOKEN) =>
+  call('/metrics', { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+
+describe('GET /metrics', () => {
+  it('refuses a missing or wrong token', async () => {
+    expect((await scrape(null)).status).toBe(401);
+    expect((await scrape('wrong')).status).toBe(401);
+  });
+
+  it('serves every metric in the Prometheus text format, parseable, with task counts and durations', async () => {
+    await runWithStatus(await kickOverHttp('echo', { hello: 'metrics' }), 'succeeded');
+    const res = await scrape();
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await res.text();
+    const families = parsePrometheusTextFormat(text) as MetricFamily[];
+    const names = families.map((f) => f.name);
+    for (const name of [
+      'flarecast_tasks_received',
+      'flarecast_tasks_succeeded',
+      'flarecast_tasks_failed',
+      'flarecast_tasks_dead',
+      'flarecast_tasks_retried',
+      'flarecast_task_duration_seconds',
+      'flarecast_queue_backlog',
+      'flarecast_notifications',
+      'flarecast_node_up',
+      'flarecast_service_up',
+      'flarecast_payments',
+      'flarecast_campaign_recipients',
+      'flarecast_gate_blocked_seconds',
+    ])
+      expect(names).toContain(name);
+    const succeeded = families.find((f) => f.name === 'flarecast_tasks_succeeded');
+    expect(Number(succeeded?.metrics.find((m) => m.labels?.task === 'echo')?.value)).toBeGreaterThanOrEqual(1);
+    expect(families.find((f) => f.name === 'flarecast_task_duration_seconds')?.type).toBe('HISTOGRAM');
+    // The parser keeps a histogram's buckets but not its other labels: read the echo series from the text.
+    const count = Number(/^flarecast_task_duration_seconds_count\{task="echo"\} (\d+)$/m.exec(text)?.[1]);
+    const inf = Number(/^flarecast_task_duration_seconds_bucket\{task="echo",le="\+Inf"\} (\d+)$/m.exec(text)?.[1]);
+    expect(count).toBeGreaterThanOrEqual(1);
+    expect(inf).toBe(count);
+  });
+});
