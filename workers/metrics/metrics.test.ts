@@ -2,6 +2,8 @@ import { env } from 'cloudflare:workers';
 // @ts-expect-error: the parser ships without types
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
+import alerts from '../../deploy/alerts.yml?raw';
+import grafana from '../../deploy/grafana-dashboard.json?raw';
 import { call } from '../testing/http';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 
@@ -52,5 +54,17 @@ describe('GET /metrics', () => {
     const inf = Number(/^flarecast_task_duration_seconds_bucket\{task="echo",le="\+Inf"\} (\d+)$/m.exec(text)?.[1]);
     expect(count).toBeGreaterThanOrEqual(1);
     expect(inf).toBe(count);
+  });
+
+  it('has every metric the Grafana dashboard and the alert rules use', async () => {
+    const text = await (await scrape()).text();
+    const served = new Set(
+      (parsePrometheusTextFormat(text) as MetricFamily[]).flatMap((f) =>
+        f.type === 'HISTOGRAM' ? [`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`] : [f.name],
+      ),
+    );
+    const used = new Set([...`${alerts}\n${grafana}`.matchAll(/\bflarecast_[a-z_]+/g)].map((m) => m[0]));
+    expect(used.size).toBeGreaterThan(8);
+    for (const name of used) expect(served, name).toContain(name);
   });
 });
