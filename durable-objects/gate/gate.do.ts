@@ -9,6 +9,9 @@ import { SendScheduler, type SlotGrant, type SlotRequest } from './send-schedule
  */
 export class BotGate extends DurableObject<Env> {
   #scheduler: SendScheduler | undefined;
+  /** Since this instance started (Prometheus counters may reset). */
+  #granted = 0;
+  #blocks = 0;
 
   #get(): SendScheduler {
     const config = getConfig(this.env);
@@ -19,18 +22,26 @@ export class BotGate extends DurableObject<Env> {
   }
 
   async acquire(req: SlotRequest): Promise<SlotGrant> {
-    return this.#get().acquire(Date.now(), req);
+    const grant = this.#get().acquire(Date.now(), req);
+    this.#granted += grant.times.length;
+    return grant;
   }
 
   /** Telegram said 429: nobody sends before `until` (epoch ms). */
   async block(until: number): Promise<void> {
     const scheduler = this.#get();
+    this.#blocks++;
     scheduler.block(until);
     this.ctx.storage.kv.put('blockedUntil', scheduler.blockedUntil);
   }
 
   async blockedUntil(): Promise<number> {
     return this.#get().blockedUntil;
+  }
+
+  /** Slots granted and 429s reported since this instance started, and the current block. */
+  async stats(): Promise<{ granted: number; blocks: number; blockedUntil: number }> {
+    return { granted: this.#granted, blocks: this.#blocks, blockedUntil: this.#get().blockedUntil };
   }
 }
 

@@ -12,7 +12,7 @@ export function metricsRoutes() {
     if (!token) throw new AppError(404, 'not_found', 'metrics are off (set METRICS_TOKEN)');
     const given = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
     if (!secretsEqual(token, given)) throw new AppError(401, 'unauthorized', 'missing or wrong bearer token');
-    const text = render(await collect(c.var.db, await botGate(c.env).blockedUntil()));
+    const text = render(await collect(c.var.db, await botGate(c.env).stats()));
     return c.body(text, 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
   });
 }

@@ -44,6 +44,8 @@ describe('GET /metrics', () => {
       'flarecast_payments',
       'flarecast_campaign_recipients',
       'flarecast_gate_blocked_seconds',
+      'flarecast_gate_slots_granted_total',
+      'flarecast_gate_429_total',
     ])
       expect(names).toContain(name);
     const succeeded = families.find((f) => f.name === 'flarecast_tasks_succeeded');
@@ -63,7 +65,7 @@ describe('GET /metrics', () => {
         f.type === 'HISTOGRAM' ? [`${f.name}_bucket`, `${f.name}_sum`, `${f.name}_count`] : [f.name],
       ),
     );
-    const used = new Set([...`${alerts}\n${grafana}`.matchAll(/\bflarecast_[a-z_]+/g)].map((m) => m[0]));
+    const used = new Set([...`${alerts}\n${grafana}`.matchAll(/\bflarecast_[a-z0-9_]+/g)].map((m) => m[0]));
     expect(used.size).toBeGreaterThan(8);
     for (const name of used) expect(served, name).toContain(name);
   });

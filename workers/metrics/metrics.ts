@@ -36,7 +36,7 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
  * Every metric read from Postgres at scrape time: Workers keep no state between requests, so the
  * stores are the source of truth (task runs, notifications, payments, node health, campaigns).
  */
-export async function collect(db: Db, gateBlockedUntil: number): Promise<Family[]> {
+export async function collect(db: Db, gate: { granted: number; blocks: number; blockedUntil: number }): Promise<Family[]> {
   const rows = async <T extends Record<string, unknown>>(q: ReturnType<typeof sql>) => (await db.execute<T>(q)).rows;
   const [tasks, durations, backlog, notifications, nodes, payments, campaigns, services] = await Promise.all([
     rows<{ name: string; status: string; n: number; retries: number }>(
@@ -153,7 +153,19 @@ export async function collect(db: Db, gateBlockedUntil: number): Promise<Family[
       name: 'flarecast_gate_blocked_seconds',
       help: 'Seconds left of the bot-wide wait after a Telegram 429 (0: sending).',
       type: 'gauge',
-      samples: [{ value: Math.max(0, (gateBlockedUntil - Date.now()) / 1000) }],
+      samples: [{ value: Math.max(0, (gate.blockedUntil - Date.now()) / 1000) }],
+    },
+    {
+      name: 'flarecast_gate_slots_granted_total',
+      help: 'Send slots the bot-wide gate granted (since its object started).',
+      type: 'counter',
+      samples: [{ value: gate.granted }],
+    },
+    {
+      name: 'flarecast_gate_429_total',
+      help: '429s from Telegram reported to the gate (since its object started).',
+      type: 'counter',
+      samples: [{ value: gate.blocks }],
     },
   ];
 }
