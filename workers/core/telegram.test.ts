@@ -37,4 +37,17 @@ describe('the Bot API client with the gate', () => {
     const api = createApi(getConfig(env), env);
     expect((await api.getMe()).is_bot).toBe(true);
   });
+
+  it('queues sends beyond the next second until the gate has room, at the bot-wide pace', async () => {
+    const api = createApi(getConfig(env), env);
+    const chats = Array.from({ length: 45 }, () => uniqueTelegramId());
+    await Promise.all(chats.map((chat) => api.sendMessage(chat, 'paced')));
+    const times: number[] = [];
+    for (const chat of chats) for (const d of await deliveries(chat)) times.push(d.at);
+    times.sort((a, b) => a - b);
+    expect(times).toHaveLength(45);
+    // 30 a second: the 45 sends span at least a second, and no second holds more than 32.
+    expect((times.at(-1) as number) - (times[0] as number)).toBeGreaterThanOrEqual(900);
+    for (let i = 0; i + 32 < times.length; i++) expect((times[i + 32] as number) - (times[i] as number)).toBeGreaterThanOrEqual(1000);
+  });
 });
