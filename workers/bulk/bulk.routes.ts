@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
+import { errorSchema, errors, json } from '../core/openapi';
 import { kick } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { getRun } from '../tasks/tasks.repo';
@@ -23,9 +24,6 @@ const jobSchema = z
   })
   .openapi('BulkJob');
 
-const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = { 400: json(errorSchema, 'Invalid request; `field` names it'), 401: json(errorSchema, 'Missing or wrong bearer token') };
 const jobParam = z.object({ job_id: z.uuid() });
 
 const routes = {

@@ -4,6 +4,7 @@ import { streamSSE } from 'hono/streaming';
 import { isFinished } from '../../durable-objects/campaign/campaign.state';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
+import { errorSchema, errors, json } from '../core/openapi';
 import { findCampaign, listCampaigns } from './campaigns.repo';
 import { campaignStatuses } from './campaigns.schema';
 import { campaignJson, campaignObject, createCampaign, sendPreview } from './campaigns.service';
@@ -43,9 +44,6 @@ const campaignSchema = z
   })
   .openapi('Campaign');
 
-const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = { 400: json(errorSchema, 'Invalid request; `field` names it'), 401: json(errorSchema, 'Missing or wrong bearer token') };
 const idParam = z.object({ id: z.uuid() });
 
 const routes = {

@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
-import type { PgTable } from 'drizzle-orm/pg-core';
+import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
+import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { notificationQueueTable } from '../notifications/notifications.schema';
 import { auditLogsTable, webhookLogsTable } from '../payments/payments.schema';
@@ -24,50 +25,45 @@ export async function deleteInBatches(db: Db, table: PgTable, where: SQL): Promi
 /** The seed's cleanup policy: 2 tries, 5 minutes apart (a failure is only logged). */
 const retry = { maxAttempts: 2, backoffSeconds: [300] };
 
-export const cleanupAuditLogsTask = defineTask({
-  name: 'cleanup_audit_logs',
-  args: z.object({}).strict(),
-  retry,
-  timeoutSeconds: 600,
-  handler: async ({ db, config, log }) => {
-    const removed = await deleteInBatches(
-      db,
-      auditLogsTable,
-      sql`${auditLogsTable.createdAt} < now() - make_interval(days => ${config.CLEANUP_AUDIT_RETENTION_DAYS})`,
-    );
-    log.info('cleanup_done', { table: 'audit_logs', removed, retention_days: config.CLEANUP_AUDIT_RETENTION_DAYS });
-    return { removed };
-  },
-});
+/**
+ * A retention job: deletes the rows of `table` older than `days(config)` days (and matching `also`),
+ * 1,000 per statement, and logs how many went.
+ */
+function retentionTask(name: string, table: PgTable & { createdAt: AnyPgColumn }, label: string, days: (c: Config) => number, also?: SQL) {
+  return defineTask({
+    name,
+    args: z.object({}).strict(),
+    retry,
+    timeoutSeconds: 600,
+    handler: async ({ db, config, log }) => {
+      const retention = days(config);
+      const old = sql`${table.createdAt} < now() - make_interval(days => ${retention})`;
+      const removed = await deleteInBatches(db, table, also ? sql`${also} and ${old}` : old);
+      log.info('cleanup_done', { table: label, removed, retention_days: retention });
+      return { removed };
+    },
+  });
+}
 
-export const cleanupWebhookLogsTask = defineTask({
-  name: 'cleanup_webhook_logs',
-  args: z.object({}).strict(),
-  retry,
-  timeoutSeconds: 600,
-  handler: async ({ db, config, log }) => {
-    const removed = await deleteInBatches(
-      db,
-      webhookLogsTable,
-      sql`${webhookLogsTable.createdAt} < now() - make_interval(days => ${config.CLEANUP_WEBHOOK_RETENTION_DAYS})`,
-    );
-    log.info('cleanup_done', { table: 'webhook_logs', removed, retention_days: config.CLEANUP_WEBHOOK_RETENTION_DAYS });
-    return { removed };
-  },
-});
-
+export const cleanupAuditLogsTask = retentionTask(
+  'cleanup_audit_logs',
+  auditLogsTable,
+  'audit_logs',
+  (c) => c.CLEANUP_AUDIT_RETENTION_DAYS,
+);
+export const cleanupWebhookLogsTask = retentionTask(
+  'cleanup_webhook_logs',
+  webhookLogsTable,
+  'webhook_logs',
+  (c) => c.CLEANUP_WEBHOOK_RETENTION_DAYS,
+);
 /** Sent and failed notifications are kept 7 days; pending ones are never removed. */
-export const cleanupNotificationsTask = defineTask({
-  name: 'cleanup_notifications',
-  args: z.object({}).strict(),
-  retry,
-  timeoutSeconds: 600,
-  handler: async ({ db, log }) => {
-    const q = notificationQueueTable;
-    const removed = await deleteInBatches(db, q, sql`${q.status} <> 'pending' and ${q.createdAt} < now() - interval '7 days'`);
-    log.info('cleanup_done', { table: 'notification_queue', removed, retention_days: 7 });
-    return { removed };
-  },
-});
+export const cleanupNotificationsTask = retentionTask(
+  'cleanup_notifications',
+  notificationQueueTable,
+  'notification_queue',
+  () => 7,
+  sql`${notificationQueueTable.status} <> 'pending'`,
+);
 
 export const cleanupTasks = [cleanupAuditLogsTask, cleanupWebhookLogsTask, cleanupNotificationsTask];

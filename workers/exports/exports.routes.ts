@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
+import { errorSchema, errors, json } from '../core/openapi';
 import { kick } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { getRun } from '../tasks/tasks.repo';
@@ -19,10 +20,6 @@ const exportSchema = z
     url: z.string().nullable(),
   })
   .openapi('Export');
-
-const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = { 400: json(errorSchema, 'Invalid request; `field` names it'), 401: json(errorSchema, 'Missing or wrong bearer token') };
 
 const routes = {
   create: createRoute({

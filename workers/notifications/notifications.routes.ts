@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { AppError } from '../core/errors';
 import { createRouter } from '../core/http';
+import { errorSchema, errors, json } from '../core/openapi';
 import { kicker } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { type Notification, notificationQueueTable, notificationStatuses } from './notifications.schema';
@@ -30,10 +31,6 @@ const createBody = z.object({
   scheduled_at: z.iso.datetime({ offset: true }).optional(),
   dedupe_key: z.string().min(1).max(200).optional(),
 });
-
-const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = { 400: json(errorSchema, 'Invalid request; `field` names it'), 401: json(errorSchema, 'Missing or wrong bearer token') };
 
 const routes = {
   create: createRoute({

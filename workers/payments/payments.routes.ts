@@ -4,6 +4,7 @@ import { Hono } from 'hono';
 import { invoiceSchema } from '../clients/cryptobot';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
+import { errorSchema, errors, json } from '../core/openapi';
 import { hmacSha256Hex, secretsEqual, sha256 } from '../core/secrets';
 import { kicker } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
@@ -83,10 +84,6 @@ const createBody = z.object({
   amount: z.string().regex(/^\d+(\.\d{1,8})?$/, 'a decimal string such as "4.99"'),
   asset: z.enum(['USDT', 'TON', 'BTC', 'ETH', 'LTC', 'BNB', 'TRX', 'USDC']),
 });
-
-const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = { 400: json(errorSchema, 'Invalid request; `field` names it'), 401: json(errorSchema, 'Missing or wrong bearer token') };
 
 const routes = {
   create: createRoute({

@@ -2,6 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
+import { errorSchema, errors, json } from '../core/openapi';
 import { kick, kickMany, type ProducerDeps } from './kick';
 import type { TaskRegistry } from './task';
 import { getRun, listRuns } from './tasks.repo';
@@ -35,13 +36,6 @@ const runSchema = z
     expires_at: z.string(),
   })
   .openapi('TaskRun');
-
-const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
-const errors = {
-  400: json(errorSchema, 'Invalid request; `field` names the offending field'),
-  401: json(errorSchema, 'Missing or wrong bearer token'),
-};
 
 const kickRoute = createRoute({
   method: 'post',

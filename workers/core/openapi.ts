@@ -1,0 +1,13 @@
+import { z } from '@hono/zod-openapi';
+
+/** The JSON error every route answers with (`workers/core/errors.ts`). */
+export const errorSchema = z.object({ error: z.string(), message: z.string(), field: z.string().optional() }).openapi('Error');
+
+/** A JSON response of `schema` for a route's `responses`. */
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
+
+/** What every admin API route may answer besides its own responses. */
+export const errors = {
+  400: json(errorSchema, 'Invalid request; `field` names the offending field'),
+  401: json(errorSchema, 'Missing or wrong bearer token'),
+};
