@@ -2,6 +2,7 @@ import { dashboardRoutes } from './analytics/dashboard.routes';
 import { webhookRoutes } from './bot/webhook.routes';
 import { bulkRoutes } from './bulk/bulk.routes';
 import { campaignRoutes } from './campaigns/campaigns.routes';
+import { consoleRoutes } from './console/console.routes';
 import { onError } from './core/errors';
 import { createRouter, requestContext, requireAdminToken } from './core/http';
 import { exportDownloadRoutes, exportRoutes } from './exports/exports.routes';
@@ -13,7 +14,7 @@ import { panelWebhookRoutes } from './subscriptions/panel-webhook.routes';
 import type { TaskRegistry } from './tasks/task';
 import { taskRoutes } from './tasks/tasks.routes';
 
-/** The HTTP surface: health, the Telegram webhook and the bearer-protected admin API. */
+/** The HTTP surface: health, the Telegram webhook, the bearer-protected admin API and the web console. */
 export function createApp(deps: { registry: TaskRegistry }) {
   const api = createRouter();
   api.use('*', requireAdminToken());
@@ -41,5 +42,6 @@ export function createApp(deps: { registry: TaskRegistry }) {
   app.route('/exports', exportDownloadRoutes());
   app.route('/metrics', metricsRoutes());
   app.route('/api', api);
+  app.route('/admin', consoleRoutes({ registry: deps.registry, fetch: (request, env, ctx) => app.fetch(request, env, ctx) }));
   return app;
 }

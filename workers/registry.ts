@@ -3,6 +3,7 @@ import { keepDashboardTask } from './analytics/dashboard.tasks';
 import { cleanupTelegramUpdatesTask } from './bot/bot.tasks';
 import { bulkUserOperationTask } from './bulk/bulk.tasks';
 import { cleanupTasks } from './cleanup/cleanup.tasks';
+import { cleanupConsoleSessionsTask } from './console/sessions';
 import { exportTasks } from './exports/exports.tasks';
 import { monitoringTasks } from './monitoring/monitoring.tasks';
 import { notificationTasks } from './notifications/notifications.tasks';
@@ -22,6 +23,7 @@ export const taskRegistry = new TaskRegistry([
   ...subscriptionTasks,
   ...monitoringTasks,
   ...cleanupTasks,
+  cleanupConsoleSessionsTask,
   bulkUserOperationTask,
   ...exportTasks,
   ...analyticsTasks,

@@ -3,6 +3,7 @@ export * from '../analytics/analytics.schema';
 export * from '../bot/admin-sessions.schema';
 export * from '../bot/updates.schema';
 export * from '../campaigns/campaigns.schema';
+export * from '../console/console.schema';
 export * from '../monitoring/monitoring.schema';
 export * from '../notifications/notifications.schema';
 export * from '../payments/payments.schema';

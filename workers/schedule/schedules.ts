@@ -35,6 +35,7 @@ export const schedules: readonly Schedule[] = [
   },
   { cron: '30 3 * * *', task: 'cleanup_notifications', what: 'delete sent and failed notifications older than 7 days' },
   { cron: '0 * * * *', task: 'cleanup_exports', what: 'delete export files older than 24 hours from R2' },
+  { cron: '0 * * * *', task: 'cleanup_console_sessions', what: 'delete web console sessions past their 12-hour expiry' },
   { cron: '*/5 * * * *', task: 'collect_bandwidth', what: 'a traffic snapshot per node (kept 48 h)' },
   { cron: '5 * * * *', task: 'aggregate_bandwidth', what: "the previous hour's snapshots → sum/avg/max/min per node (kept 30 days)" },
   {

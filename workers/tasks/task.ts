@@ -92,4 +92,9 @@ export class TaskRegistry {
   get(name: string): TaskDefinition | undefined {
     return this.#tasks.get(name);
   }
+
+  /** Every task name, sorted. */
+  names(): string[] {
+    return [...this.#tasks.keys()].sort();
+  }
 }

@@ -28,6 +28,7 @@ export function runWithStatus(id: string, status: TaskStatus, timeoutMs = 15_000
 /** Inserts a run as if kicked, without sending its queue message. */
 export async function insertRun(values: {
   name: string;
+  args?: unknown;
   status?: TaskStatus;
   attempts?: number;
   maxAttempts?: number;

@@ -1,0 +1,276 @@
+import { env } from 'cloudflare:workers';
+import { eq, sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { createApp } from '../app';
+import { campaignsTable } from '../campaigns/campaigns.schema';
+import { taskRegistry } from '../registry';
+import { uniqueTelegramId, withTestDb } from '../testing/db';
+import { call, callApi, json } from '../testing/http';
+import { poll } from '../testing/poll';
+import { insertRun, runWithStatus } from '../testing/runs';
+import { deliveries } from '../testing/telegram';
+import { usersTable } from '../users/users.schema';
+import { publicConsoleRoutes, SESSION_COOKIE } from './console.routes';
+import { consoleSessionsTable } from './console.schema';
+import { openSession } from './sessions';
+
+// Every route the console serves, read from the app's router so a new page cannot be missed.
+const consoleRoutes = createApp({ registry: taskRegistry })
+  .routes.filter((r) => (r.path === '/admin' || r.path.startsWith('/admin/')) && r.method !== 'ALL')
+  .map((r) => ({
+    method: r.method,
+    route: `${r.method} ${r.path}`,
+    path: r.path
+      .replace(/:id\{[^}]+\}/g, crypto.randomUUID())
+      .replace(/:action\{[^}]+\}/, 'start')
+      .replace(/:[a-z_]+/g, 'x'),
+  }));
+
+/** A browser's cookie jar for one origin, enough for the console's two cookies. */
+class Browser {
+  readonly cookies = new Map<string, string>();
+
+  async fetch(path: string, init: { method?: string; form?: Record<string, string>; accept?: string } = {}): Promise<Response> {
+    const headers = new Headers({ accept: init.accept ?? 'text/html' });
+    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
+    const body = init.form ? new URLSearchParams(init.form) : undefined;
+    const res = await call(path, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
+    for (const cookie of res.headers.getSetCookie()) {
+      const [pair = ''] = cookie.split(';');
+      const [name = '', value = ''] = pair.split('=');
+      if (/max-age=0/i.test(cookie) || value === '') this.cookies.delete(name);
+      else this.cookies.set(name, value);
+    }
+    return res;
+  }
+
+  /** The page's CSRF token, from its first form. */
+  static csrf(html: string): string {
+    const token = /name="_csrf" value="([^"]+)"/.exec(html)?.[1];
+    if (!token) throw new Error('no CSRF token on the page');
+    return token;
+  }
+
+  /** Signs in through the form, as a person would; returns the session's CSRF token. */
+  async signIn(): Promise<string> {
+    const login = await this.fetch('/admin/login');
+    const res = await this.fetch('/admin/login', { form: { _csrf: Browser.csrf(await login.text()), token: env.ADMIN_API_TOKEN } });
+    expect(res.status).toBe(303);
+    return Browser.csrf(await (await this.fetch('/admin/campaigns')).text());
+  }
+}
+
+async function campaignsTitled(title: string) {
+  return withTestDb((db) => db.select().from(campaignsTable).where(eq(campaignsTable.title, title)));
+}
+
+describe('web console', () => {
+  it('has pages to check, and only the sign-in form and static files are public', () => {
+    expect(consoleRoutes.length).toBeGreaterThanOrEqual(12);
+    const served = new Set(consoleRoutes.map((r) => r.route));
+    for (const route of publicConsoleRoutes) expect(served.has(route), route).toBe(true);
+  });
+
+  it('refuses every non-public route without a valid session: pages go to the sign-in form, the rest is 401', async () => {
+    const stranger = new Browser();
+    stranger.cookies.set(SESSION_COOKIE, 'forged-session-token');
+    const checked: string[] = [];
+    for (const { method, path, route } of consoleRoutes) {
+      if (publicConsoleRoutes.includes(route)) continue;
+      for (const browser of [new Browser(), stranger]) {
+        const res = await browser.fetch(path, { method, form: method === 'POST' ? { _csrf: 'x' } : undefined });
+        if (method === 'GET') {
+          expect(res.status, route).toBe(303);
+          expect(res.headers.get('location'), route).toBe('/admin/login');
+        } else {
+          expect(res.status, route).toBe(401);
+        }
+        const api = await browser.fetch(path, { method, accept: 'application/json' });
+        expect(api.status, route).toBe(401);
+      }
+      checked.push(route);
+    }
+    expect(checked.length).toBe(consoleRoutes.length - publicConsoleRoutes.length);
+  });
+
+  it('signs in with the admin token into a Secure, HttpOnly, SameSite=Strict session, behind a strict CSP', async () => {
+    const browser = new Browser();
+    const login = await browser.fetch('/admin/login');
+    expect(login.status).toBe(200);
+    const csp = login.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("default-src 'none'");
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'none'");
+    expect(login.headers.get('x-frame-options')).toBe('SAMEORIGIN');
+    const csrf = Browser.csrf(await login.text());
+
+    // No CSRF token, a wrong one, a wrong admin token: refused, no session.
+    expect((await browser.fetch('/admin/login', { form: { token: env.ADMIN_API_TOKEN } })).status).toBe(403);
+    expect((await browser.fetch('/admin/login', { form: { _csrf: `${csrf}x`, token: env.ADMIN_API_TOKEN } })).status).toBe(403);
+    const wrong = await browser.fetch('/admin/login', { form: { _csrf: csrf, token: 'not-the-admin-token' } });
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('Wrong token');
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
+
+    const ok = await browser.fetch('/admin/login', { form: { _csrf: csrf, token: env.ADMIN_API_TOKEN } });
+    expect(ok.status).toBe(303);
+    expect(ok.headers.get('location')).toBe('/admin/campaigns');
+    const cookie = ok.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
+    expect(cookie).toMatch(/HttpOnly/);
+    expect(cookie).toMatch(/Secure/);
+    expect(cookie).toMatch(/SameSite=Strict/);
+    expect(cookie).toMatch(/Path=\/admin/);
+    // The admin token never reaches the browser, and the cookie is not the stored value.
+    const page = await (await browser.fetch('/admin/campaigns')).text();
+    expect(page).not.toContain(env.ADMIN_API_TOKEN);
+    const token = browser.cookies.get(SESSION_COOKIE) as string;
+    const stored = await withTestDb((db) => db.select().from(consoleSessionsTable));
+    expect(stored.some((s) => s.tokenHash === token)).toBe(false);
+  });
+
+  it('creates a campaign from the form only with the CSRF token, and names a bad field', async () => {
+    const browser = new Browser();
+    const csrf = await browser.signIn();
+    const title = `Console ${crypto.randomUUID().slice(0, 8)}`;
+    const form = {
+      title,
+      kind: 'text',
+      text: 'Hello from the console',
+      parse_mode: '',
+      variant_language_1: 'ru',
+      variant_text_1: 'Привет из консоли',
+      audience_languages: 'zz-console',
+      rate_per_second: '7',
+    };
+    expect((await browser.fetch('/admin/campaigns', { form })).status).toBe(403);
+    expect((await browser.fetch('/admin/campaigns', { form: { ...form, _csrf: 'forged' } })).status).toBe(403);
+    // Another session's token is not this one's.
+    const other = await new Browser().signIn();
+    expect((await browser.fetch('/admin/campaigns', { form: { ...form, _csrf: other } })).status).toBe(403);
+    expect(await campaignsTitled(title)).toHaveLength(0);
+
+    const bad = await browser.fetch('/admin/campaigns', { form: { ...form, _csrf: csrf, rate_per_second: 'fast' } });
+    expect(bad.status).toBe(400);
+    const badPage = await bad.text();
+    expect(badPage).toContain('rate_per_second: must be a whole number');
+    expect(badPage).toContain('Привет из консоли'); // what was typed is kept
+    const tooLong = await browser.fetch('/admin/campaigns', { form: { ...form, _csrf: csrf, text: 'x'.repeat(5000) } });
+    expect(tooLong.status).toBe(400);
+    expect(await tooLong.text()).toContain('messages.0');
+
+    const created = await browser.fetch('/admin/campaigns', { form: { ...form, _csrf: csrf } });
+    expect(created.status).toBe(303);
+    const id = /\/admin\/campaigns\/([0-9a-f-]{36})\?done=created/.exec(created.headers.get('location') ?? '')?.[1] as string;
+    const campaign = await json<{ title: string; status: string; rate_per_second: number; audience: unknown }>(
+      await callApi(`/campaigns/${id}`),
+    );
+    expect(campaign).toMatchObject({ title, status: 'draft', rate_per_second: 7, audience: { language_codes: ['zz-console'] } });
+
+    const page = await browser.fetch(`/admin/campaigns/${id}?done=created`);
+    const html = await page.text();
+    expect(html).toContain('Draft created');
+    expect(html).toContain(`data-events="/admin/campaigns/${id}/events"`);
+    // An impossible transition is the API's 409, shown on the page.
+    const resume = await browser.fetch(`/admin/campaigns/${id}/resume`, { form: { _csrf: csrf } });
+    expect(resume.status).toBe(409);
+    expect(await resume.text()).toContain('class="error"');
+  });
+
+  it('runs a campaign from its page and streams its progress to the session', async () => {
+    const browser = new Browser();
+    const csrf = await browser.signIn();
+    const lang = `zz-${crypto.randomUUID().slice(0, 6)}`;
+    const users = Array.from({ length: 6 }, () => uniqueTelegramId());
+    await withTestDb((db) => db.insert(usersTable).values(users.map((id) => ({ telegramId: id, fullName: `C${id}`, languageCode: lang }))));
+    const created = await browser.fetch('/admin/campaigns', {
+      form: { _csrf: csrf, title: 'Streamed', kind: 'text', text: 'Console broadcast', audience_languages: lang, rate_per_second: '20' },
+    });
+    const id = /campaigns\/([0-9a-f-]{36})/.exec(created.headers.get('location') ?? '')?.[1] as string;
+
+    const preview = await browser.fetch(`/admin/campaigns/${id}/preview`, { form: { _csrf: csrf, chat_id: String(users[0]) } });
+    expect(preview.status).toBe(303);
+    expect(preview.headers.get('location')).toContain('done=preview');
+
+    expect((await browser.fetch(`/admin/campaigns/${id}/start`, { form: { _csrf: csrf } })).status).toBe(303);
+    const events = await browser.fetch(`/admin/campaigns/${id}/events`, { accept: 'text/event-stream' });
+    expect(events.status).toBe(200);
+    expect(events.headers.get('content-type')).toContain('text/event-stream');
+    const stream = await events.text(); // the stream ends after `done`
+    expect(stream).toContain('event: progress');
+    const done = JSON.parse(/event: done\ndata: (.*)\n/.exec(stream)?.[1] ?? '{}') as { status: string; sent: number; total: number };
+    expect(done).toMatchObject({ status: 'completed', sent: 6, total: 6 });
+    await poll(async () => ((await deliveries()).filter((d) => users.includes(d.chat_id)).length >= 7 ? true : undefined), {
+      what: 'preview and broadcast delivered',
+    });
+  });
+
+  it('lists task runs by name and status, and kicks a dead run again as a new run', async () => {
+    const browser = new Browser();
+    const csrf = await browser.signIn();
+    const marker = crypto.randomUUID();
+    const dead = await insertRun({ name: 'echo', args: { marker }, status: 'dead', attempts: 1, maxAttempts: 1 });
+    const page = await (await browser.fetch('/admin/tasks?name=echo&status=dead')).text();
+    expect(page).toContain(`data-run="${dead}"`);
+    expect(page).toContain(`/admin/tasks/${dead}/rekick`);
+
+    const bad = await browser.fetch('/admin/tasks?status=lost');
+    expect(bad.status).toBe(400);
+    expect(await bad.text()).toContain('status');
+
+    expect((await browser.fetch(`/admin/tasks/${dead}/rekick`, { form: {} })).status).toBe(403);
+    const rekick = await browser.fetch(`/admin/tasks/${dead}/rekick`, { form: { _csrf: csrf } });
+    expect(rekick.status).toBe(303);
+    const again = await poll(
+      async () =>
+        withTestDb(async (db) => {
+          const rows = await db.execute<{ id: string }>(
+            sql`select id from task_runs where name = 'echo' and args->>'marker' = ${marker} and id <> ${dead}`,
+          );
+          return rows.rows[0]?.id;
+        }),
+      { what: 'the new run' },
+    );
+    const run = await runWithStatus(again, 'succeeded');
+    expect(run.result).toEqual({ marker });
+    // Only dead runs are kicked again.
+    expect((await browser.fetch(`/admin/tasks/${again}/rekick`, { form: { _csrf: csrf } })).status).toBe(409);
+  });
+
+  it('shows operations and the API reference of every /api route', async () => {
+    const browser = new Browser();
+    await browser.signIn();
+    const ops = await browser.fetch('/admin/operations');
+    expect(ops.status).toBe(200);
+    const html = await ops.text();
+    for (const heading of ['Online users', 'Nodes', 'Services and alerts', 'Bulk jobs', 'Exports']) expect(html).toContain(heading);
+
+    const reference = await (await browser.fetch('/admin/api')).text();
+    const doc = await json<{ paths: Record<string, Record<string, unknown>> }>(await callApi('/openapi.json'));
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const method of Object.keys(ops)) expect(reference).toContain(`id="${method}-${path}"`);
+
+    const script = await browser.fetch('/admin/static/console.js');
+    expect(script.headers.get('content-type')).toContain('javascript');
+    expect(await script.text()).toContain('EventSource');
+  });
+
+  it('ends a session on sign-out and after 12 hours; the hourly cleanup deletes expired ones', async () => {
+    const browser = new Browser();
+    const csrf = await browser.signIn();
+    const token = browser.cookies.get(SESSION_COOKIE) as string;
+    expect((await browser.fetch('/admin/logout', { form: { _csrf: csrf } })).status).toBe(303);
+    browser.cookies.set(SESSION_COOKIE, token);
+    expect((await browser.fetch('/admin/tasks')).headers.get('location')).toBe('/admin/login');
+
+    const old = await withTestDb((db) => openSession(db, new Date(Date.now() - 13 * 3600_000)));
+    const late = new Browser();
+    late.cookies.set(SESSION_COOKIE, old.token);
+    expect((await late.fetch('/admin/tasks')).status).toBe(303);
+
+    const kicked = await json<{ id: string }>(await callApi('/tasks', { body: { name: 'cleanup_console_sessions', args: {} } }));
+    const run = await runWithStatus(kicked.id, 'succeeded');
+    expect((run.result as { removed: number }).removed).toBeGreaterThanOrEqual(1);
+    const left = await withTestDb((db) => db.select().from(consoleSessionsTable).where(sql`expires_at < now()`));
+    expect(left).toHaveLength(0);
+  });
+});

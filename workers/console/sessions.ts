@@ -1,0 +1,62 @@
+import { and, eq, gt, lt } from 'drizzle-orm';
+import { z } from 'zod';
+import { deleteInBatches } from '../cleanup/cleanup.tasks';
+import type { Db } from '../core/db';
+import { defineTask } from '../tasks/task';
+import { type ConsoleSession, consoleSessionsTable } from './console.schema';
+
+/** A console sign-in lasts 12 hours; then the admin signs in again. */
+export const SESSION_TTL_SECONDS = 12 * 3600;
+
+/** 32 random bytes, base64url: the cookie's token and each session's CSRF token. */
+export function randomToken(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return btoa(String.fromCharCode(...bytes))
+    .replaceAll('+', '-')
+    .replaceAll('/', '_')
+    .replace(/=+$/, '');
+}
+
+async function hashToken(token: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Opens a session; returns the cookie token (never stored) and the session's CSRF token. */
+export async function openSession(db: Db, now = new Date()): Promise<{ token: string; csrf: string }> {
+  const token = randomToken();
+  const csrf = randomToken();
+  await db.insert(consoleSessionsTable).values({
+    tokenHash: await hashToken(token),
+    csrfToken: csrf,
+    createdAt: now,
+    expiresAt: new Date(now.getTime() + SESSION_TTL_SECONDS * 1000),
+  });
+  return { token, csrf };
+}
+
+/** The live session of a cookie token, if any (an expired one counts as none). */
+export async function findSession(db: Db, token: string): Promise<ConsoleSession | undefined> {
+  const [row] = await db
+    .select()
+    .from(consoleSessionsTable)
+    .where(and(eq(consoleSessionsTable.tokenHash, await hashToken(token)), gt(consoleSessionsTable.expiresAt, new Date())));
+  return row;
+}
+
+export async function closeSession(db: Db, token: string): Promise<void> {
+  await db.delete(consoleSessionsTable).where(eq(consoleSessionsTable.tokenHash, await hashToken(token)));
+}
+
+/** Hourly: console sessions past their expiry are deleted. */
+export const cleanupConsoleSessionsTask = defineTask({
+  name: 'cleanup_console_sessions',
+  args: z.object({}).strict(),
+  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  timeoutSeconds: 300,
+  handler: async ({ db, log }) => {
+    const removed = await deleteInBatches(db, consoleSessionsTable, lt(consoleSessionsTable.expiresAt, new Date()));
+    log.info('cleanup_done', { table: 'console_sessions', removed });
+    return { removed };
+  },
+});
