@@ -22,6 +22,7 @@ const jobs = crons.map(
 console.log(`
 Flarecast is running.
   Worker        ${stack.url}        (health: ${stack.url}/health)
+  Console       ${stack.url}/admin  (sign in with the admin token)
   Admin API     ${stack.url}/api    Authorization: Bearer ${stack.vars.ADMIN_API_TOKEN}
   Webhook       ${stack.url}/telegram/webhook
   Postgres      ${stack.embedded ? `embedded PGlite at ${withoutPassword(stack.databaseUrl)}, data in ${process.env.DATA_DIR ?? '.data'}/pglite` : 'DATABASE_URL'}

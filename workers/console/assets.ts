@@ -79,7 +79,9 @@ export const consoleJs = `'use strict';
       }
       if (line) {
         const top = Math.max(c.rate_per_second, ...rates, 1);
-        line.setAttribute('points', rates.map((r, i) => (i * 600) / HISTORY + ',' + (120 - (r / top) * 115).toFixed(1)).join(' '));
+        // The x axis grows with the run up to HISTORY seconds, then scrolls.
+        const span = Math.max(rates.length - 1, 30);
+        line.setAttribute('points', rates.map((r, i) => ((i * 600) / span).toFixed(1) + ',' + (120 - (r / top) * 115).toFixed(1)).join(' '));
       }
     };
     source.addEventListener('progress', (e) => show(JSON.parse(e.data)));
@@ -100,3 +102,6 @@ export const consoleJs = `'use strict';
   });
 })();
 `;
+
+/** A flare: the tab's icon. */
+export const favicon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><path d="M8 1 C11 5 13 7 13 10 A5 5 0 0 1 3 10 C3 7 5 5 8 1Z" fill="#e8590c"/></svg>`;

@@ -10,7 +10,7 @@ import { nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from '../
 import { anomaliesTable } from '../reports/reports.schema';
 import type { TaskRegistry } from '../tasks/task';
 import { getRun } from '../tasks/tasks.repo';
-import { consoleCss, consoleJs } from './assets';
+import { consoleCss, consoleJs, favicon } from './assets';
 import type { ConsoleSession } from './console.schema';
 import { closeSession, findSession, openSession, randomToken, SESSION_TTL_SECONDS } from './sessions';
 import {
@@ -179,6 +179,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
     .use('*', requireSession())
     .get('/static/console.css', (c) => asset(c, consoleCss, 'text/css; charset=utf-8'))
     .get('/static/console.js', (c) => asset(c, consoleJs, 'text/javascript; charset=utf-8'))
+    .get('/static/favicon.svg', (c) => asset(c, favicon, 'image/svg+xml'))
     .get('/login', (c) => {
       const csrf = randomToken();
       setCookie(c, LOGIN_COOKIE, csrf, { ...cookieBase, path: '/admin/login', maxAge: 600 });

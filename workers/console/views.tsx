@@ -53,6 +53,7 @@ export const Layout: FC<{ title: string; page?: Page; csrf?: string; notice?: st
       <meta charset="utf-8" />
       <meta name="viewport" content="width=device-width, initial-scale=1" />
       <title>{`${p.title} · Flarecast`}</title>
+      <link rel="icon" href="/admin/static/favicon.svg" />
       <link rel="stylesheet" href="/admin/static/console.css" />
       <script src="/admin/static/console.js" defer />
     </head>
