@@ -1,6 +1,8 @@
 import { createApp } from './app';
 import { processRecipientBatch } from './campaigns/sender';
 import { getConfig } from './core/config';
+import { reportIncident } from './core/incidents';
+import { createLogger } from './core/logger';
 import { createApi } from './core/telegram';
 import { taskRegistry } from './registry';
 import { runScheduled } from './schedule/scheduled';
@@ -13,18 +15,30 @@ export default {
   fetch: app.fetch,
 
   async queue(batch, env) {
-    const config = getConfig(env);
-    const api = createApi(config, env);
-    if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
-    else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
-    else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
+    try {
+      const config = getConfig(env);
+      const api = createApi(config, env);
+      if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
+      else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
+      else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
+    } catch (err) {
+      // The batch is retried by the queue; the admins hear of the failure once per incident.
+      await reportIncident(env, createLogger(crypto.randomUUID(), { queue: batch.queue }), `queue ${batch.queue}`, err);
+      throw err;
+    }
   },
 
   async scheduled(controller, env) {
-    await runScheduled({ config: getConfig(env), env, registry: taskRegistry }, controller.cron, controller.scheduledTime);
+    try {
+      await runScheduled({ config: getConfig(env), env, registry: taskRegistry }, controller.cron, controller.scheduledTime);
+    } catch (err) {
+      await reportIncident(env, createLogger(crypto.randomUUID(), { cron: controller.cron }), `cron ${controller.cron}`, err);
+      throw err;
+    }
   },
 } satisfies ExportedHandler<Env>;
 
 export { CampaignObject } from '../durable-objects/campaign/campaign.do';
 export { DashboardObject } from '../durable-objects/dashboard/dashboard.do';
 export { BotGate } from '../durable-objects/gate/gate.do';
+export { IncidentObject } from '../durable-objects/incidents/incidents.do';

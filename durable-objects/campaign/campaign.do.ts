@@ -102,12 +102,17 @@ export class CampaignObject extends DurableObject<Env> {
     this.ctx.storage.kv.put('watchers', [...others, watcher].slice(-MAX_WATCHERS));
   }
 
-  async act(action: Action): Promise<{ ok: true; snapshot: Snapshot } | { ok: false; reason: string }> {
+  /**
+   * A transition asked for by a request; when it starts, schedules or resumes the campaign, the
+   * request's correlation id goes with every recipient message and send log from then on.
+   */
+  async act(action: Action, correlationId?: string): Promise<{ ok: true; snapshot: Snapshot } | { ok: false; reason: string }> {
     const engine = this.#required();
     const result = engine.apply(action, Date.now());
     if (!result.ok) return result;
-    this.#save(engine);
     const { status, scheduledFor } = engine.state;
+    if (correlationId && (status === 'running' || status === 'scheduled')) engine.state.correlationId = correlationId;
+    this.#save(engine);
     if (status === 'scheduled' && scheduledFor !== null) await this.ctx.storage.setAlarm(scheduledFor);
     if (status === 'running') this.ctx.waitUntil(this.#pump());
     await this.#sync(engine);
@@ -203,7 +208,12 @@ export class CampaignObject extends DurableObject<Env> {
         try {
           await this.env.BROADCAST_QUEUE.sendBatch(
             group.map((g) => ({
-              body: encodeRecipients({ campaign: s.id, batch: g.batch, recipients: g.recipients.map((r) => [r.id, r.lang]) }),
+              body: encodeRecipients({
+                campaign: s.id,
+                batch: g.batch,
+                recipients: g.recipients.map((r) => [r.id, r.lang]),
+                cid: s.correlationId,
+              }),
               contentType: 'bytes' as const,
             })),
           );
@@ -228,7 +238,7 @@ export class CampaignObject extends DurableObject<Env> {
         if (at !== null) await this.#wakeAt(at);
       }
     } catch (err) {
-      createLogger(s.id, { campaign: s.id }).error('campaign_pump_failed', { error: errorMessage(err) });
+      createLogger(s.correlationId ?? s.id, { campaign: s.id }).error('campaign_pump_failed', { error: errorMessage(err) });
       await this.#wakeAt(Date.now() + 5_000);
     } finally {
       this.#pumping = false;

@@ -50,6 +50,8 @@ export interface CampaignState {
   nextOwnSlot: number;
   startedAt: number | null;
   finishedAt: number | null;
+  /** Correlation id of the request that started (or scheduled, or resumed) it: its sends log it. */
+  correlationId?: string;
 }
 
 export type SendOutcome = Outcome | 'retry';
@@ -99,6 +101,7 @@ export interface Snapshot extends Counters {
   scheduled_at: string | null;
   started_at: string | null;
   finished_at: string | null;
+  correlation_id: string | null;
 }
 
 /** A claim not reported within this long is counted `unknown` (its sender died; it may have sent). */
@@ -231,6 +234,7 @@ export class CampaignEngine {
       scheduled_at: iso(s.scheduledFor),
       started_at: iso(s.startedAt),
       finished_at: iso(s.finishedAt),
+      correlation_id: s.correlationId ?? null,
     };
   }
 

@@ -108,7 +108,7 @@ async function onButton(ctx: ButtonCtx, action: CardAction, id: string, language
   // Start, pause, resume, cancel: the campaign's object edits this card from now on.
   const card = ctx.callbackQuery.message;
   if (card) await stub.watch({ chatId: card.chat.id, messageId: card.message_id, locale: ctx.locale, title: found.campaign.title });
-  const result = await stub.act(action);
+  const result = await stub.act(action, ctx.deps.log.correlationId);
   if (!result.ok) throw new AppError(409, 'invalid_transition', result.reason);
   ctx.deps.log.info('campaign_transition', { campaign: id, action, status: result.snapshot.status, admin: ctx.from.id });
   await ctx.answerCallbackQuery();

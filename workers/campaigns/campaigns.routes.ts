@@ -40,6 +40,7 @@ const campaignSchema = z
     scheduled_at: z.string().nullable(),
     started_at: z.string().nullable(),
     finished_at: z.string().nullable(),
+    correlation_id: z.string().nullable().openapi({ description: 'Of the request that started it; its sends log it' }),
     created_at: z.string(),
   })
   .openapi('Campaign');
@@ -77,7 +78,10 @@ const routes = {
     },
     responses: {
       200: json(
-        z.object({ campaigns: z.array(campaignSchema.omit({ pending: true, usage: true })), next_cursor: z.uuid().nullable() }),
+        z.object({
+          campaigns: z.array(campaignSchema.omit({ pending: true, usage: true, correlation_id: true })),
+          next_cursor: z.uuid().nullable(),
+        }),
         'A page',
       ),
       ...errors,
@@ -210,7 +214,7 @@ export function campaignRoutes() {
       const found = await findCampaign(c.var.db, id);
       if (!found) throw new AppError(404, 'not_found', 'no such campaign');
       const { stub } = await campaignObject(c.env, c.var.db, id);
-      const result = await stub.act(action);
+      const result = await stub.act(action, c.var.log.correlationId);
       if (!result.ok) throw new AppError(409, 'invalid_transition', result.reason);
       c.var.log.info('campaign_transition', { campaign: id, action, status: result.snapshot.status });
       return c.json(campaignJson(found.campaign, result.snapshot), 200);

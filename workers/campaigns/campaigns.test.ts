@@ -1,11 +1,11 @@
 import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { inArray } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { botGate } from '../../durable-objects/gate/gate.do';
 import worker from '../index';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
-import { callApi, json } from '../testing/http';
+import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { configureTelegram, deliveries, telegramStats } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
@@ -337,5 +337,36 @@ describe('campaign resilience', () => {
     const done = await untilStatus(campaign.id, 'completed');
     expect(done).toMatchObject({ sent: 40, unknown: 0, pending: 0 });
     await expectEachOnce(users);
+  });
+
+  it("carries the starting request's correlation id into every recipient message and its sends' logs", async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    await seedUsers(10, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] } });
+    const correlationId = `start-${tag}`;
+    const lines: string[] = [];
+    const spy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+      lines.push(String(line));
+    });
+    try {
+      const started = await call(`/api/campaigns/${campaign.id}/start`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${env.ADMIN_API_TOKEN}`, 'x-correlation-id': correlationId },
+      });
+      expect(started.status).toBe(200);
+      expect(await json(started)).toMatchObject({ correlation_id: correlationId });
+      await untilStatus(campaign.id, 'completed');
+      const done = await poll(
+        async () => {
+          const found = lines.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.event === 'recipients_message_done');
+          return found.some((l) => l.campaign === campaign.id) ? found.filter((l) => l.campaign === campaign.id) : undefined;
+        },
+        { what: 'the sender log line' },
+      );
+      expect(done.map((l) => l.correlation_id)).toEqual(done.map(() => correlationId));
+      expect(done.reduce((n, l) => n + Number(l.recipients), 0)).toBe(10);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

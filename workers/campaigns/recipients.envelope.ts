@@ -7,6 +7,8 @@ const batchSchema = z.object({
   campaign: z.uuid(),
   batch: z.string().min(1),
   recipients: z.array(z.tuple([z.number().int(), z.string().nullable()])).min(1),
+  /** Correlation id of the request that started the campaign, for the senders' logs. */
+  cid: z.string().max(128).optional(),
 });
 export type RecipientBatch = z.infer<typeof batchSchema>;
 
@@ -16,7 +18,8 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 export const RECIPIENTS_PER_MESSAGE = 2000;
 
 export function encodeRecipients(batch: Omit<RecipientBatch, 'v'>): Uint8Array {
-  return new Uint8Array(packr.pack({ v: 1, ...batch }));
+  const { cid, ...rest } = batch;
+  return new Uint8Array(packr.pack(cid === undefined ? { v: 1, ...rest } : { v: 1, ...rest, cid }));
 }
 
 export function decodeRecipients(body: unknown): { ok: true; batch: RecipientBatch } | { ok: false; reason: string } {

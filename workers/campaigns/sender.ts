@@ -51,13 +51,17 @@ export async function processRecipientBatch(deps: SenderDeps, batch: MessageBatc
 
 async function processMessage(deps: SenderDeps, message: Message): Promise<void> {
   const decoded = decodeRecipients(message.body);
-  const log = createLogger(crypto.randomUUID(), { queue: 'broadcast', message_id: message.id });
   if (!decoded.ok) {
-    log.error('recipients_message_undecodable', { reason: decoded.reason });
+    createLogger(crypto.randomUUID(), { queue: 'broadcast', message_id: message.id }).error('recipients_message_undecodable', {
+      reason: decoded.reason,
+    });
     message.ack();
     return;
   }
-  const { campaign, batch, recipients } = decoded.batch;
+  const { campaign, batch, recipients, cid } = decoded.batch;
+  // The campaign's correlation id: its sends log under the request that started it.
+  const log = createLogger(cid ?? crypto.randomUUID(), { queue: 'broadcast', message_id: message.id });
+  const started = Date.now();
   try {
     const stub = deps.env.CAMPAIGN.get(deps.env.CAMPAIGN.idFromName(campaign));
     let content = contents.get(campaign);
@@ -75,6 +79,7 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
       log.child({ campaign, batch }),
     );
     message.ack();
+    log.info('recipients_message_done', { campaign, batch, recipients: recipients.length, ms: Date.now() - started });
   } catch (err) {
     log.error('recipients_message_failed', { campaign, batch, error: errorMessage(err) });
     message.retry({ delaySeconds: Math.min(5 * message.attempts, 60) });

@@ -2,7 +2,8 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from './config';
-import { createLogger, errorMessage } from './logger';
+import { reportIncident } from './incidents';
+import { createLogger, errorMessage, type Logger } from './logger';
 import { redact } from './redact';
 
 /** The one error type of the HTTP boundary; mapped to JSON in `onError`. */
@@ -30,7 +31,10 @@ export interface ErrorBody {
   field?: string;
 }
 
-/** Maps any thrown value to a JSON response; unexpected errors are logged and answered 500 without details. */
+/**
+ * Maps any thrown value to a JSON response. Unexpected errors are logged, answered 500 without
+ * details, and reported to the admins once per incident (after the response, in `waitUntil`).
+ */
 export function onError(err: Error, c: Context): Response {
   if (err instanceof AppError) {
     const body: ErrorBody = { error: err.code, message: redact(err.message), ...(err.field ? { field: err.field } : {}) };
@@ -40,7 +44,13 @@ export function onError(err: Error, c: Context): Response {
     // Raised by Hono itself, e.g. a body that is not JSON.
     return c.json({ error: 'invalid_request', message: err.message, field: 'body' } satisfies ErrorBody, err.status);
   }
-  const log = createLogger(c.req.header('x-correlation-id') ?? 'unknown');
+  const log: Logger = c.get('log') ?? createLogger(c.req.header('x-correlation-id') ?? crypto.randomUUID());
+  const report = reportIncident(c.env as Env, log, `${c.req.method} ${c.req.path}`, err);
+  try {
+    c.executionCtx.waitUntil(report);
+  } catch {
+    // No execution context (a direct app.request call): the report still runs, unawaited.
+  }
   if (err instanceof ConfigError) {
     log.error('config_invalid', { error: err.message });
     return c.json({ error: 'misconfigured', message: 'the service is misconfigured; see the logs' } satisfies ErrorBody, 500);

@@ -1,0 +1,84 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
+import { describe, expect, it } from 'vitest';
+import { INCIDENT_QUIET_MS, incidents } from '../../durable-objects/incidents/incidents.do';
+import { createApp } from '../app';
+import worker from '../index';
+import { taskRegistry } from '../registry';
+import { poll } from '../testing/poll';
+import { deliveries } from '../testing/telegram';
+import { ConfigError, getConfig } from './config';
+import { incidentKey } from './incidents';
+
+const admins = [900001, 900002];
+
+/** Alerts each admin got that mention `tag`. */
+async function alertsAbout(tag: string): Promise<number[]> {
+  return Promise.all(admins.map(async (id) => (await deliveries(id)).filter((d) => d.text?.includes(tag)).length));
+}
+
+describe('critical failures reach the admins once per incident', () => {
+  it('an unhandled error is a bare 500, and the admins hear of it once however often it repeats', async () => {
+    const tag = `exploded-${crypto.randomUUID().slice(0, 8)}`;
+    const app = createApp({ registry: taskRegistry });
+    // A route that fails as a bug would: the app's own error middleware handles it.
+    app.get('/boom/:kind/:ms', (c) => {
+      throw new Error(`${tag}: ${c.req.param('kind')} after ${c.req.param('ms')} ms`);
+    });
+    const hit = async (kind: string, ms: number) => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request(`https://flarecast.test/boom/${kind}/${ms}`), env, ctx);
+      await waitOnExecutionContext(ctx);
+      return res;
+    };
+
+    const first = await hit('db', 4012);
+    expect(first.status).toBe(500);
+    const body = await first.text();
+    expect(body).toContain('internal error');
+    expect(body).not.toContain(tag);
+    for (const ms of [4007, 3999, 4100]) expect((await hit('db', ms)).status).toBe(500);
+    await poll(async () => ((await alertsAbout(tag)).every((n) => n >= 1) ? true : undefined), { what: 'the incident alert' });
+
+    // Another failure is another incident.
+    await hit('queue', 1);
+    await poll(async () => ((await alertsAbout(`${tag}: queue`)).every((n) => n === 1) ? true : undefined), { what: 'the second alert' });
+    expect(await alertsAbout(`${tag}: db`)).toEqual([1, 1]);
+    const [alert] = (await deliveries(admins[0])).filter((d) => d.text?.includes(`${tag}: db`));
+    expect(alert?.text).toContain('Critical failure in GET /boom/db/4012');
+    expect(alert?.text).toMatch(/Correlation id: [0-9a-f-]{36}/);
+  });
+
+  it('a failing cron run is reported and still fails, so the failure stays visible', async () => {
+    const broken = { ...env, DATABASE_URL: 'not a url' } as Env;
+    let failure: unknown;
+    try {
+      getConfig(broken);
+    } catch (err) {
+      failure = err;
+    }
+    expect(failure).toBeInstanceOf(ConfigError);
+    await expect(worker.scheduled(createScheduledController({ cron: '*/2 * * * *' }), broken)).rejects.toThrow(ConfigError);
+    // Misconfigured: there may be no bot to alert with, but the ledger opened the incident.
+    const again = await incidents(env).report(incidentKey('cron */2 * * * *', failure));
+    expect(again.alert).toBe(false);
+    expect(again.occurrences).toBeGreaterThanOrEqual(2);
+  });
+
+  it('an incident ends after an hour of quiet; the next occurrence alerts again', async () => {
+    const key = `test|Error|${crypto.randomUUID()}`;
+    const ledger = incidents(env);
+    const t0 = Date.now();
+    expect(await ledger.report(key, t0)).toEqual({ alert: true, occurrences: 1 });
+    expect(await ledger.report(key, t0 + 1000)).toEqual({ alert: false, occurrences: 2 });
+    expect(await ledger.report(key, t0 + 1000 + INCIDENT_QUIET_MS)).toEqual({ alert: false, occurrences: 3 });
+    expect(await ledger.report(key, t0 + 1001 + 2 * INCIDENT_QUIET_MS + 1)).toEqual({ alert: true, occurrences: 1 });
+  });
+
+  it('numbers and ids do not split an incident', () => {
+    const a = incidentKey('GET /api/tasks/0b0e9a3c-4f6e-4b7e-9d1e-0c7f2d1e5a11', new Error('timeout after 4012 ms'));
+    const b = incidentKey('GET /api/tasks/5a5e9a3c-4f6e-4b7e-9d1e-0c7f2d1e5a22', new Error('timeout after 3999 ms'));
+    expect(a).toBe(b);
+    expect(incidentKey('GET /x', new TypeError('timeout after 1 ms'))).not.toBe(incidentKey('GET /x', new Error('timeout after 1 ms')));
+  });
+});
