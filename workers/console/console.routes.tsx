@@ -147,8 +147,11 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
     return { ok: false, status: res.status, message: error.message ?? `HTTP ${res.status}` };
   };
   const must = <T,>(result: ApiResult<T>): T => {
+    // The API's refusal stands (404, 400 naming the field); its own failure is a bad gateway here.
     if (!result.ok)
-      throw new AppError(result.status === 404 ? 404 : 502, result.status === 404 ? 'not_found' : 'api_failed', result.message);
+      throw result.status < 500
+        ? new AppError(result.status as 400, result.status === 404 ? 'not_found' : 'invalid_request', result.message)
+        : new AppError(502, 'api_failed', result.message);
     return result.data;
   };
   const campaignPage = async (c: C, id: string, error?: { status: number; message: string }) => {

@@ -249,6 +249,10 @@ describe('web console', () => {
     for (const [path, ops] of Object.entries(doc.paths))
       for (const method of Object.keys(ops)) expect(reference).toContain(`id="${method}-${path}"`);
 
+    // The API's refusals stand: a bad cursor is 400, an unknown campaign 404.
+    expect((await browser.fetch('/admin/campaigns?cursor=nope')).status).toBe(400);
+    expect((await browser.fetch(`/admin/campaigns/${crypto.randomUUID()}`)).status).toBe(404);
+
     const script = await browser.fetch('/admin/static/console.js');
     expect(script.headers.get('content-type')).toContain('javascript');
     expect(await script.text()).toContain('EventSource');
