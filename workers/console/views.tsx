@@ -30,7 +30,7 @@ export interface RunView {
   result: unknown;
   error: string | null;
   progress: unknown;
-  history: { attempt: number; started_at: string; finished_at: string; error?: string }[];
+  history: { attempt: number; started_at: string; finished_at: string; error?: string; error_type?: string }[];
   correlation_id: string;
   created_at: string;
   finished_at: string | null;
@@ -391,7 +391,8 @@ export const TasksPage: FC<{
                   <ol>
                     {r.history.map((h) => (
                       <li>
-                        {h.started_at.slice(11, 19)}–{h.finished_at.slice(11, 19)} {h.error ?? 'ok'}
+                        {h.started_at.slice(11, 19)}–{h.finished_at.slice(11, 19)}{' '}
+                        {h.error ? `${h.error_type ?? 'Error'}: ${h.error}` : 'ok'}
                       </li>
                     ))}
                   </ol>

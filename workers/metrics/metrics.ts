@@ -38,7 +38,7 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
  */
 export async function collect(db: Db, gate: { granted: number; blocks: number; blockedUntil: number }): Promise<Family[]> {
   const rows = async <T extends Record<string, unknown>>(q: ReturnType<typeof sql>) => (await db.execute<T>(q)).rows;
-  const [tasks, durations, backlog, notifications, nodes, payments, campaigns, services] = await Promise.all([
+  const [tasks, durations, backlog, notifications, nodes, payments, campaigns, services, taskErrors] = await Promise.all([
     rows<{ name: string; status: string; n: number; retries: number }>(
       sql`select name, status, count(*)::int as n, coalesce(sum(greatest(attempts - 1, 0)), 0)::int as retries from task_runs group by 1, 2`,
     ),
@@ -59,6 +59,9 @@ export async function collect(db: Db, gate: { granted: number; blocks: number; b
       sql`select id::text, title, status, total, sent, failed, blocked, unknown from campaigns order by id desc limit 20`,
     ),
     rows<{ service: string; down: boolean }>(sql`select service, down from service_health`),
+    rows<{ name: string; type: string; n: number }>(sql`
+      select name, coalesce(h->>'error_type', 'Error') as type, count(*)::int as n
+        from task_runs, jsonb_array_elements(history) h where h ? 'error' group by 1, 2`),
   ]);
   const byName = new Map<string, typeof durations>();
   for (const d of durations) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
@@ -96,6 +99,12 @@ export async function collect(db: Db, gate: { granted: number; blocks: number; b
         (t) => t.name,
         (t) => t.retries,
       ).map(([task, value]) => ({ labels: { task }, value })),
+    },
+    {
+      name: 'flarecast_task_errors',
+      help: 'Failed tries of stored task runs, by task and error type (the error class, or invalid_args, unknown_task, lease_expired).',
+      type: 'gauge',
+      samples: taskErrors.map((e) => ({ labels: { task: e.name, type: e.type }, value: e.n })),
     },
     {
       name: 'flarecast_task_duration_seconds',

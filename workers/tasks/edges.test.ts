@@ -9,7 +9,7 @@ import { createLogger } from '../core/logger';
 import worker from '../index';
 import { taskRegistry } from '../registry';
 import { withTestDb } from '../testing/db';
-import { callApi, json } from '../testing/http';
+import { call, callApi, json } from '../testing/http';
 import { insertRun, storedRun } from '../testing/runs';
 import { type Envelope, encodeBatch } from './envelope';
 import { kickMany } from './kick';
@@ -72,6 +72,12 @@ describe('consumer edge cases', () => {
     expect(await row(exhausted)).toMatchObject({ status: 'dead', error: 'no try left: try 3 never reported back' });
     expect(await row(gone)).toMatchObject({ status: 'dead', error: 'unknown task "retired_task"' });
     expect((await row(misfit)).status).toBe('dead');
+    // Each failure keeps its kind, and /metrics counts failures by task and kind.
+    const kinds = await Promise.all([exhausted, gone, misfit].map(async (id) => (await row(id)).history.at(-1)?.error_type));
+    expect(kinds).toEqual(['lease_expired', 'unknown_task', 'invalid_args']);
+    const metrics = await (await call('/metrics', { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } })).text();
+    expect(metrics).toMatch(/^flarecast_task_errors\{task="retired_task",type="unknown_task"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^flarecast_task_errors\{task="ping_db",type="invalid_args"\} [1-9]\d*$/m);
   });
 
   it('sends a JSON body it cannot read to the dead letter queue', async () => {

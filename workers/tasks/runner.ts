@@ -23,21 +23,22 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
   const { config } = deps;
   const log = createLogger(claimed.correlation_id, { task: claimed.name, run_id: claimed.id, attempt: claimed.attempts });
   const base = { id: claimed.id, attempt: claimed.attempts };
-  const dead = (error: string): Outcome => ({
+  const dead = (error: string, errorType: string): Outcome => ({
     ...base,
     status: 'dead',
     error,
+    errorType,
     ttlSeconds: Math.max(config.RESULT_TTL_SECONDS, DEAD_RUN_TTL_SECONDS),
   });
 
   const task = deps.registry.get(claimed.name);
-  if (!task) return dead(`unknown task "${claimed.name}"`);
+  if (!task) return dead(`unknown task "${claimed.name}"`, 'unknown_task');
   // A try whose consumer died holds its lease until it expires; after the last allowed try, give up.
-  if (claimed.attempts > claimed.max_attempts) return dead(`no try left: try ${claimed.max_attempts} never reported back`);
+  if (claimed.attempts > claimed.max_attempts) return dead(`no try left: try ${claimed.max_attempts} never reported back`, 'lease_expired');
   const args = task.args.safeParse(envelope.args);
   if (!args.success) {
     const issue = args.error.issues[0];
-    return dead(`args.${issue?.path.join('.')}: ${issue?.message}`);
+    return dead(`args.${issue?.path.join('.')}: ${issue?.message}`, 'invalid_args');
   }
 
   const timeout = new AbortController();
@@ -72,13 +73,14 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
     return { ...base, status: 'succeeded', result: toJson(result), ttlSeconds: config.RESULT_TTL_SECONDS };
   } catch (err) {
     const error = errorMessage(err);
+    const errorType = err instanceof Error ? err.name : typeof err;
     if (err instanceof PermanentTaskError || claimed.attempts >= task.retry.maxAttempts) {
-      log.error('task_dead', { error, ms: Date.now() - started });
-      return dead(error);
+      log.error('task_dead', { error, error_type: errorType, ms: Date.now() - started });
+      return dead(error, errorType);
     }
     const retryInSeconds = backoffFor(task.retry, claimed.attempts);
-    log.warn('task_failed', { error, retry_in_s: retryInSeconds, ms: Date.now() - started });
-    return { ...base, status: 'failed', error, retryInSeconds, ttlSeconds: config.RESULT_TTL_SECONDS };
+    log.warn('task_failed', { error, error_type: errorType, retry_in_s: retryInSeconds, ms: Date.now() - started });
+    return { ...base, status: 'failed', error, errorType, retryInSeconds, ttlSeconds: config.RESULT_TTL_SECONDS };
   }
 }
 

@@ -101,6 +101,8 @@ export interface Outcome {
   status: 'succeeded' | 'failed' | 'dead';
   result?: unknown;
   error?: string;
+  /** The kind of failure, kept in the try's history entry (`flarecast_task_errors{task,type}`). */
+  errorType?: string;
   /** Seconds until the next try (status `failed`). */
   retryInSeconds?: number;
   ttlSeconds: number;
@@ -123,6 +125,7 @@ export async function finishRuns(db: Db, outcomes: Outcome[]): Promise<FinishedR
     status: o.status,
     result: o.result === undefined ? null : o.result,
     error: o.error ?? null,
+    error_type: o.error === undefined ? null : (o.errorType ?? 'Error'),
     delay: o.retryInSeconds ?? 0,
     ttl: o.ttlSeconds,
   }));
@@ -133,9 +136,9 @@ export async function finishRuns(db: Db, outcomes: Outcome[]): Promise<FinishedR
            next_attempt_at = now() + make_interval(secs => r.delay),
            expires_at = now() + make_interval(secs => r.ttl),
            history = t.history || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-             'attempt', t.attempts, 'started_at', t.started_at, 'finished_at', now(), 'error', r.error)))
+             'attempt', t.attempts, 'started_at', t.started_at, 'finished_at', now(), 'error', r.error, 'error_type', r.error_type)))
       from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-           as r(id uuid, attempt int, status text, result jsonb, error text, delay int, ttl int)
+           as r(id uuid, attempt int, status text, result jsonb, error text, error_type text, delay int, ttl int)
      where t.id = r.id and t.status = 'running' and t.attempts = r.attempt
     returning t.id, t.name, t.status, t.attempts, t.error`);
   return result.rows;

@@ -27,7 +27,15 @@ const runSchema = z
     result: z.unknown(),
     error: z.string().nullable(),
     progress: z.unknown(),
-    history: z.array(z.object({ attempt: z.number(), started_at: z.string(), finished_at: z.string(), error: z.string().optional() })),
+    history: z.array(
+      z.object({
+        attempt: z.number(),
+        started_at: z.string(),
+        finished_at: z.string(),
+        error: z.string().optional(),
+        error_type: z.string().optional(),
+      }),
+    ),
     correlation_id: z.string(),
     created_at: z.string(),
     started_at: z.string().nullable(),

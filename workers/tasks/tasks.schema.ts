@@ -10,6 +10,8 @@ export interface AttemptRecord {
   started_at: string;
   finished_at: string;
   error?: string;
+  /** What kind of failure: the error's class (`TypeError`, `GrammyError`, `TaskTimeoutError`, …) or `invalid_args`, `unknown_task`, `lease_expired`. */
+  error_type?: string;
 }
 
 /**

@@ -52,7 +52,7 @@ interface RunJson {
   attempts: number;
   result: unknown;
   error: string | null;
-  history: { attempt: number; started_at: string; finished_at: string; error?: string }[];
+  history: { attempt: number; started_at: string; finished_at: string; error?: string; error_type?: string }[];
   created_at: string;
   finished_at: string | null;
 }
@@ -144,6 +144,7 @@ describe('task runtime', () => {
     expect(run.attempts).toBe(3);
     expect(run.error).toBe('boom: the upstream said no');
     expect(run.history.map((h) => h.attempt)).toEqual([1, 2, 3]);
+    expect(run.history.map((h) => h.error_type)).toEqual(['Error', 'Error', 'Error']);
     const gap = (a: number, b: number) => Date.parse(run.history[b]?.started_at ?? '') - Date.parse(run.history[a]?.finished_at ?? '');
     expect(gap(0, 1)).toBeGreaterThanOrEqual(1000 - 50);
     expect(gap(1, 2)).toBeGreaterThanOrEqual(2000 - 50);
