@@ -1,12 +1,11 @@
 import { DurableObject } from 'cloudflare:workers';
-import { desc, eq, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { bandwidthSnapshotsTable } from '../../workers/analytics/analytics.schema';
 import { remnawave } from '../../workers/clients/remnawave';
 import { getConfig } from '../../workers/core/config';
 import { createDb } from '../../workers/core/db';
 import { createLogger, errorMessage } from '../../workers/core/logger';
-import { nodeHealthHistoryTable, nodeHealthTable } from '../../workers/monitoring/monitoring.schema';
-import { classify } from '../../workers/monitoring/nodes';
+import { classify, recentNodeEvents } from '../../workers/monitoring/nodes';
 
 export interface Dashboard {
   at: string;
@@ -70,22 +69,7 @@ export class DashboardObject extends DurableObject<Env> {
         ),
       0,
     );
-    const events = await read(
-      'events',
-      () =>
-        db
-          .select({
-            node: nodeHealthTable.name,
-            from: nodeHealthHistoryTable.fromStatus,
-            to: nodeHealthHistoryTable.toStatus,
-            at: nodeHealthHistoryTable.at,
-          })
-          .from(nodeHealthHistoryTable)
-          .leftJoin(nodeHealthTable, eq(nodeHealthTable.nodeUuid, nodeHealthHistoryTable.nodeUuid))
-          .orderBy(desc(nodeHealthHistoryTable.at))
-          .limit(5),
-      [],
-    );
+    const events = await read('events', () => recentNodeEvents(db, 5), []);
     const snapshot: Dashboard = {
       at: new Date().toISOString(),
       online_users: nodes.reduce((n, node) => n + Number(node.usersOnline ?? 0), 0),

@@ -1,4 +1,4 @@
-import { desc, eq } from 'drizzle-orm';
+import { desc } from 'drizzle-orm';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { AppError, type ErrorBody } from '../core/errors';
 import type { AppEnv } from '../core/http';
 import { secretsEqual } from '../core/secrets';
-import { nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
+import { nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
+import { recentNodeEvents } from '../monitoring/nodes';
 import { anomaliesTable } from '../reports/reports.schema';
 import type { TaskRegistry } from '../tasks/task';
 import { getRun } from '../tasks/tasks.repo';
@@ -295,18 +296,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
         .from(nodeHealthTable)
         .orderBy(nodeHealthTable.name)
         .limit(200),
-      db
-        .select({
-          node: nodeHealthTable.name,
-          from: nodeHealthHistoryTable.fromStatus,
-          to: nodeHealthHistoryTable.toStatus,
-          source: nodeHealthHistoryTable.source,
-          at: nodeHealthHistoryTable.at,
-        })
-        .from(nodeHealthHistoryTable)
-        .innerJoin(nodeHealthTable, eq(nodeHealthTable.nodeUuid, nodeHealthHistoryTable.nodeUuid))
-        .orderBy(desc(nodeHealthHistoryTable.at))
-        .limit(30),
+      recentNodeEvents(db, 30),
       db.select().from(serviceHealthTable).orderBy(serviceHealthTable.service),
       db.select().from(anomaliesTable).orderBy(desc(anomaliesTable.changedAt)).limit(20),
       runs('bulk_user_operation'),

@@ -419,7 +419,7 @@ export const TasksPage: FC<{
 export interface OperationsData {
   dashboard: { at: string; online_users: number; bandwidth_bytes_5m: number; active_servers: number; servers: number; errors?: string[] };
   nodes: { uuid: string; name: string; status: string; since: Date; checkedAt: Date; escalated: boolean }[];
-  history: { node: string; from: string | null; to: string; source: string; at: Date }[];
+  history: { node: string | null; from: string | null; to: string; source: string; at: Date }[];
   services: { service: string; down: boolean; failures: number; lastError: string | null; changedAt: Date }[];
   alerts: { kind: string; active: boolean; value: number | null; changedAt: Date }[];
   bulk: RunView[];
@@ -481,7 +481,7 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
       <ul>
         {d.history.map((h) => (
           <li>
-            {when(h.at)} {h.node}: {h.from ?? 'new'} → {h.to} ({h.source})
+            {when(h.at)} {h.node ?? 'a removed node'}: {h.from ?? 'new'} → {h.to} ({h.source})
           </li>
         ))}
       </ul>

@@ -1,4 +1,4 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, desc, eq, sql } from 'drizzle-orm';
 import type { Api } from 'grammy';
 import type { PanelNode } from '../clients/remnawave';
 import type { Config } from '../core/config';
@@ -6,6 +6,22 @@ import type { Db } from '../core/db';
 import type { Logger } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { type NodeStatus, nodeHealthHistoryTable, nodeHealthTable } from './monitoring.schema';
+
+/** The last `limit` status changes of the nodes, newest first (a node no longer listed shows as null). */
+export function recentNodeEvents(db: Db, limit: number) {
+  return db
+    .select({
+      node: nodeHealthTable.name,
+      from: nodeHealthHistoryTable.fromStatus,
+      to: nodeHealthHistoryTable.toStatus,
+      source: nodeHealthHistoryTable.source,
+      at: nodeHealthHistoryTable.at,
+    })
+    .from(nodeHealthHistoryTable)
+    .leftJoin(nodeHealthTable, eq(nodeHealthTable.nodeUuid, nodeHealthHistoryTable.nodeUuid))
+    .orderBy(desc(nodeHealthHistoryTable.at))
+    .limit(limit);
+}
 
 /** An offline node escalates to CRITICAL after this long. */
 export const ESCALATE_AFTER_MS = 5 * 60_000;
