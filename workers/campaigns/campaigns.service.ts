@@ -5,6 +5,7 @@ import { botGate } from '../../durable-objects/gate/gate.do';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { AppError } from '../core/errors';
+import { takeSlot } from '../core/telegram';
 import { findCampaign, insertCampaign, replaceVariant } from './campaigns.repo';
 import type { Audience, Campaign } from './campaigns.schema';
 import { contentProblems, type Variant } from './content';
@@ -64,13 +65,9 @@ export async function putVariant(env: Env, db: Db, id: string, variant: Variant)
  * asked the bot to wait.
  */
 export async function sendPreview(env: Env, config: Config, chatId: number, variant: Variant): Promise<number> {
-  const gate = botGate(env);
-  const grant = await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 });
-  const at = grant.times[0];
-  if (at === undefined) throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
-  if (at > Date.now()) await new Promise((resolve) => setTimeout(resolve, at - Date.now()));
+  if (!(await takeSlot(env)).ok) throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
   const d = await deliver(botEndpoint(config), chatId, variant, false);
-  if (d.blockBotUntil) await gate.block(d.blockBotUntil);
+  if (d.blockBotUntil) await botGate(env).block(d.blockBotUntil);
   if (d.outcome === 'sent') return d.messageId ?? 0;
   if (d.outcome === 'failed' || d.outcome === 'blocked') throw new AppError(422, 'telegram_refused', d.reason ?? 'refused');
   throw new AppError(503, 'telegram_unavailable', d.reason ?? 'Telegram did not answer');
