@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { ServiceError } from '../clients/http';
 import { PANEL_BULK_LIMIT, remnawave } from '../clients/remnawave';
 import { errorMessage } from '../core/logger';
-import { notifyAdmins } from '../core/telegram';
+import { notifyRequester } from '../core/telegram';
 import { defineTask, type Progress } from '../tasks/task';
 
 export const bulkOperations = ['disable', 'enable', 'reset_traffic', 'delete'] as const;
@@ -77,7 +77,7 @@ export const bulkUserOperationTask = defineTask({
             .join('\n')}`
         : ''
     }`;
-    await notifyAdmins(api, args.requested_by ? { ADMIN_TELEGRAM_IDS: [args.requested_by] } : config, text, log);
+    await notifyRequester(api, config, args.requested_by, text, log);
     return state;
   },
 });

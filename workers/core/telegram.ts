@@ -85,6 +85,17 @@ export async function notifyAdmins(api: Api, config: Pick<Config, 'ADMIN_TELEGRA
   );
 }
 
+/** Tells the admin who asked for a job (`requestedBy`), or every admin when nobody in particular did. */
+export function notifyRequester(
+  api: Api,
+  config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>,
+  requestedBy: number | undefined,
+  text: string,
+  log: Logger,
+) {
+  return notifyAdmins(api, requestedBy ? { ADMIN_TELEGRAM_IDS: [requestedBy] } : config, text, log);
+}
+
 /** Escapes text for Telegram's HTML parse mode. */
 export function escapeHtml(text: string): string {
   return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');

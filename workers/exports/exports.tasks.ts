@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
-import { notifyAdmins } from '../core/telegram';
+import { notifyRequester } from '../core/telegram';
 import { defineTask } from '../tasks/task';
 import { signedPath } from './signing';
 import { csvField, PartWriter } from './writer';
@@ -157,9 +157,10 @@ export const exportDataTask = defineTask({
       const parts = await out.close();
       const url = `${args.base_url}${await signedPath(config.ADMIN_API_TOKEN, key)}`;
       log.info('export_done', { key, rows: count, bytes: out.bytes, parts });
-      await notifyAdmins(
+      await notifyRequester(
         api,
-        args.requested_by ? { ADMIN_TELEGRAM_IDS: [args.requested_by] } : config,
+        config,
+        args.requested_by,
         `📄 Export <b>${args.type}</b> ready: ${count} rows.\n${url}\nThe link works for 24 hours.`,
         log,
       );
