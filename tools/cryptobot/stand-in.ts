@@ -9,10 +9,9 @@
  * HTML pages. `down` drops connections without an answer.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { closeOnSignals, listen } from '../standin-server.ts';
 import { parseParams, readBody } from './body.ts';
 import type { PayResult } from './control.ts';
 import { handleControl, payInvoice } from './control.ts';
@@ -114,8 +113,7 @@ async function handleApi(state: State, req: IncomingMessage, url: URL, signal: A
 /** Starts the stand-in. Defaults: free port on 127.0.0.1, token {@link CRYPTOBOT_TEST_TOKEN}, no latency, no webhook. */
 export async function startCryptoBotStandIn(opts: Partial<CryptoBotStandInOptions> = {}): Promise<CryptoBotStandIn> {
   const state = createState(opts);
-  const closing = new AbortController();
-  const server = createServer((req, res) => {
+  const server = await listen((req, res, signal) => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     let work: Promise<void>;
     if (url.pathname.startsWith('/__control/')) {
@@ -123,7 +121,7 @@ export async function startCryptoBotStandIn(opts: Partial<CryptoBotStandInOption
         .then((body) => handleControl(state, req.method ?? 'GET', url.pathname, url.searchParams, body))
         .then((r) => write(res, r.status, 'application/json', JSON.stringify(r.body)));
     } else if (url.pathname.startsWith('/api/') && (req.method === 'GET' || req.method === 'POST')) {
-      work = handleApi(state, req, url, closing.signal).then((r) => {
+      work = handleApi(state, req, url, signal).then((r) => {
         if (!r) res.destroy();
         else if ('html' in r) write(res, r.status, 'text/html', r.html);
         else write(res, r.status, 'application/json', JSON.stringify(r.body));
@@ -135,22 +133,10 @@ export async function startCryptoBotStandIn(opts: Partial<CryptoBotStandInOption
       if (res.headersSent) res.destroy();
       else write(res, 500, 'application/json', JSON.stringify({ ok: false, error: { code: 500, name: 'APP_ERROR' }, detail: String(e) }));
     });
-  });
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  const origin = `http://${shownHost}:${port}`;
-  let closed: Promise<void> | undefined;
+  }, opts);
   return {
-    url: `${origin}/api`,
-    origin,
+    url: `${server.origin}/api`,
+    origin: server.origin,
     calls: state.calls,
     webhooks: state.webhooks,
     invoices: () => [...state.invoices.values()].map((inv) => invoiceView(inv, now(state))),
@@ -164,14 +150,7 @@ export async function startCryptoBotStandIn(opts: Partial<CryptoBotStandInOption
     },
     configure: (patch) => configure(state, patch),
     reset: () => reset(state),
-    close: () => {
-      closed ??= new Promise<void>((resolve) => {
-        closing.abort();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
-    },
+    close: server.close,
   };
 }
 
@@ -192,11 +171,7 @@ async function main(): Promise<void> {
   if (values.webhook !== undefined) opts.webhookUrl = values.webhook;
   const standIn = await startCryptoBotStandIn(opts);
   console.log(`cryptobot stand-in listening on ${standIn.url} (control API at ${standIn.origin}/__control/)`);
-  const stop = () => {
-    void standIn.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignals(standIn);
 }
 
 if (import.meta.main) await main();

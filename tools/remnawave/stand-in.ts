@@ -5,11 +5,10 @@
  * /__control/ to seed users and nodes, change behaviour and inspect calls.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { ERRORS } from '@remnawave/backend-contract';
+import { closeOnSignals, listen } from '../standin-server.ts';
 import { handleControl } from './control.ts';
 import { type ErrorDef, matchRoute, type Outcome } from './routes.ts';
 import type { FailStatus, NodeSeed, PanelNode, PanelUser, RemnawaveStandInOptions, State, UserSeed } from './state.ts';
@@ -162,8 +161,7 @@ function cameThroughProxy(req: IncomingMessage): boolean {
 /** Starts the stand-in. Defaults: free port on 127.0.0.1, token {@link REMNAWAVE_STAND_IN_TOKEN}, no latency, no users or nodes. */
 export async function startRemnawaveStandIn(opts: Partial<RemnawaveStandInOptions> = {}): Promise<RemnawaveStandIn> {
   const state = createState(opts);
-  const closing = new AbortController();
-  const server = createServer((req, res) => {
+  const server = await listen((req, res, signal) => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const isControl = url.pathname.startsWith('/__control/');
     if (!isControl && state.settings.requireProxyHeaders && !cameThroughProxy(req)) {
@@ -175,7 +173,7 @@ export async function startRemnawaveStandIn(opts: Partial<RemnawaveStandInOption
         const r = await handleControl(state, req.method ?? 'GET', url.pathname, url.searchParams, raw);
         write(res, { status: r.status, body: r.body });
       } else {
-        const reply = await handleApi(state, req, url, raw, closing.signal);
+        const reply = await handleApi(state, req, url, raw, signal);
         if (reply) write(res, reply);
       }
     });
@@ -183,20 +181,9 @@ export async function startRemnawaveStandIn(opts: Partial<RemnawaveStandInOption
       if (res.headersSent) res.destroy();
       else write(res, panelError(req.url ?? '/', { ...ERRORS.INTERNAL_SERVER_ERROR, message: e instanceof Error ? e.message : String(e) }));
     });
-  });
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  let closed: Promise<void> | undefined;
+  }, opts);
   return {
-    url: `http://${shownHost}:${port}`,
+    url: server.origin,
     get token() {
       return state.settings.token;
     },
@@ -214,14 +201,7 @@ export async function startRemnawaveStandIn(opts: Partial<RemnawaveStandInOption
       subject: number | string | PanelUser | PanelNode,
       meta?: WebhookMeta,
     ) => sendStateWebhook(state, url, secret, event, subject, meta),
-    close: () => {
-      closed ??= new Promise<void>((resolve) => {
-        closing.abort();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
-    },
+    close: server.close,
   };
 }
 
@@ -247,11 +227,7 @@ async function main(): Promise<void> {
   if (values.latency !== undefined) opts.latencyMs = Number(values.latency);
   const standIn = await startRemnawaveStandIn(opts);
   console.log(`remnawave stand-in listening on ${standIn.url} (token ${standIn.token})`);
-  const stop = () => {
-    void standIn.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignals(standIn);
 }
 
 if (import.meta.main) await main();

@@ -4,10 +4,9 @@
  * under /__control/ to inspect deliveries, change behaviour and push updates to the webhook.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { closeOnSignals, listen } from '../standin-server.ts';
 import type { ApiReply } from './api.ts';
 import { errorReply } from './api.ts';
 import { parseParams, readBody } from './body.ts';
@@ -96,14 +95,13 @@ async function handleBotApi(state: State, req: IncomingMessage, url: URL, signal
  */
 export async function startTelegramStandIn(opts: StandInOptions = {}): Promise<TelegramStandIn> {
   const state = createState(opts);
-  const closing = new AbortController();
-  const server = createServer((req, res) => {
+  const server = await listen((req, res, signal) => {
     const url = new URL(req.url ?? '/', 'http://stand-in');
     const work = url.pathname.startsWith('/__control/')
       ? readBody(req)
           .then((body) => handleControl(state, req.method ?? 'GET', url.pathname, url.searchParams, body))
           .then((r) => writeJson(res, r.status, r.body))
-      : handleBotApi(state, req, url, closing.signal).then((r) => {
+      : handleBotApi(state, req, url, signal).then((r) => {
           if (r) writeJson(res, r.status, r.body);
         });
     work.catch((e: unknown) => {
@@ -115,33 +113,15 @@ export async function startTelegramStandIn(opts: StandInOptions = {}): Promise<T
           description: `Internal Server Error: ${e instanceof Error ? e.message : String(e)}`,
         });
     });
-  });
-  const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  const shownHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
-  let closed: Promise<void> | undefined;
+  }, opts);
   return {
-    url: `http://${shownHost}:${port}`,
+    url: server.origin,
     deliveries: state.deliveries,
     calls: state.calls,
     stats: state.stats,
     configure: (patch) => configure(state, patch),
     reset: () => reset(state),
-    close: () => {
-      closed ??= new Promise<void>((resolve) => {
-        closing.abort();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
-    },
+    close: server.close,
   };
 }
 
@@ -171,11 +151,7 @@ async function main(): Promise<void> {
   if (perChat !== undefined) opts.perChatPerSecond = perChat;
   const standIn = await startTelegramStandIn(opts);
   console.log(`telegram stand-in listening on ${standIn.url}`);
-  const stop = () => {
-    void standIn.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  closeOnSignals(standIn);
 }
 
 if (import.meta.main) await main();
