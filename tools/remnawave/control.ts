@@ -21,6 +21,7 @@ const ConfigPatch = z.strictObject({
   expiryLagMs: z.number().min(0).optional(),
   subPublicDomain: z.url().optional(),
   requireProxyHeaders: z.boolean().optional(),
+  deleteAfterListing: z.array(z.int()).optional(),
 });
 
 /** One seed, a list of seeds, or `{ users: [...] }` / `{ nodes: [...] }`. */

@@ -26,7 +26,7 @@ import {
   UpdateUserCommand,
 } from '@remnawave/backend-contract';
 import type { z } from 'zod';
-import { listNodes, listUsers, type PanelUser, refreshStatuses, type State } from './state.ts';
+import { afterListing, listNodes, listUsers, type PanelUser, refreshStatuses, type State } from './state.ts';
 import { bandwidthStats, health, nodesUsage, systemStats } from './stats.ts';
 import { applyChanges, bulkExtendUser, extendUser, resetTraffic, setStatus } from './users.ts';
 
@@ -140,10 +140,12 @@ export const ROUTES: Route[] = [
       .sort((a, b) => a.id - b.id);
     const page = users.slice(0, size);
     const hasMore = users.length > size;
+    if (!hasMore) afterListing(state);
     return ok({ users: page, nextCursor: hasMore ? String(page.at(-1)?.id) : null, hasMore });
   }),
   route(GetUsersCommand, (state, { query }) => {
     const users = listUsers(state).sort((a, b) => b.id - a.id);
+    if (query.start + query.size >= users.length) afterListing(state);
     return ok({ users: users.slice(query.start, query.start + query.size), total: users.length });
   }),
   route(UpdateUserCommand, (state, { body }) => {

@@ -45,6 +45,11 @@ export interface RemnawaveStandInOptions {
   subPublicDomain: string;
   /** Drop the connection unless `X-Forwarded-For` and `X-Forwarded-Proto: https` are sent, as the production panel does. Default false. */
   requireProxyHeaders: boolean;
+  /**
+   * Users (ids) deleted right after the next users listing has been answered, as another admin would
+   * delete them: whoever acts on that listing finds them gone (404). Default none.
+   */
+  deleteAfterListing: number[];
 }
 
 /** One request under /api (or anything outside /__control/), whatever its outcome. */
@@ -107,6 +112,7 @@ export function createState(opts: Partial<RemnawaveStandInOptions>): State {
       expiryLagMs: 0,
       subPublicDomain: 'https://sub.stand-in.test',
       requireProxyHeaders: false,
+      deleteAfterListing: [],
     },
     seeds: { users: opts.users ?? [], nodes: opts.nodes ?? [] },
     users: new Map(),
@@ -129,12 +135,20 @@ export function configure(state: State, patch: Partial<RemnawaveStandInOptions>)
   if (patch.expiryLagMs !== undefined) s.expiryLagMs = Math.max(0, patch.expiryLagMs);
   if (patch.subPublicDomain !== undefined) s.subPublicDomain = patch.subPublicDomain.replace(/\/+$/, '');
   if (patch.requireProxyHeaders !== undefined) s.requireProxyHeaders = patch.requireProxyHeaders;
+  if (patch.deleteAfterListing !== undefined) s.deleteAfterListing = [...patch.deleteAfterListing];
+}
+
+/** After a users listing: the users set to vanish (`deleteAfterListing`) are deleted, once. */
+export function afterListing(state: State): void {
+  for (const id of state.settings.deleteAfterListing) state.users.delete(id);
+  state.settings.deleteAfterListing = [];
 }
 
 /** Clears calls, `failNext` and `down`, and puts users and nodes back to the seeds given at start. */
 export function reset(state: State): void {
   state.calls.length = 0;
   state.settings.failNext = null;
+  state.settings.deleteAfterListing = [];
   state.settings.down = false;
   state.users.clear();
   state.nodes.clear();

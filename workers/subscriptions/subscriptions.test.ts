@@ -1,6 +1,6 @@
 import { env } from 'cloudflare:workers';
 import { createHmac } from 'node:crypto';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogsTable } from '../payments/payments.schema';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
@@ -76,6 +76,29 @@ describe('subscription lifecycle', () => {
     expect(await sentTo(far)).toEqual([]);
     expect(await sentTo(disabled)).toEqual([]);
     expect(noTelegram.telegramId).toBeNull();
+  });
+
+  it('skips a user deleted from the panel between the listing and the disable, and disables the rest', async () => {
+    await configurePanel({ expiryLagMs: 60_000 });
+    try {
+      const gone = await seed(-5_000, { telegram: false });
+      const kept = await seed(-4_000, { telegram: false });
+      // Another admin deletes `gone` right after the job lists the users: its disable gets the panel's 404.
+      await configurePanel({ deleteAfterListing: [gone.id] });
+      const result = await run('disable_expired_users');
+      expect(result.skipped).toBe(1);
+      expect(await panelUser(gone.id)).toBeUndefined();
+      expect((await panelUser(kept.id))?.status).toBe('DISABLED');
+      const audited = await withTestDb((db) =>
+        db
+          .select({ id: auditLogsTable.entityId })
+          .from(auditLogsTable)
+          .where(and(eq(auditLogsTable.entity, 'panel_user'), inArray(auditLogsTable.entityId, [String(gone.id), String(kept.id)]))),
+      );
+      expect(audited).toEqual([{ id: String(kept.id) }]);
+    } finally {
+      await configurePanel({ expiryLagMs: 0, deleteAfterListing: [] });
+    }
   });
 
   it('disables users still active past their expiry, tells them once, and writes an audit row', async () => {
