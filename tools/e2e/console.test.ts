@@ -41,6 +41,26 @@ after(async () => {
   await stack?.stop();
 });
 
+describe("npm start's stack", () => {
+  it('gives the Worker every secret it sets, so it reaches Postgres, Telegram, the panel and Crypto Pay', async () => {
+    const api = (path: string, init: RequestInit = {}) =>
+      fetch(`${stack.url}/api${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${stack.adminToken}`, 'content-type': 'application/json' },
+      });
+    const { id } = (await (await api('/tasks', { method: 'POST', body: JSON.stringify({ name: 'check_services', args: {} }) })).json()) as {
+      id: string;
+    };
+    const deadline = Date.now() + 30_000;
+    let run: { status: string; result: unknown } = { status: 'queued', result: null };
+    while (run.status !== 'succeeded' && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200)); // polling interval, bounded by the deadline
+      run = (await (await api(`/tasks/${id}`)).json()) as typeof run;
+    }
+    assert.deepEqual(run.result, { postgres: 'up', telegram: 'up', remnawave: 'up', cryptobot: 'up' });
+  });
+});
+
 describe('admin API document', () => {
   it('validates as OpenAPI 3.1', async () => {
     const res = await fetch(`${stack.url}/api/openapi.json`, { headers: { authorization: `Bearer ${stack.adminToken}` } });

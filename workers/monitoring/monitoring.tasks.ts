@@ -44,11 +44,14 @@ export const checkNodeHealthTask = defineTask({
 const FAILURES_TO_ALERT = 3;
 
 /** The services checked every minute and how. */
+/** A probe's answer when its service is not configured (reported `off`, never counted as a failure). */
+const OFF = Symbol('off');
+
 const probes: Record<string, (ctx: TaskContext<unknown>) => Promise<unknown>> = {
   postgres: ({ db }) => db.execute(sql`select 1`),
   telegram: ({ api }) => api.getMe(),
-  remnawave: ({ config }) => (config.REMNAWAVE_URL ? remnawave(config).health() : Promise.resolve('not configured')),
-  cryptobot: ({ config }) => (config.CRYPTOBOT_TOKEN ? cryptoPay(config).getMe() : Promise.resolve('not configured')),
+  remnawave: ({ config }) => (config.REMNAWAVE_URL ? remnawave(config).health() : Promise.resolve(OFF)),
+  cryptobot: ({ config }) => (config.CRYPTOBOT_TOKEN ? cryptoPay(config).getMe() : Promise.resolve(OFF)),
 };
 
 /**
@@ -64,7 +67,7 @@ export const checkServicesTask = defineTask({
     const results = await Promise.all(
       Object.entries(probes).map(async ([service, probe]) => {
         try {
-          await probe(ctx);
+          if ((await probe(ctx)) === OFF) return { service, ok: true as const, off: true };
           return { service, ok: true as const };
         } catch (err) {
           return { service, ok: false as const, error: errorMessage(err) };
@@ -73,6 +76,10 @@ export const checkServicesTask = defineTask({
     );
     const report: Record<string, string> = {};
     for (const r of results) {
+      if ('off' in r) {
+        report[r.service] = 'off';
+        continue;
+      }
       try {
         report[r.service] = await record(ctx, r.service, r.ok ? undefined : r.error);
       } catch (err) {

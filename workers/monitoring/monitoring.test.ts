@@ -12,7 +12,7 @@ import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from './monitoring.schema';
-import { checkNodeHealthTask } from './monitoring.tasks';
+import { checkNodeHealthTask, checkServicesTask } from './monitoring.tasks';
 import { classify } from './nodes';
 
 const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
@@ -163,6 +163,23 @@ describe('service checks', () => {
     await poll(async () => ((await alertsAbout('postgres', from)).some((t) => t?.includes('Resolved')) ? true : undefined));
     const [row] = await withTestDb((db) => db.select().from(serviceHealthTable).where(eq(serviceHealthTable.service, 'postgres')));
     expect(row).toMatchObject({ failures: 0, down: false });
+  });
+
+  it('reports a service that is not configured as off, never as up or failing', async () => {
+    const config = { ...getConfig(env), REMNAWAVE_URL: '', CRYPTOBOT_TOKEN: '' };
+    const result = await checkServicesTask.handler({
+      args: {},
+      run: { id: crypto.randomUUID(), name: 'check_services', attempt: 1, maxAttempts: 1, correlationId: 'test' },
+      db: createDb(config),
+      api: createApi(config, env),
+      config,
+      env,
+      log: createLogger('test'),
+      progress: async () => {},
+      kick: async () => ({ id: 'none' }),
+      signal: new AbortController().signal,
+    });
+    expect(result).toEqual({ postgres: 'up', telegram: 'up', remnawave: 'off', cryptobot: 'off' });
   });
 
   // Last: the outage opens this isolate's breaker for the panel.
