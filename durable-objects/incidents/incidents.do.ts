@@ -36,6 +36,17 @@ export class IncidentObject extends DurableObject<Env> {
     sql.exec('update incidents set last_at = ?, occurrences = occurrences + 1 where key = ?', now, key);
     return { alert: false, occurrences: row.occurrences + 1 };
   }
+
+  /** The incidents of the last day, latest first (for the console). */
+  recent(limit = 20): { key: string; openedAt: number; lastAt: number; occurrences: number }[] {
+    return this.ctx.storage.sql
+      .exec<{ key: string; opened_at: number; last_at: number; occurrences: number }>(
+        'select key, opened_at, last_at, occurrences from incidents order by last_at desc limit ?',
+        limit,
+      )
+      .toArray()
+      .map((r) => ({ key: r.key, openedAt: r.opened_at, lastAt: r.last_at, occurrences: r.occurrences }));
+  }
 }
 
 export function incidents(env: Env): DurableObjectStub<IncidentObject> {

@@ -3,6 +3,7 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
+import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { AppError, type ErrorBody } from '../core/errors';
 import type { AppEnv } from '../core/http';
 import { secretsEqual } from '../core/secrets';
@@ -282,7 +283,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
   async function operations(c: C): Promise<OperationsData> {
     const { db } = c.var;
     const runs = async (name: string) => must(await api<{ runs: RunView[] }>(c, 'GET', `/tasks?name=${name}&limit=10`)).runs;
-    const [dashboard, nodes, history, services, alerts, bulk, exports] = await Promise.all([
+    const [dashboard, nodes, history, services, alerts, bulk, exports, recentIncidents] = await Promise.all([
       api<OperationsData['dashboard']>(c, 'GET', '/dashboard').then(must),
       db
         .select({
@@ -301,8 +302,9 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       db.select().from(anomaliesTable).orderBy(desc(anomaliesTable.changedAt)).limit(20),
       runs('bulk_user_operation'),
       runs('export_data'),
+      incidents(c.env).recent(20),
     ]);
-    return { dashboard, nodes, history, services, alerts, bulk, exports };
+    return { dashboard, nodes, history, services, alerts, bulk, exports, incidents: recentIncidents };
   }
 }
 

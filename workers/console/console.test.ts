@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { createApp } from '../app';
 import { campaignsTable } from '../campaigns/campaigns.schema';
 import { taskRegistry } from '../registry';
@@ -239,10 +240,15 @@ describe('web console', () => {
   it('shows operations and the API reference of every /api route', async () => {
     const browser = new Browser();
     await browser.signIn();
+    const tag = `console-visible-${crypto.randomUUID().slice(0, 8)}`;
+    await incidents(env).report(`GET /x|TypeError|${tag}`);
+    await incidents(env).report(`GET /x|TypeError|${tag}`);
     const ops = await browser.fetch('/admin/operations');
     expect(ops.status).toBe(200);
     const html = await ops.text();
-    for (const heading of ['Online users', 'Nodes', 'Services and alerts', 'Bulk jobs', 'Exports']) expect(html).toContain(heading);
+    for (const heading of ['Online users', 'Nodes', 'Services and alerts', 'Incidents', 'Bulk jobs', 'Exports'])
+      expect(html).toContain(heading);
+    expect(html).toMatch(new RegExp(`2×</span> GET /x: <b>TypeError</b> ${tag}`));
 
     const reference = await (await browser.fetch('/admin/api')).text();
     const doc = await json<{ paths: Record<string, Record<string, unknown>> }>(await callApi('/openapi.json'));

@@ -424,6 +424,8 @@ export interface OperationsData {
   alerts: { kind: string; active: boolean; value: number | null; changedAt: Date }[];
   bulk: RunView[];
   exports: RunView[];
+  /** Critical failures of the last day (`where|type|message`), each alerted once. */
+  incidents: { key: string; openedAt: number; lastAt: number; occurrences: number }[];
 }
 
 const when = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString()).slice(0, 19).replace('T', ' ');
@@ -500,6 +502,21 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
           {a.value !== null && ` = ${a.value}`} <small>at {when(a.changedAt)}</small>
         </li>
       ))}
+    </ul>
+    <h2>Incidents</h2>
+    <ul class="plain" data-incidents>
+      {d.incidents.length === 0 && <li>No critical failure in the last day.</li>}
+      {d.incidents.map((i) => {
+        const [where, type, ...message] = i.key.split('|');
+        return (
+          <li>
+            <span class="badge offline">{i.occurrences}×</span> {where}: <b>{type}</b> {message.join('|')}{' '}
+            <small>
+              first {when(new Date(i.openedAt))}, last {when(new Date(i.lastAt))}
+            </small>
+          </li>
+        );
+      })}
     </ul>
     <h2>Bulk jobs</h2>
     <RunTable runs={d.bulk} csrf={csrf} />
