@@ -57,8 +57,10 @@ export const consoleJs = `'use strict';
     const source = new EventSource(el.dataset.events);
     const line = el.querySelector('[data-line]');
     const samples = [];
+    // A campaign counts sent, failed, blocked and unknown; a bulk job processed and failed.
+    const bulk = el.dataset.kind === 'bulk';
     const show = (c) => {
-      const done = c.sent + c.failed + c.blocked + c.unknown;
+      const done = bulk ? c.processed + c.failed : c.sent + c.failed + c.blocked + c.unknown;
       el.dataset.status = c.status;
       samples.push({ t: performance.now(), done });
       if (samples.length > HISTORY + 1) samples.shift();
@@ -78,7 +80,7 @@ export const consoleJs = `'use strict';
         }
       }
       if (line) {
-        const top = Math.max(c.rate_per_second, ...rates, 1);
+        const top = Math.max(c.rate_per_second || 0, ...rates, 1);
         // The x axis grows with the run up to HISTORY seconds, then scrolls.
         const span = Math.max(rates.length - 1, 30);
         line.setAttribute('points', rates.map((r, i) => ((i * 600) / span).toFixed(1) + ',' + (120 - (r / top) * 115).toFixed(1)).join(' '));

@@ -156,6 +156,10 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
         : new AppError(502, 'api_failed', result.message);
     return result.data;
   };
+  const passThrough = async (c: C, path: string) => {
+    const res = await callApi(c, 'GET', path);
+    return new Response(res.body, res);
+  };
   const campaignPage = async (c: C, id: string, error?: { status: number; message: string }) => {
     const campaign = must(await api<CampaignView>(c, 'GET', `/campaigns/${id}`));
     const notice = notices[c.req.query('done') ?? ''];
@@ -179,106 +183,107 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
     );
   };
 
-  return new Hono<ConsoleEnv>()
-    .use('*', consoleHeaders())
-    .use('*', requireSession())
-    .get('/static/console.css', (c) => asset(c, consoleCss, 'text/css; charset=utf-8'))
-    .get('/static/console.js', (c) => asset(c, consoleJs, 'text/javascript; charset=utf-8'))
-    .get('/static/favicon.svg', (c) => asset(c, favicon, 'image/svg+xml'))
-    .get('/login', (c) => {
-      const csrf = randomToken();
-      setCookie(c, LOGIN_COOKIE, csrf, { ...cookieBase, path: '/admin/login', maxAge: 600 });
-      return c.html(<LoginPage csrf={csrf} />);
-    })
-    .post('/login', async (c) => {
-      const form = await c.req.parseBody();
-      const expected = getCookie(c, LOGIN_COOKIE);
-      if (!expected || typeof form._csrf !== 'string' || !secretsEqual(expected, form._csrf))
-        throw new AppError(403, 'csrf', 'missing or wrong CSRF token; reload the sign-in page');
-      if (typeof form.token !== 'string' || !secretsEqual(c.var.config.ADMIN_API_TOKEN, form.token)) {
-        c.var.log.warn('console_sign_in_refused', { ip: c.req.header('cf-connecting-ip') ?? null });
-        return c.html(<LoginPage csrf={expected} error="Wrong token." />, 401);
-      }
-      const session = await openSession(c.var.db);
-      deleteCookie(c, LOGIN_COOKIE, { ...cookieBase, path: '/admin/login' });
-      setCookie(c, SESSION_COOKIE, session.token, { ...cookieBase, maxAge: SESSION_TTL_SECONDS });
-      c.var.log.info('console_signed_in');
-      return c.redirect('/admin/campaigns', 303);
-    })
-    .post('/logout', async (c) => {
-      await closeSession(c.var.db, getCookie(c, SESSION_COOKIE) as string);
-      deleteCookie(c, SESSION_COOKIE, cookieBase);
-      return c.redirect('/admin/login', 303);
-    })
-    .get('/', (c) => c.redirect('/admin/campaigns', 303))
-    .get('/campaigns', (c) => campaignsPage(c))
-    .post('/campaigns', async (c) => {
-      const raw = Object.fromEntries(
-        Object.entries(await c.req.parseBody()).filter((e): e is [string, string] => typeof e[1] === 'string'),
-      );
-      const parsed = campaignForm.safeParse(raw);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        return campaignsPage(c, raw, { status: 400, message: `${issue?.path.join('.') || 'form'}: ${issue?.message ?? 'invalid'}` });
-      }
-      const created = await api<CampaignView>(c, 'POST', '/campaigns', campaignBody(parsed.data));
-      if (!created.ok) return campaignsPage(c, raw, created);
-      return c.redirect(`/admin/campaigns/${created.data.id}?done=created`, 303);
-    })
-    .get('/campaigns/:id{[0-9a-f-]{36}}', (c) => campaignPage(c, c.req.param('id')))
-    .get('/campaigns/:id{[0-9a-f-]{36}}/events', async (c) => {
-      // The API's stream, passed through: the browser's EventSource sends the session cookie, not a token.
-      const res = await callApi(c, 'GET', `/campaigns/${c.req.param('id')}/events`);
-      return new Response(res.body, res);
-    })
-    .post('/campaigns/:id{[0-9a-f-]{36}}/preview', async (c) => {
-      const id = c.req.param('id');
-      const form = await c.req.parseBody();
-      const chat = optionalInt.safeParse(typeof form.chat_id === 'string' ? form.chat_id : '');
-      if (!chat.success || chat.data === undefined) return campaignPage(c, id, { status: 400, message: 'chat_id: must be a whole number' });
-      const language = typeof form.language_code === 'string' && form.language_code.trim() ? form.language_code.trim() : null;
-      const sent = await api(c, 'POST', `/campaigns/${id}/test`, { chat_id: chat.data, language_code: language });
-      if (!sent.ok) return campaignPage(c, id, sent);
-      return c.redirect(`/admin/campaigns/${id}?done=preview`, 303);
-    })
-    .post('/campaigns/:id{[0-9a-f-]{36}}/:action{start|pause|resume|cancel}', async (c) => {
-      const { id, action } = c.req.param();
-      const result = await api(c, 'POST', `/campaigns/${id}/${action}`);
-      if (!result.ok) return campaignPage(c, id, result);
-      return c.redirect(`/admin/campaigns/${id}?done=${action}`, 303);
-    })
-    .get('/tasks', async (c) => {
-      const filter = { name: c.req.query('name') || undefined, status: c.req.query('status') || undefined };
-      const query = new URLSearchParams(
-        Object.entries({ ...filter, cursor: c.req.query('cursor') }).filter((e): e is [string, string] => !!e[1]),
-      );
-      const page = await api<{ runs: RunView[]; next_cursor: string | null }>(c, 'GET', `/tasks?${query}`);
-      return c.html(
-        <TasksPage
-          csrf={c.var.session.csrfToken}
-          runs={page.ok ? page.data.runs : []}
-          next={page.ok ? page.data.next_cursor : null}
-          names={deps.registry.names()}
-          filter={filter}
-          notice={notices[c.req.query('done') ?? '']}
-          error={page.ok ? undefined : page.message}
-        />,
-        page.ok ? 200 : (page.status as 400),
-      );
-    })
-    .post('/tasks/:id{[0-9a-f-]{36}}/rekick', async (c) => {
-      const run = await getRun(c.var.db, c.req.param('id'));
-      if (!run) throw new AppError(404, 'not_found', 'no such task run');
-      if (run.status !== 'dead')
-        throw new AppError(409, 'invalid_transition', `only dead runs are kicked again; this one is ${run.status}`);
-      must(await api(c, 'POST', '/tasks', { name: run.name, args: run.args }));
-      c.var.log.info('console_rekick', { run: run.id, task: run.name });
-      return c.redirect(`/admin/tasks?name=${encodeURIComponent(run.name)}&done=rekick`, 303);
-    })
-    .get('/operations', async (c) => c.html(<OperationsPage csrf={c.var.session.csrfToken} data={await operations(c)} />))
-    .get('/api', async (c) =>
-      c.html(<ApiReferencePage csrf={c.var.session.csrfToken} doc={must(await api<OpenApiDoc>(c, 'GET', '/openapi.json'))} />),
-    );
+  return (
+    new Hono<ConsoleEnv>()
+      .use('*', consoleHeaders())
+      .use('*', requireSession())
+      .get('/static/console.css', (c) => asset(c, consoleCss, 'text/css; charset=utf-8'))
+      .get('/static/console.js', (c) => asset(c, consoleJs, 'text/javascript; charset=utf-8'))
+      .get('/static/favicon.svg', (c) => asset(c, favicon, 'image/svg+xml'))
+      .get('/login', (c) => {
+        const csrf = randomToken();
+        setCookie(c, LOGIN_COOKIE, csrf, { ...cookieBase, path: '/admin/login', maxAge: 600 });
+        return c.html(<LoginPage csrf={csrf} />);
+      })
+      .post('/login', async (c) => {
+        const form = await c.req.parseBody();
+        const expected = getCookie(c, LOGIN_COOKIE);
+        if (!expected || typeof form._csrf !== 'string' || !secretsEqual(expected, form._csrf))
+          throw new AppError(403, 'csrf', 'missing or wrong CSRF token; reload the sign-in page');
+        if (typeof form.token !== 'string' || !secretsEqual(c.var.config.ADMIN_API_TOKEN, form.token)) {
+          c.var.log.warn('console_sign_in_refused', { ip: c.req.header('cf-connecting-ip') ?? null });
+          return c.html(<LoginPage csrf={expected} error="Wrong token." />, 401);
+        }
+        const session = await openSession(c.var.db);
+        deleteCookie(c, LOGIN_COOKIE, { ...cookieBase, path: '/admin/login' });
+        setCookie(c, SESSION_COOKIE, session.token, { ...cookieBase, maxAge: SESSION_TTL_SECONDS });
+        c.var.log.info('console_signed_in');
+        return c.redirect('/admin/campaigns', 303);
+      })
+      .post('/logout', async (c) => {
+        await closeSession(c.var.db, getCookie(c, SESSION_COOKIE) as string);
+        deleteCookie(c, SESSION_COOKIE, cookieBase);
+        return c.redirect('/admin/login', 303);
+      })
+      .get('/', (c) => c.redirect('/admin/campaigns', 303))
+      .get('/campaigns', (c) => campaignsPage(c))
+      .post('/campaigns', async (c) => {
+        const raw = Object.fromEntries(
+          Object.entries(await c.req.parseBody()).filter((e): e is [string, string] => typeof e[1] === 'string'),
+        );
+        const parsed = campaignForm.safeParse(raw);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          return campaignsPage(c, raw, { status: 400, message: `${issue?.path.join('.') || 'form'}: ${issue?.message ?? 'invalid'}` });
+        }
+        const created = await api<CampaignView>(c, 'POST', '/campaigns', campaignBody(parsed.data));
+        if (!created.ok) return campaignsPage(c, raw, created);
+        return c.redirect(`/admin/campaigns/${created.data.id}?done=created`, 303);
+      })
+      .get('/campaigns/:id{[0-9a-f-]{36}}', (c) => campaignPage(c, c.req.param('id')))
+      // The API's streams, passed through: the browser's EventSource sends the session cookie, not a token.
+      .get('/campaigns/:id{[0-9a-f-]{36}}/events', (c) => passThrough(c, `/campaigns/${c.req.param('id')}/events`))
+      .get('/bulk/:id{[0-9a-f-]{36}}/events', (c) => passThrough(c, `/bulk/${c.req.param('id')}/events`))
+      .post('/campaigns/:id{[0-9a-f-]{36}}/preview', async (c) => {
+        const id = c.req.param('id');
+        const form = await c.req.parseBody();
+        const chat = optionalInt.safeParse(typeof form.chat_id === 'string' ? form.chat_id : '');
+        if (!chat.success || chat.data === undefined)
+          return campaignPage(c, id, { status: 400, message: 'chat_id: must be a whole number' });
+        const language = typeof form.language_code === 'string' && form.language_code.trim() ? form.language_code.trim() : null;
+        const sent = await api(c, 'POST', `/campaigns/${id}/test`, { chat_id: chat.data, language_code: language });
+        if (!sent.ok) return campaignPage(c, id, sent);
+        return c.redirect(`/admin/campaigns/${id}?done=preview`, 303);
+      })
+      .post('/campaigns/:id{[0-9a-f-]{36}}/:action{start|pause|resume|cancel}', async (c) => {
+        const { id, action } = c.req.param();
+        const result = await api(c, 'POST', `/campaigns/${id}/${action}`);
+        if (!result.ok) return campaignPage(c, id, result);
+        return c.redirect(`/admin/campaigns/${id}?done=${action}`, 303);
+      })
+      .get('/tasks', async (c) => {
+        const filter = { name: c.req.query('name') || undefined, status: c.req.query('status') || undefined };
+        const query = new URLSearchParams(
+          Object.entries({ ...filter, cursor: c.req.query('cursor') }).filter((e): e is [string, string] => !!e[1]),
+        );
+        const page = await api<{ runs: RunView[]; next_cursor: string | null }>(c, 'GET', `/tasks?${query}`);
+        return c.html(
+          <TasksPage
+            csrf={c.var.session.csrfToken}
+            runs={page.ok ? page.data.runs : []}
+            next={page.ok ? page.data.next_cursor : null}
+            names={deps.registry.names()}
+            filter={filter}
+            notice={notices[c.req.query('done') ?? '']}
+            error={page.ok ? undefined : page.message}
+          />,
+          page.ok ? 200 : (page.status as 400),
+        );
+      })
+      .post('/tasks/:id{[0-9a-f-]{36}}/rekick', async (c) => {
+        const run = await getRun(c.var.db, c.req.param('id'));
+        if (!run) throw new AppError(404, 'not_found', 'no such task run');
+        if (run.status !== 'dead')
+          throw new AppError(409, 'invalid_transition', `only dead runs are kicked again; this one is ${run.status}`);
+        must(await api(c, 'POST', '/tasks', { name: run.name, args: run.args }));
+        c.var.log.info('console_rekick', { run: run.id, task: run.name });
+        return c.redirect(`/admin/tasks?name=${encodeURIComponent(run.name)}&done=rekick`, 303);
+      })
+      .get('/operations', async (c) => c.html(<OperationsPage csrf={c.var.session.csrfToken} data={await operations(c)} />))
+      .get('/api', async (c) =>
+        c.html(<ApiReferencePage csrf={c.var.session.csrfToken} doc={must(await api<OpenApiDoc>(c, 'GET', '/openapi.json'))} />),
+      )
+  );
 
   async function operations(c: C): Promise<OperationsData> {
     const { db } = c.var;

@@ -250,6 +250,14 @@ describe('web console', () => {
       expect(html).toContain(heading);
     expect(html).toMatch(new RegExp(`2×</span> GET /x: <b>TypeError</b> ${tag}`));
 
+    // A running bulk job follows its event stream, through the session.
+    const running = await insertRun({ name: 'bulk_user_operation', args: { operation: 'disable', user_ids: [] }, status: 'running' });
+    expect(await (await browser.fetch('/admin/operations')).text()).toContain(`data-events="/admin/bulk/${running}/events"`);
+    const { job_id } = await json<{ job_id: string }>(await callApi('/bulk/users', { body: { operation: 'enable', user_ids: [] } }));
+    const stream = await browser.fetch(`/admin/bulk/${job_id}/events`, { accept: 'text/event-stream' });
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    expect(await stream.text()).toMatch(/event: done\ndata: .*"status":"completed"/);
+
     const reference = await (await browser.fetch('/admin/api')).text();
     const doc = await json<{ paths: Record<string, Record<string, unknown>> }>(await callApi('/openapi.json'));
     for (const [path, ops] of Object.entries(doc.paths))

@@ -519,27 +519,33 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
       })}
     </ul>
     <h2>Bulk jobs</h2>
-    <RunTable runs={d.bulk} csrf={csrf} />
+    <RunTable runs={d.bulk} live={(r) => `/admin/bulk/${r.id}/events`} />
     <h2>Exports</h2>
-    <RunTable runs={d.exports} csrf={csrf} />
+    <RunTable runs={d.exports} />
   </Layout>
 );
 
-const RunTable: FC<{ runs: RunView[]; csrf: string }> = ({ runs }) => (
+/** Task runs with their progress; `live` names the event stream of a running one (bulk jobs). */
+const RunTable: FC<{ runs: RunView[]; live?: (run: RunView) => string | undefined }> = ({ runs, live }) => (
   <table>
     <tbody>
       {runs.map((r) => {
         const progress = (r.progress ?? {}) as { done?: number; total?: number };
         const url = (r.result as { url?: string } | null)?.url;
+        const events = r.status === 'queued' || r.status === 'running' ? live?.(r) : undefined;
         return (
-          <tr>
+          <tr data-run={r.id} data-events={events} data-kind={events ? 'bulk' : undefined}>
             <td>{when(r.created_at)}</td>
             <td>
-              <span class={`badge ${r.status}`}>{r.status}</span>
+              <span class={`badge ${r.status}`} data-field="status">
+                {r.status}
+              </span>
             </td>
             <td>
-              <progress max={Math.max(progress.total ?? progress.done ?? 1, 1)} value={progress.done ?? 0} /> {progress.done ?? 0}
-              {progress.total !== undefined && ` / ${progress.total}`}
+              <progress data-field="progress" max={Math.max(progress.total ?? progress.done ?? 1, 1)} value={progress.done ?? 0} />{' '}
+              <span data-field="percent">
+                {progress.total ? `${Math.floor(((progress.done ?? 0) / progress.total) * 100)}%` : (progress.done ?? 0)}
+              </span>
             </td>
             <td>{url ? <a href={url}>download</a> : r.error ? <span class="error-text">{r.error}</span> : null}</td>
           </tr>
