@@ -82,11 +82,15 @@ describe('web console in Chromium', { skip: haveChromium ? false : `no ${CHROMIU
     mkdirSync(shots, { recursive: true });
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    // A CSP violation or a script error shows up here.
+    // A CSP violation or a script error shows up here; a failed load is recorded with its URL below.
     page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) problems.push(m.text());
     });
     page.on('pageerror', (e) => problems.push(e.message));
+    page.on('response', (r) => {
+      const refusedSignIn = r.status() === 401 && r.request().method() === 'POST' && r.url().endsWith('/admin/login');
+      if (r.status() >= 400 && !refusedSignIn) problems.push(`${r.status()} ${r.request().method()} ${r.url()}`);
+    });
     page.on('dialog', (d) => void d.accept());
   });
 
@@ -142,7 +146,6 @@ describe('web console in Chromium', { skip: haveChromium ? false : `no ${CHROMIU
     await page.fill('input[name=token]', 'not-the-token');
     await page.click('button[type=submit]');
     assert.equal(await page.locator('.error').textContent(), 'Wrong token.');
-    problems.length = 0; // the refused sign-in's 401 is expected
     await page.fill('input[name=token]', stack.adminToken);
     await page.click('button[type=submit]');
     await page.waitForURL(/\/admin\/campaigns$/);

@@ -43,6 +43,7 @@ export const publicConsoleRoutes = [
   'POST /admin/login',
   'GET /admin/static/console.css',
   'GET /admin/static/console.js',
+  'GET /admin/static/favicon.svg',
 ];
 
 const cookieBase = { path: '/admin', httpOnly: true, secure: true, sameSite: 'Strict' } as const;
