@@ -4,12 +4,11 @@ import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { getConfig } from '../core/config';
 import { createDb } from '../core/db';
-import { createLogger } from '../core/logger';
-import { createApi } from '../core/telegram';
 import { withTestDb } from '../testing/db';
 import { call } from '../testing/http';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
+import { taskContext } from '../testing/task-context';
 import { deliveries } from '../testing/telegram';
 import { nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from './monitoring.schema';
 import { checkNodeHealthTask, checkServicesTask } from './monitoring.tasks';
@@ -105,18 +104,15 @@ describe('node health', () => {
 
   it('logs the statuses and goes on when its store is unavailable', async () => {
     const config = getConfig(env);
-    const result = await checkNodeHealthTask.handler({
-      args: {},
-      run: { id: crypto.randomUUID(), name: 'check_node_health', attempt: 1, maxAttempts: 3, correlationId: 'test' },
-      db: createDb({ ...config, DATABASE_URL: 'postgres://flarecast:x@127.0.0.1:9/none', DATABASE_PROXY: '127.0.0.1:9' }),
-      api: createApi(config, env),
-      config,
-      env,
-      log: createLogger('test'),
-      progress: async () => {},
-      kick: async () => ({ id: 'none' }),
-      signal: new AbortController().signal,
-    });
+    const result = await checkNodeHealthTask.handler(
+      taskContext(
+        'check_node_health',
+        {},
+        {
+          db: createDb({ ...config, DATABASE_URL: 'postgres://flarecast:x@127.0.0.1:9/none', DATABASE_PROXY: '127.0.0.1:9' }),
+        },
+      ),
+    );
     expect(result).toMatchObject({ stored: false, alerts: 0 });
     expect(result.nodes).toBeGreaterThan(0);
   });
@@ -167,18 +163,7 @@ describe('service checks', () => {
 
   it('reports a service that is not configured as off, never as up or failing', async () => {
     const config = { ...getConfig(env), REMNAWAVE_URL: '', CRYPTOBOT_TOKEN: '' };
-    const result = await checkServicesTask.handler({
-      args: {},
-      run: { id: crypto.randomUUID(), name: 'check_services', attempt: 1, maxAttempts: 1, correlationId: 'test' },
-      db: createDb(config),
-      api: createApi(config, env),
-      config,
-      env,
-      log: createLogger('test'),
-      progress: async () => {},
-      kick: async () => ({ id: 'none' }),
-      signal: new AbortController().signal,
-    });
+    const result = await checkServicesTask.handler(taskContext('check_services', {}, { config }));
     expect(result).toEqual({ postgres: 'up', telegram: 'up', remnawave: 'off', cryptobot: 'off' });
   });
 
