@@ -169,6 +169,9 @@ describe('web console in Chromium', { skip: haveChromium ? false : `no ${CHROMIU
     await pageHas('section.campaign', 'data-status', 'equals', 'completed');
     assert.equal(await page.locator('section.campaign [data-field=percent]').textContent(), '100%');
     assert.equal(await page.locator('section.campaign [data-field=sent]').textContent(), '300');
+    // The page follows the status: a completed campaign offers no action any more.
+    for (const action of ['start', 'pause', 'resume', 'cancel'])
+      assert.equal(await page.locator(`button[value=${action}]`).isVisible(), false, action);
     await shot('3-progress-100');
   });
 

@@ -35,6 +35,7 @@ progress { width: 100%; min-width: 8rem; height: 1.1rem; }
 figure { margin: 1rem 0; }
 svg[data-chart] { width: 100%; height: 140px; border: 1px solid var(--line); border-radius: 6px; }
 svg[data-chart] polyline { fill: none; stroke: var(--accent); stroke-width: 2; vector-effect: non-scaling-stroke; }
+svg[data-chart] line { stroke: var(--good); stroke-width: 1; stroke-dasharray: 6 4; vector-effect: non-scaling-stroke; }
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; border: 1px solid var(--line); font-size: .85rem; }
 .badge.online, .badge.succeeded, .badge.completed { color: var(--good); }
 .badge.offline, .badge.dead, .badge.failed { color: var(--bad); }
@@ -79,8 +80,16 @@ export const consoleJs = `'use strict';
           f.textContent = String(c[key]);
         }
       }
+      // Only the actions the live status allows (a campaign that completes loses Pause and Cancel).
+      for (const form of el.querySelectorAll('[data-when]')) form.hidden = !form.dataset.when.split(' ').includes(c.status);
       if (line) {
-        const top = Math.max(c.rate_per_second || 0, ...rates, 1);
+        const top = Math.max(c.rate_per_second || 0, ...rates, 1) * 1.1;
+        const limit = el.querySelector('[data-limit]');
+        if (limit && c.rate_per_second) {
+          const y = (120 - (c.rate_per_second / top) * 115).toFixed(1);
+          limit.setAttribute('y1', y);
+          limit.setAttribute('y2', y);
+        }
         // The x axis grows with the run up to HISTORY seconds, then scrolls.
         const span = Math.max(rates.length - 1, 30);
         line.setAttribute('points', rates.map((r, i) => ((i * 600) / span).toFixed(1) + ',' + (120 - (r / top) * 115).toFixed(1)).join(' '));

@@ -171,6 +171,9 @@ describe('web console', () => {
     const page = await browser.fetch(`/admin/campaigns/${id}?done=created`);
     const html = await page.text();
     expect(html).toContain('Draft created');
+    // A draft offers start and cancel; pause and resume are there for the live script, hidden.
+    const hidden = (action: string) => new RegExp(`action="/admin/campaigns/${id}/${action}"[^>]*hidden`).test(html);
+    expect(['start', 'pause', 'resume', 'cancel'].map(hidden)).toEqual([false, true, true, false]);
     expect(html).toContain(`data-events="/admin/campaigns/${id}/events"`);
     // An impossible transition is the API's 409, shown on the page.
     const resume = await browser.fetch(`/admin/campaigns/${id}/resume`, { form: { _csrf: csrf } });

@@ -243,12 +243,13 @@ const CampaignForm: FC<{ csrf: string; values: Record<string, string> }> = ({ cs
   </form>
 );
 
-const actionsFor: Record<string, string[]> = {
-  draft: ['start', 'cancel'],
-  scheduled: ['start', 'cancel'],
-  running: ['pause', 'cancel'],
-  paused: ['resume', 'cancel'],
-};
+/** Each action and the statuses it applies to; the script shows only those of the live status. */
+const actions: [string, string[]][] = [
+  ['start', ['draft', 'scheduled']],
+  ['pause', ['running']],
+  ['resume', ['paused']],
+  ['cancel', ['draft', 'scheduled', 'running', 'paused']],
+];
 
 export const CampaignPage: FC<{ csrf: string; c: CampaignView; notice?: string; error?: string }> = ({ csrf, c, notice, error }) => (
   <Layout title={c.title} page="campaigns" csrf={csrf} notice={notice} error={error}>
@@ -280,17 +281,20 @@ export const CampaignPage: FC<{ csrf: string; c: CampaignView; notice?: string; 
       </dl>
       <figure>
         <svg data-chart viewBox="0 0 600 120" preserveAspectRatio="none" role="img" aria-label="send rate">
+          <line data-limit x1="0" x2="600" y1="5" y2="5" />
           <polyline data-line points="" />
         </svg>
         <figcaption>
-          Send rate: <span data-field="rate">0</span> msg/s now, limit {c.rate_per_second}/s (one point a second)
+          Send rate: <span data-field="rate">0</span> msg/s now; dashed: the limit, {c.rate_per_second}/s (one point a second)
         </figcaption>
       </figure>
       <div class="actions">
-        {(actionsFor[c.status] ?? []).map((action) => (
+        {actions.map(([action, when]) => (
           <form
             method="post"
             action={`/admin/campaigns/${c.id}/${action}`}
+            data-when={when.join(' ')}
+            hidden={!when.includes(c.status)}
             data-confirm={action === 'cancel' ? 'Cancel this campaign?' : undefined}
           >
             <Csrf token={csrf} />
