@@ -197,12 +197,17 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
         return c.html(<LoginPage csrf={csrf} />);
       })
       .post('/login', async (c) => {
+        const client = c.req.header('cf-connecting-ip') ?? 'unknown';
+        if (!(await c.env.SIGN_IN_LIMITER.limit({ key: client })).success) {
+          c.var.log.warn('console_sign_in_throttled', { ip: client });
+          throw new AppError(429, 'too_many_attempts', 'too many sign-in attempts from this address; wait a minute');
+        }
         const form = await c.req.parseBody();
         const expected = getCookie(c, LOGIN_COOKIE);
         if (!expected || typeof form._csrf !== 'string' || !secretsEqual(expected, form._csrf))
           throw new AppError(403, 'csrf', 'missing or wrong CSRF token; reload the sign-in page');
         if (typeof form.token !== 'string' || !secretsEqual(c.var.config.ADMIN_API_TOKEN, form.token)) {
-          c.var.log.warn('console_sign_in_refused', { ip: c.req.header('cf-connecting-ip') ?? null });
+          c.var.log.warn('console_sign_in_refused', { ip: client });
           return c.html(<LoginPage csrf={expected} error="Wrong token." />, 401);
         }
         const session = await openSession(c.var.db);

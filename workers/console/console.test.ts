@@ -30,9 +30,11 @@ const consoleRoutes = createApp({ registry: taskRegistry })
 /** A browser's cookie jar for one origin, enough for the console's two cookies. */
 class Browser {
   readonly cookies = new Map<string, string>();
+  /** The client address Cloudflare would report (sign-ins are limited per address). */
+  ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}-${crypto.randomUUID().slice(0, 4)}`;
 
   async fetch(path: string, init: { method?: string; form?: Record<string, string>; accept?: string } = {}): Promise<Response> {
-    const headers = new Headers({ accept: init.accept ?? 'text/html' });
+    const headers = new Headers({ accept: init.accept ?? 'text/html', 'cf-connecting-ip': this.ip });
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
     const body = init.form ? new URLSearchParams(init.form) : undefined;
     const res = await call(path, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body, redirect: 'manual' });
@@ -128,6 +130,20 @@ describe('web console', () => {
     const token = browser.cookies.get(SESSION_COOKIE) as string;
     const stored = await withTestDb((db) => db.select().from(consoleSessionsTable));
     expect(stored.some((s) => s.tokenHash === token)).toBe(false);
+  });
+
+  it('answers 429 to the 11th sign-in attempt within a minute from one address, not to another address', async () => {
+    const attacker = new Browser();
+    const csrf = Browser.csrf(await (await attacker.fetch('/admin/login')).text());
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++)
+      statuses.push((await attacker.fetch('/admin/login', { form: { _csrf: csrf, token: `guess-${i}` } })).status);
+    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(401));
+    expect(statuses[10]).toBe(429);
+    // Even the right token waits out the minute from that address; another address signs in.
+    expect((await attacker.fetch('/admin/login', { form: { _csrf: csrf, token: env.ADMIN_API_TOKEN } })).status).toBe(429);
+    expect(attacker.cookies.has(SESSION_COOKIE)).toBe(false);
+    await new Browser().signIn();
   });
 
   it('creates a campaign from the form only with the CSRF token, and names a bad field', async () => {
