@@ -191,24 +191,21 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       .get('/static/console.css', (c) => asset(c, consoleCss, 'text/css; charset=utf-8'))
       .get('/static/console.js', (c) => asset(c, consoleJs, 'text/javascript; charset=utf-8'))
       .get('/static/favicon.svg', (c) => asset(c, favicon, 'image/svg+xml'))
-      .get('/login', (c) => {
-        const csrf = randomToken();
-        setCookie(c, LOGIN_COOKIE, csrf, { ...cookieBase, path: '/admin/login', maxAge: 600 });
-        return c.html(<LoginPage csrf={csrf} />);
-      })
+      .get('/login', (c) => signInForm(c))
       .post('/login', async (c) => {
         const client = c.req.header('cf-connecting-ip') ?? 'unknown';
         if (!(await c.env.SIGN_IN_LIMITER.limit({ key: client })).success) {
           c.var.log.warn('console_sign_in_throttled', { ip: client });
-          throw new AppError(429, 'too_many_attempts', 'too many sign-in attempts from this address; wait a minute');
+          return signInForm(c, 'Too many sign-in attempts from this address; wait a minute.', 429, getCookie(c, LOGIN_COOKIE));
         }
         const form = await c.req.parseBody();
         const expected = getCookie(c, LOGIN_COOKIE);
+        // No token or another one: a forged post, or a form left open past its 10 minutes.
         if (!expected || typeof form._csrf !== 'string' || !secretsEqual(expected, form._csrf))
-          throw new AppError(403, 'csrf', 'missing or wrong CSRF token; reload the sign-in page');
+          return signInForm(c, 'The sign-in form expired; sign in again.', 403);
         if (typeof form.token !== 'string' || !secretsEqual(c.var.config.ADMIN_API_TOKEN, form.token)) {
           c.var.log.warn('console_sign_in_refused', { ip: client });
-          return c.html(<LoginPage csrf={expected} error="Wrong token." />, 401);
+          return signInForm(c, 'Wrong token.', 401, expected);
         }
         const session = await openSession(c.var.db);
         deleteCookie(c, LOGIN_COOKIE, { ...cookieBase, path: '/admin/login' });
@@ -362,6 +359,16 @@ function consoleHeaders(): MiddlewareHandler<ConsoleEnv> {
     await headers(c, next);
     if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
   };
+}
+
+/**
+ * The sign-in form with its double-submit token (cookie + hidden field, 10 minutes): the one the
+ * browser holds when given, else a fresh one.
+ */
+function signInForm(c: C, error?: string, status: 200 | 401 | 403 | 429 = 200, keep?: string) {
+  const csrf = keep ?? randomToken();
+  setCookie(c, LOGIN_COOKIE, csrf, { ...cookieBase, path: '/admin/login', maxAge: 600 });
+  return c.html(<LoginPage csrf={csrf} error={error} />, status);
 }
 
 function asset(c: C, body: string, type: string): Response {

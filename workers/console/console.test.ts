@@ -108,15 +108,20 @@ describe('web console', () => {
     expect(login.headers.get('x-frame-options')).toBe('SAMEORIGIN');
     const csrf = Browser.csrf(await login.text());
 
-    // No CSRF token, a wrong one, a wrong admin token: refused, no session.
-    expect((await browser.fetch('/admin/login', { form: { token: env.ADMIN_API_TOKEN } })).status).toBe(403);
+    // No CSRF token, a wrong one, a wrong admin token: refused, no session. A refused token gets the
+    // form again with a fresh one (the sign-in page may just have been left open too long).
+    const noToken = await browser.fetch('/admin/login', { form: { token: env.ADMIN_API_TOKEN } });
+    expect(noToken.status).toBe(403);
+    expect(await noToken.text()).toContain('The sign-in form expired');
     expect((await browser.fetch('/admin/login', { form: { _csrf: `${csrf}x`, token: env.ADMIN_API_TOKEN } })).status).toBe(403);
-    const wrong = await browser.fetch('/admin/login', { form: { _csrf: csrf, token: 'not-the-admin-token' } });
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
+    const csrf2 = Browser.csrf(await (await browser.fetch('/admin/login')).text());
+    const wrong = await browser.fetch('/admin/login', { form: { _csrf: csrf2, token: 'not-the-admin-token' } });
     expect(wrong.status).toBe(401);
     expect(await wrong.text()).toContain('Wrong token');
     expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
 
-    const ok = await browser.fetch('/admin/login', { form: { _csrf: csrf, token: env.ADMIN_API_TOKEN } });
+    const ok = await browser.fetch('/admin/login', { form: { _csrf: csrf2, token: env.ADMIN_API_TOKEN } });
     expect(ok.status).toBe(303);
     expect(ok.headers.get('location')).toBe('/admin/campaigns');
     const cookie = ok.headers.getSetCookie().find((c) => c.startsWith(`${SESSION_COOKIE}=`)) ?? '';
