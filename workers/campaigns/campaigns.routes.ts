@@ -45,6 +45,11 @@ const campaignSchema = z
   })
   .openapi('Campaign');
 
+/** A campaign as `GET /api/campaigns/{id}` answers it. */
+export type CampaignJson = z.infer<typeof campaignSchema>;
+/** A campaign as the list answers it. */
+export type CampaignListItem = Omit<CampaignJson, 'pending' | 'usage' | 'correlation_id'>;
+
 const idParam = z.object({ id: z.uuid() });
 
 const routes = {

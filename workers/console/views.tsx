@@ -1,40 +1,10 @@
 import type { Child, FC } from 'hono/jsx';
+import type { CampaignJson, CampaignListItem } from '../campaigns/campaigns.routes';
+import type { RunJson } from '../tasks/tasks.routes';
 
-/** The campaign as `/api/campaigns/{id}` returns it (the list omits `pending` and `usage`). */
-export interface CampaignView {
-  id: string;
-  title: string;
-  status: string;
-  total: number;
-  sent: number;
-  failed: number;
-  blocked: number;
-  unknown: number;
-  pending?: number;
-  rate_per_second: number;
-  paid_broadcast: boolean;
-  audience: { language_codes?: string[] };
-  scheduled_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
-  created_at: string;
-}
-
-/** A task run as `/api/tasks` returns it. */
-export interface RunView {
-  id: string;
-  name: string;
-  status: string;
-  attempts: number;
-  max_attempts: number;
-  result: unknown;
-  error: string | null;
-  progress: unknown;
-  history: { attempt: number; started_at: string; finished_at: string; error?: string; error_type?: string }[];
-  correlation_id: string;
-  created_at: string;
-  finished_at: string | null;
-}
+/** A campaign as the API answers it: the full JSON on its page, the list's subset in the list. */
+export type CampaignView = CampaignListItem & Partial<Pick<CampaignJson, 'pending'>>;
+export type RunView = RunJson;
 
 const pages = [
   ['campaigns', 'Campaigns'],

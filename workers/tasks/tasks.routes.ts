@@ -45,6 +45,9 @@ const runSchema = z
   })
   .openapi('TaskRun');
 
+/** A task run as `/api/tasks` answers it. */
+export type RunJson = z.infer<typeof runSchema>;
+
 const kickRoute = createRoute({
   method: 'post',
   path: '/tasks',
