@@ -4,7 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
-import { AppError, type ErrorBody } from '../core/errors';
+import { AppError, type ErrorBody, onError } from '../core/errors';
 import type { AppEnv } from '../core/http';
 import { secretsEqual } from '../core/secrets';
 import { nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
@@ -20,6 +20,7 @@ import {
   CampaignPage,
   CampaignsPage,
   type CampaignView,
+  ErrorPage,
   LoginPage,
   type OpenApiDoc,
   type OperationsData,
@@ -163,7 +164,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
   };
   const campaignPage = async (c: C, id: string, error?: { status: number; message: string }) => {
     const campaign = must(await api<CampaignView>(c, 'GET', `/campaigns/${id}`));
-    const notice = notices[c.req.query('done') ?? ''];
+    const notice = noticeOf(c);
     return c.html(
       <CampaignPage csrf={c.var.session.csrfToken} c={campaign} notice={notice} error={error?.message} />,
       (error?.status ?? 200) as 200,
@@ -186,6 +187,12 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
 
   return (
     new Hono<ConsoleEnv>()
+      // A refusal (401, 403, 404, 409, ...) is a page a person can read; anything else is the app's 500.
+      .onError((err, c) => {
+        if (!(err instanceof AppError)) return onError(err, c);
+        const session = c.get('session') as ConsoleSession | undefined;
+        return c.html(<ErrorPage csrf={session?.csrfToken} status={err.status} message={err.message} signedIn={!!session} />, err.status);
+      })
       .use('*', consoleHeaders())
       .use('*', requireSession())
       .get('/static/console.css', (c) => asset(c, consoleCss, 'text/css; charset=utf-8'))
@@ -198,7 +205,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
           c.var.log.warn('console_sign_in_throttled', { ip: client });
           return signInForm(c, 'Too many sign-in attempts from this address; wait a minute.', 429, getCookie(c, LOGIN_COOKIE));
         }
-        const form = await c.req.parseBody();
+        const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
         const expected = getCookie(c, LOGIN_COOKIE);
         // No token or another one: a forged post, or a form left open past its 10 minutes.
         if (!expected || typeof form._csrf !== 'string' || !secretsEqual(expected, form._csrf))
@@ -207,7 +214,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
           c.var.log.warn('console_sign_in_refused', { ip: client });
           return signInForm(c, 'Wrong token.', 401, expected);
         }
-        const session = await openSession(c.var.db);
+        const session = await openSession(c.var.db, c.var.config.ADMIN_API_TOKEN);
         deleteCookie(c, LOGIN_COOKIE, { ...cookieBase, path: '/admin/login' });
         setCookie(c, SESSION_COOKIE, session.token, { ...cookieBase, maxAge: SESSION_TTL_SECONDS });
         c.var.log.info('console_signed_in');
@@ -248,7 +255,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
         if (!sent.ok) return campaignPage(c, id, sent);
         return c.redirect(`/admin/campaigns/${id}?done=preview`, 303);
       })
-      .post('/campaigns/:id{[0-9a-f-]{36}}/:action{start|pause|resume|cancel}', async (c) => {
+      .post('/campaigns/:id{[0-9a-f-]{36}}/:action{(?:start|pause|resume|cancel)}', async (c) => {
         const { id, action } = c.req.param();
         const result = await api(c, 'POST', `/campaigns/${id}/${action}`);
         if (!result.ok) return campaignPage(c, id, result);
@@ -267,7 +274,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
             next={page.ok ? page.data.next_cursor : null}
             names={deps.registry.names()}
             filter={filter}
-            notice={notices[c.req.query('done') ?? '']}
+            notice={noticeOf(c)}
             error={page.ok ? undefined : page.message}
           />,
           page.ok ? 200 : (page.status as 400),
@@ -278,7 +285,8 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
         if (!run) throw new AppError(404, 'not_found', 'no such task run');
         if (run.status !== 'dead')
           throw new AppError(409, 'invalid_transition', `only dead runs are kicked again; this one is ${run.status}`);
-        must(await api(c, 'POST', '/tasks', { name: run.name, args: run.args }));
+        // Keyed by the dead run: a double submit or two admins at once kick it again once, not twice.
+        must(await api(c, 'POST', '/tasks', { name: run.name, args: run.args, idempotency_key: `rekick:${run.id}` }));
         c.var.log.info('console_rekick', { run: run.id, task: run.name });
         return c.redirect(`/admin/tasks?name=${encodeURIComponent(run.name)}&done=rekick`, 303);
       })
@@ -288,31 +296,46 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       )
   );
 
+  /** Every part read at once; a part that fails is named on the page and the others still show. */
   async function operations(c: C): Promise<OperationsData> {
     const { db } = c.var;
-    const runs = async (name: string) => must(await api<{ runs: RunView[] }>(c, 'GET', `/tasks?name=${name}&limit=10`)).runs;
+    const problems: string[] = [];
+    const part = async <T,>(what: string, read: () => Promise<T>, fallback: T): Promise<T> => {
+      try {
+        return await read();
+      } catch (err) {
+        problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        return fallback;
+      }
+    };
+    const runs = (name: string) => async () => must(await api<{ runs: RunView[] }>(c, 'GET', `/tasks?name=${name}&limit=10`)).runs;
     const [dashboard, nodes, history, services, alerts, bulk, exports, recentIncidents] = await Promise.all([
-      api<OperationsData['dashboard']>(c, 'GET', '/dashboard').then(must),
-      db
-        .select({
-          uuid: nodeHealthTable.nodeUuid,
-          name: nodeHealthTable.name,
-          status: nodeHealthTable.status,
-          since: nodeHealthTable.since,
-          checkedAt: nodeHealthTable.checkedAt,
-          escalated: nodeHealthTable.escalated,
-        })
-        .from(nodeHealthTable)
-        .orderBy(nodeHealthTable.name)
-        .limit(200),
-      recentNodeEvents(db, 30),
-      db.select().from(serviceHealthTable).orderBy(serviceHealthTable.service),
-      db.select().from(anomaliesTable).orderBy(desc(anomaliesTable.changedAt)).limit(20),
-      runs('bulk_user_operation'),
-      runs('export_data'),
-      incidents(c.env).recent(20),
+      part('dashboard', async () => must(await api<OperationsData['dashboard']>(c, 'GET', '/dashboard')), null),
+      part(
+        'nodes',
+        () =>
+          db
+            .select({
+              uuid: nodeHealthTable.nodeUuid,
+              name: nodeHealthTable.name,
+              status: nodeHealthTable.status,
+              since: nodeHealthTable.since,
+              checkedAt: nodeHealthTable.checkedAt,
+              escalated: nodeHealthTable.escalated,
+            })
+            .from(nodeHealthTable)
+            .orderBy(nodeHealthTable.name)
+            .limit(200),
+        [],
+      ),
+      part('node history', () => recentNodeEvents(db, 30), []),
+      part('services', () => db.select().from(serviceHealthTable).orderBy(serviceHealthTable.service), []),
+      part('anomalies', () => db.select().from(anomaliesTable).orderBy(desc(anomaliesTable.changedAt)).limit(20), []),
+      part('bulk jobs', runs('bulk_user_operation'), []),
+      part('exports', runs('export_data'), []),
+      part('incidents', async (): Promise<OperationsData['incidents']> => [...(await incidents(c.env).recent(20))], []),
     ]);
-    return { dashboard, nodes, history, services, alerts, bulk, exports, incidents: recentIncidents };
+    return { dashboard, nodes, history, services, alerts, bulk, exports, incidents: recentIncidents, problems };
   }
 }
 
@@ -324,7 +347,7 @@ function requireSession(): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {
     if (publicConsoleRoutes.includes(`${c.req.method} ${c.req.path}`)) return next();
     const token = getCookie(c, SESSION_COOKIE);
-    const session = token ? await findSession(c.var.db, token) : undefined;
+    const session = token ? await findSession(c.var.db, token, c.var.config.ADMIN_API_TOKEN) : undefined;
     if (!session) {
       if (c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')) return c.redirect('/admin/login', 303);
       throw new AppError(401, 'unauthorized', 'sign in to the console first');
@@ -359,6 +382,12 @@ function consoleHeaders(): MiddlewareHandler<ConsoleEnv> {
     await headers(c, next);
     if (!c.res.headers.has('cache-control')) c.res.headers.set('cache-control', 'no-store');
   };
+}
+
+/** The fixed notice named by `?done=`, if it names one. */
+function noticeOf(c: C): string | undefined {
+  const key = c.req.query('done') ?? '';
+  return Object.hasOwn(notices, key) ? notices[key] : undefined;
 }
 
 /**

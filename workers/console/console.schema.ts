@@ -9,6 +9,8 @@ export const consoleSessionsTable = pgTable(
   {
     tokenHash: text('token_hash').primaryKey(),
     csrfToken: text('csrf_token').notNull(),
+    /** Which admin token signed it in (a hash): rotating ADMIN_API_TOKEN ends every session. */
+    adminTokenTag: text('admin_token_tag').notNull().default(''),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },

@@ -21,9 +21,9 @@ const consoleRoutes = createApp({ registry: taskRegistry })
   .map((r) => ({
     method: r.method,
     route: `${r.method} ${r.path}`,
+    // `:id{[0-9a-f-]{36}}`: the pattern holds braces of its own.
     path: r.path
-      .replace(/:id\{[^}]+\}/g, crypto.randomUUID())
-      .replace(/:action\{[^}]+\}/, 'start')
+      .replace(/:([a-z_]+)\{(?:[^{}]|\{[^}]*\})*\}/g, (_, name: string) => (name === 'action' ? 'start' : crypto.randomUUID()))
       .replace(/:[a-z_]+/g, 'x'),
   }));
 
@@ -97,6 +97,18 @@ describe('web console', () => {
     expect(checked.length).toBe(consoleRoutes.length - publicConsoleRoutes.length);
   });
 
+  it('walks real routes: signed in, every walked path reaches its handler (no "no route" 404)', async () => {
+    const browser = new Browser();
+    const csrf = await browser.signIn();
+    for (const { method, path, route } of consoleRoutes) {
+      if (route === 'POST /admin/logout') continue; // it would end this session
+      expect(path, route).not.toMatch(/[{}]/);
+      const res = await browser.fetch(path, { method, form: method === 'POST' ? { _csrf: csrf } : undefined });
+      const body = await res.text();
+      expect(body, route).not.toContain('no route for');
+    }
+  });
+
   it('signs in with the admin token into a Secure, HttpOnly, SameSite=Strict session, behind a strict CSP', async () => {
     const browser = new Browser();
     const login = await browser.fetch('/admin/login');
@@ -167,6 +179,19 @@ describe('web console', () => {
     };
     expect((await browser.fetch('/admin/campaigns', { form })).status).toBe(403);
     expect((await browser.fetch('/admin/campaigns', { form: { ...form, _csrf: 'forged' } })).status).toBe(403);
+    // A JSON or plain-text body carries no form token: refused as well.
+    for (const type of ['application/json', 'text/plain']) {
+      const res = await call('/admin/campaigns', {
+        method: 'POST',
+        headers: {
+          'content-type': type,
+          cookie: `${SESSION_COOKIE}=${browser.cookies.get(SESSION_COOKIE)}`,
+          'cf-connecting-ip': browser.ip,
+        },
+        body: type === 'application/json' ? JSON.stringify({ ...form, _csrf: 'x' }) : `_csrf=${csrf}`,
+      });
+      expect(res.status, type).toBe(403);
+    }
     // Another session's token is not this one's.
     const other = await new Browser().signIn();
     expect((await browser.fetch('/admin/campaigns', { form: { ...form, _csrf: other } })).status).toBe(403);
@@ -196,6 +221,10 @@ describe('web console', () => {
     const hidden = (action: string) => new RegExp(`action="/admin/campaigns/${id}/${action}"[^>]*hidden`).test(html);
     expect(['start', 'pause', 'resume', 'cancel'].map(hidden)).toEqual([false, true, true, false]);
     expect(html).toContain(`data-events="/admin/campaigns/${id}/events"`);
+    // Only the four actions, spelled exactly, are routes.
+    const lookalike = await browser.fetch(`/admin/campaigns/${id}/xcancel`, { form: { _csrf: csrf } });
+    expect(lookalike.status).toBe(404);
+    expect((await json<{ status: string }>(await callApi(`/campaigns/${id}`))).status).toBe('draft');
     // An impossible transition is the API's 409, shown on the page.
     const resume = await browser.fetch(`/admin/campaigns/${id}/resume`, { form: { _csrf: csrf } });
     expect(resume.status).toBe(409);
@@ -258,8 +287,20 @@ describe('web console', () => {
     );
     const run = await runWithStatus(again, 'succeeded');
     expect(run.result).toEqual({ marker });
-    // Only dead runs are kicked again.
-    expect((await browser.fetch(`/admin/tasks/${again}/rekick`, { form: { _csrf: csrf } })).status).toBe(409);
+    // A second submit (double click, a second admin) kicks nothing more.
+    expect((await browser.fetch(`/admin/tasks/${dead}/rekick`, { form: { _csrf: csrf } })).status).toBe(303);
+    const copies = await withTestDb((db) =>
+      db.execute<{ n: number }>(sql`select count(*)::int as n from task_runs where name = 'echo' and args->>'marker' = ${marker}`),
+    );
+    expect(copies.rows[0]?.n).toBe(2);
+    // Only dead runs are kicked again: a refusal is a page, with the way back.
+    const refused = await browser.fetch(`/admin/tasks/${again}/rekick`, { form: { _csrf: csrf } });
+    expect(refused.status).toBe(409);
+    expect(refused.headers.get('content-type')).toContain('text/html');
+    const refusal = await refused.text();
+    expect(refusal).toContain('Error 409');
+    expect(refusal).toContain('only dead runs are kicked again');
+    expect(refusal).toContain('href="/admin/campaigns"');
   });
 
   it('shows operations and the API reference of every /api route', async () => {
@@ -305,10 +346,19 @@ describe('web console', () => {
     browser.cookies.set(SESSION_COOKIE, token);
     expect((await browser.fetch('/admin/tasks')).headers.get('location')).toBe('/admin/login');
 
-    const old = await withTestDb((db) => openSession(db, new Date(Date.now() - 13 * 3600_000)));
+    const old = await withTestDb((db) => openSession(db, env.ADMIN_API_TOKEN, new Date(Date.now() - 13 * 3600_000)));
     const late = new Browser();
     late.cookies.set(SESSION_COOKIE, old.token);
     expect((await late.fetch('/admin/tasks')).status).toBe(303);
+    // A session opened with an admin token since rotated is over too (a leaked token's sessions end with it).
+    const rotated = await withTestDb((db) => openSession(db, 'the-admin-token-before-rotation'));
+    const before = new Browser();
+    before.cookies.set(SESSION_COOKIE, rotated.token);
+    expect((await before.fetch('/admin/tasks')).headers.get('location')).toBe('/admin/login');
+    const current = await withTestDb((db) => openSession(db, env.ADMIN_API_TOKEN));
+    const now = new Browser();
+    now.cookies.set(SESSION_COOKIE, current.token);
+    expect((await now.fetch('/admin/tasks')).status).toBe(200);
 
     const kicked = await json<{ id: string }>(await callApi('/tasks', { body: { name: 'cleanup_console_sessions', args: {} } }));
     const run = await runWithStatus(kicked.id, 'succeeded');

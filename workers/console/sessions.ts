@@ -22,25 +22,35 @@ async function hashToken(token: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
+/** Names the admin token a session was opened with, without storing anything it could be found from. */
+async function adminTokenTag(adminToken: string): Promise<string> {
+  return (await hashToken(`flarecast-console-session:${adminToken}`)).slice(0, 16);
+}
+
 /** Opens a session; returns the cookie token (never stored) and the session's CSRF token. */
-export async function openSession(db: Db, now = new Date()): Promise<{ token: string; csrf: string }> {
+export async function openSession(db: Db, adminToken: string, now = new Date()): Promise<{ token: string; csrf: string }> {
   const token = randomToken();
   const csrf = randomToken();
   await db.insert(consoleSessionsTable).values({
     tokenHash: await hashToken(token),
     csrfToken: csrf,
+    adminTokenTag: await adminTokenTag(adminToken),
     createdAt: now,
     expiresAt: new Date(now.getTime() + SESSION_TTL_SECONDS * 1000),
   });
   return { token, csrf };
 }
 
-/** The live session of a cookie token, if any (an expired one counts as none). */
-export async function findSession(db: Db, token: string): Promise<ConsoleSession | undefined> {
+/**
+ * The live session of a cookie token, if any: an expired one, or one opened with an admin token that
+ * has since been rotated, counts as none.
+ */
+export async function findSession(db: Db, token: string, adminToken: string): Promise<ConsoleSession | undefined> {
+  const t = consoleSessionsTable;
   const [row] = await db
     .select()
-    .from(consoleSessionsTable)
-    .where(and(eq(consoleSessionsTable.tokenHash, await hashToken(token)), gt(consoleSessionsTable.expiresAt, new Date())));
+    .from(t)
+    .where(and(eq(t.tokenHash, await hashToken(token)), gt(t.expiresAt, new Date()), eq(t.adminTokenTag, await adminTokenTag(adminToken))));
   return row;
 }
 

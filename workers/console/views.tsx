@@ -63,6 +63,17 @@ export const Layout: FC<{ title: string; page?: Page; csrf?: string; notice?: st
   </html>
 );
 
+/** A refusal as a page: what went wrong, and the way on. */
+export const ErrorPage: FC<{ csrf?: string; status: number; message: string; signedIn: boolean }> = (p) => (
+  <Layout title={`Error ${p.status}`} csrf={p.csrf}>
+    <h1>Error {p.status}</h1>
+    <p class="error" role="alert">
+      {p.message}
+    </p>
+    <p>{p.signedIn ? <a href="/admin/campaigns">Back to the campaigns</a> : <a href="/admin/login">Sign in</a>}</p>
+  </Layout>
+);
+
 export const LoginPage: FC<{ csrf: string; error?: string }> = ({ csrf, error }) => (
   <Layout title="Sign in" error={error}>
     <h1>Sign in</h1>
@@ -386,12 +397,26 @@ export const TasksPage: FC<{
         ))}
       </tbody>
     </table>
-    {p.next && <a href={`/admin/tasks?${new URLSearchParams({ ...p.filter, cursor: p.next })}`}>Older runs →</a>}
+    {p.next && (
+      <a
+        href={`/admin/tasks?${new URLSearchParams(Object.entries({ ...p.filter, cursor: p.next }).filter((e): e is [string, string] => !!e[1]))}`}
+      >
+        Older runs →
+      </a>
+    )}
   </Layout>
 );
 
 export interface OperationsData {
-  dashboard: { at: string; online_users: number; bandwidth_bytes_5m: number; active_servers: number; servers: number; errors?: string[] };
+  /** Null when the dashboard object could not be read. */
+  dashboard: {
+    at: string;
+    online_users: number;
+    bandwidth_bytes_5m: number;
+    active_servers: number;
+    servers: number;
+    errors?: string[];
+  } | null;
   nodes: { uuid: string; name: string; status: string; since: Date; checkedAt: Date; escalated: boolean }[];
   history: { node: string | null; from: string | null; to: string; source: string; at: Date }[];
   services: { service: string; down: boolean; failures: number; lastError: string | null; changedAt: Date }[];
@@ -400,6 +425,8 @@ export interface OperationsData {
   exports: RunView[];
   /** Critical failures of the last day (`where|type|message`), each alerted once. */
   incidents: { key: string; openedAt: number; lastAt: number; occurrences: number }[];
+  /** Parts that could not be read (the others still show). */
+  problems: string[];
 }
 
 const when = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString()).slice(0, 19).replace('T', ' ');
@@ -407,27 +434,30 @@ const when = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString())
 export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csrf, data: d }) => (
   <Layout title="Operations" page="operations" csrf={csrf}>
     <h1>Operations</h1>
-    <section class="cards">
-      <div class="card">
-        <small>Online users</small>
-        <b>{d.dashboard.online_users}</b>
-      </div>
-      <div class="card">
-        <small>Bandwidth, last 5 min</small>
-        <b>{(d.dashboard.bandwidth_bytes_5m / 1048576).toFixed(1)} MiB</b>
-      </div>
-      <div class="card">
-        <small>Active servers</small>
-        <b>
-          {d.dashboard.active_servers} / {d.dashboard.servers}
-        </b>
-      </div>
-      <div class="card">
-        <small>Snapshot at</small>
-        <b>{when(d.dashboard.at)}</b>
-      </div>
-    </section>
-    {d.dashboard.errors?.length ? <p class="error">Snapshot incomplete: {d.dashboard.errors.join('; ')}</p> : null}
+    {d.problems.length > 0 && <p class="error">Could not read: {d.problems.join('; ')}</p>}
+    {d.dashboard && (
+      <section class="cards">
+        <div class="card">
+          <small>Online users</small>
+          <b>{d.dashboard.online_users}</b>
+        </div>
+        <div class="card">
+          <small>Bandwidth, last 5 min</small>
+          <b>{(d.dashboard.bandwidth_bytes_5m / 1048576).toFixed(1)} MiB</b>
+        </div>
+        <div class="card">
+          <small>Active servers</small>
+          <b>
+            {d.dashboard.active_servers} / {d.dashboard.servers}
+          </b>
+        </div>
+        <div class="card">
+          <small>Snapshot at</small>
+          <b>{when(d.dashboard.at)}</b>
+        </div>
+      </section>
+    )}
+    {d.dashboard?.errors?.length ? <p class="error">Snapshot incomplete: {d.dashboard.errors.join('; ')}</p> : null}
     <h2>Nodes</h2>
     <table>
       <thead>
@@ -521,7 +551,9 @@ const RunTable: FC<{ runs: RunView[]; live?: (run: RunView) => string | undefine
                 {progress.total ? `${Math.floor(((progress.done ?? 0) / progress.total) * 100)}%` : (progress.done ?? 0)}
               </span>
             </td>
-            <td>{url ? <a href={url}>download</a> : r.error ? <span class="error-text">{r.error}</span> : null}</td>
+            <td>
+              {url && /^https?:\/\//.test(url) ? <a href={url}>download</a> : r.error ? <span class="error-text">{r.error}</span> : null}
+            </td>
           </tr>
         );
       })}

@@ -31,6 +31,14 @@ export interface ErrorBody {
   field?: string;
 }
 
+function routeOf(c: Context): string {
+  try {
+    return c.req.routePath || c.req.path;
+  } catch {
+    return c.req.path;
+  }
+}
+
 /**
  * Maps any thrown value to a JSON response. Unexpected errors are logged, answered 500 without
  * details, and reported to the admins once per incident (after the response, in `waitUntil`).
@@ -45,7 +53,8 @@ export function onError(err: Error, c: Context): Response {
     return c.json({ error: 'invalid_request', message: err.message, field: 'body' } satisfies ErrorBody, err.status);
   }
   const log: Logger = c.get('log') ?? createLogger(c.req.header('x-correlation-id') ?? crypto.randomUUID());
-  const report = reportIncident(c.env as Env, log, `${c.req.method} ${c.req.path}`, err);
+  // The route's pattern, not the path: requests to made-up paths are one incident, not one each.
+  const report = reportIncident(c.env as Env, log, `${c.req.method} ${routeOf(c)}`, err);
   try {
     c.executionCtx.waitUntil(report);
   } catch {

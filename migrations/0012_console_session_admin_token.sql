@@ -1,0 +1,1 @@
+ALTER TABLE "console_sessions" ADD COLUMN "admin_token_tag" text DEFAULT '' NOT NULL;
