@@ -47,7 +47,7 @@ export default defineConfig({
     fileParallelism: false,
     coverage: {
       provider: 'istanbul',
-      include: ['workers/**/*.ts', 'durable-objects/**/*.ts'],
+      include: ['workers/**/*.{ts,tsx}', 'durable-objects/**/*.ts'],
       exclude: ['**/*.test.ts', 'workers/testing/**'],
       reporter: ['text-summary', 'text'],
       // The seed's bar: 85 % of lines, 80 % of branches.
