@@ -1,10 +1,12 @@
 import { env } from 'cloudflare:workers';
-import { eq, sql } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { createApp } from '../app';
 import { campaignsTable } from '../campaigns/campaigns.schema';
+import { nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
 import { taskRegistry } from '../registry';
+import { anomaliesTable } from '../reports/reports.schema';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
@@ -309,12 +311,41 @@ describe('web console', () => {
     const tag = `console-visible-${crypto.randomUUID().slice(0, 8)}`;
     await incidents(env).report(`GET /x|TypeError|${tag}`);
     await incidents(env).report(`GET /x|TypeError|${tag}`);
-    const ops = await browser.fetch('/admin/operations');
-    expect(ops.status).toBe(200);
-    const html = await ops.text();
-    for (const heading of ['Online users', 'Nodes', 'Services and alerts', 'Incidents', 'Bulk jobs', 'Exports'])
-      expect(html).toContain(heading);
-    expect(html).toMatch(new RegExp(`2×</span> GET /x: <b>TypeError</b> ${tag}`));
+    // A node escalated offline with its history (one change of a node since removed), a service down,
+    // an active anomaly: what an operator comes to this page for.
+    const node = crypto.randomUUID();
+    const gone = crypto.randomUUID();
+    await withTestDb(async (db) => {
+      await db.insert(nodeHealthTable).values({ nodeUuid: node, name: `node-${tag}`, status: 'offline', escalated: true });
+      await db.insert(nodeHealthHistoryTable).values([
+        { nodeUuid: node, fromStatus: null, toStatus: 'online', source: 'poll' },
+        { nodeUuid: node, fromStatus: 'online', toStatus: 'offline', source: 'webhook' },
+        { nodeUuid: gone, fromStatus: 'online', toStatus: 'offline', source: 'poll' },
+      ]);
+      await db.insert(serviceHealthTable).values({ service: `svc-${tag}`, failures: 3, down: true, lastError: 'HTTP 503' });
+      await db.insert(anomaliesTable).values({ kind: `kind-${tag}`, active: true, value: 0.25 });
+    });
+    try {
+      const ops = await browser.fetch('/admin/operations');
+      expect(ops.status).toBe(200);
+      const html = await ops.text();
+      for (const heading of ['Online users', 'Nodes', 'Services and alerts', 'Incidents', 'Bulk jobs', 'Exports'])
+        expect(html).toContain(heading);
+      expect(html).toMatch(new RegExp(`2×</span> GET /x: <b>TypeError</b> ${tag}`));
+      expect(html).toContain(`node-${tag}</td><td><span class="badge offline">offline</span> CRITICAL`);
+      expect(html).toContain(`node-${tag}: new → online (poll)`);
+      expect(html).toContain(`node-${tag}: online → offline (webhook)`);
+      expect(html).toContain('a removed node: online → offline (poll)');
+      expect(html).toContain(`down</span> svc-${tag} — 3 failure(s) in a row: HTTP 503`);
+      expect(html).toContain(`alert</span> kind-${tag} = 0.25`);
+    } finally {
+      await withTestDb(async (db) => {
+        await db.delete(nodeHealthHistoryTable).where(inArray(nodeHealthHistoryTable.nodeUuid, [node, gone]));
+        await db.delete(nodeHealthTable).where(eq(nodeHealthTable.nodeUuid, node));
+        await db.delete(serviceHealthTable).where(eq(serviceHealthTable.service, `svc-${tag}`));
+        await db.delete(anomaliesTable).where(eq(anomaliesTable.kind, `kind-${tag}`));
+      });
+    }
 
     // A running bulk job follows its event stream, through the session.
     const running = await insertRun({ name: 'bulk_user_operation', args: { operation: 'disable', user_ids: [] }, status: 'running' });
