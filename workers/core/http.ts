@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { type Config, getConfig } from './config';
 import { createDb, type Db } from './db';
 import { AppError } from './errors';
 import { createLogger, type Logger } from './logger';
-import { secretsEqual } from './secrets';
+import { hmacSha256Hex, secretsEqual } from './secrets';
 
 export interface AppEnv {
   Bindings: Env;
@@ -49,6 +49,38 @@ export function requireAdminToken(): MiddlewareHandler<AppEnv> {
     }
     await next();
   };
+}
+
+/** A zod schema, of whichever zod copy made it (the panel's contract brings its own). */
+interface Parser<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+}
+
+/**
+ * The body of a webhook signed with the hex HMAC-SHA256 of its raw bytes (`header`, under `key`),
+ * checked in constant time before anything is parsed: a wrong or missing signature is 401 (logged as
+ * `refusedEvent`), a body that is not JSON or does not fit `schema` is 400 naming the field.
+ */
+export async function signedJson<T>(
+  c: Context<AppEnv>,
+  opts: { key: ArrayBuffer | string; header: string; schema: Parser<T>; refusedEvent: string; what: string },
+): Promise<T> {
+  const raw = await c.req.text();
+  const expected = await hmacSha256Hex(opts.key, raw);
+  if (!secretsEqual(expected, (c.req.header(opts.header) ?? '').toLowerCase())) {
+    c.var.log.warn(opts.refusedEvent, { reason: 'bad signature' });
+    throw new AppError(401, 'unauthorized', 'wrong signature');
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw AppError.badRequest('body', 'malformed JSON');
+  }
+  const parsed = opts.schema.safeParse(body);
+  if (!parsed.success)
+    throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? `invalid ${opts.what}`);
+  return parsed.data;
 }
 
 function sanitizeCorrelationId(value: string | undefined): string | undefined {

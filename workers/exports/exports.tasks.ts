@@ -75,17 +75,7 @@ const columnsOf = (type: ExportArgs['type']) => (type === 'servers' ? SERVER_COL
 /** Pages of rows of the export, 1,000 at a time. */
 async function* rows(db: Db, config: Config, args: ExportArgs): AsyncGenerator<{ columns: string[]; rows: Row[] }> {
   if (args.type === 'servers') {
-    const columns = [
-      'uuid',
-      'name',
-      'address',
-      'countryCode',
-      'isConnected',
-      'isDisabled',
-      'isConnecting',
-      'usersOnline',
-      'trafficUsedBytes',
-    ];
+    const columns = SERVER_COLUMNS;
     const nodes = (await remnawave(config).nodes()) as unknown as Row[];
     yield { columns, rows: nodes.map((n) => Object.fromEntries(columns.map((c) => [c, n[c]]))) };
     return;

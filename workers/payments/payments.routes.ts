@@ -3,9 +3,9 @@ import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { invoiceSchema } from '../clients/cryptobot';
 import { AppError } from '../core/errors';
-import { type AppEnv, createRouter } from '../core/http';
+import { type AppEnv, createRouter, signedJson } from '../core/http';
 import { errorSchema, errors, json } from '../core/openapi';
-import { hmacSha256Hex, secretsEqual, sha256 } from '../core/secrets';
+import { sha256 } from '../core/secrets';
 import { kicker } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { logWebhook } from './payments.repo';
@@ -29,22 +29,13 @@ export function paymentWebhookRoutes(registry: TaskRegistry) {
   return new Hono<AppEnv>().post('/cryptobot', async (c) => {
     const { config, db, log } = c.var;
     if (!config.CRYPTOBOT_TOKEN) throw new AppError(404, 'not_found', 'payments are not configured');
-    const raw = await c.req.text();
-    const expected = await hmacSha256Hex(await sha256(config.CRYPTOBOT_TOKEN), raw);
-    if (!secretsEqual(expected, (c.req.header('crypto-pay-api-signature') ?? '').toLowerCase())) {
-      log.warn('payment_webhook_refused', { reason: 'bad signature' });
-      throw new AppError(401, 'unauthorized', 'wrong signature');
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      throw AppError.badRequest('body', 'malformed JSON');
-    }
-    const parsed = updateSchema.safeParse(body);
-    if (!parsed.success)
-      throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid update');
-    const update = parsed.data;
+    const update = await signedJson(c, {
+      key: await sha256(config.CRYPTOBOT_TOKEN),
+      header: 'crypto-pay-api-signature',
+      schema: updateSchema,
+      refusedEvent: 'payment_webhook_refused',
+      what: 'update',
+    });
     if (update.update_type !== 'invoice_paid') return c.json({ ok: true, ignored: update.update_type });
     const invoiceId = update.payload.invoice_id;
     const { log: entry, fresh } = await logWebhook(db, 'cryptobot', String(invoiceId), update);

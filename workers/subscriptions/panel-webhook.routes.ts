@@ -1,8 +1,7 @@
 import { RemnawaveWebhookEventSchema } from '@remnawave/backend-contract';
 import { Hono } from 'hono';
 import { AppError } from '../core/errors';
-import type { AppEnv } from '../core/http';
-import { hmacSha256Hex, secretsEqual } from '../core/secrets';
+import { type AppEnv, signedJson } from '../core/http';
 import { createApi } from '../core/telegram';
 import { observeNode } from '../monitoring/nodes';
 import { kicker } from '../tasks/kick';
@@ -20,22 +19,13 @@ export function panelWebhookRoutes(registry: TaskRegistry) {
   return new Hono<AppEnv>().post('/remnawave', async (c) => {
     const { config, db, log } = c.var;
     if (!config.REMNAWAVE_WEBHOOK_SECRET) throw new AppError(404, 'not_found', 'panel webhooks are not configured');
-    const raw = await c.req.text();
-    const expected = await hmacSha256Hex(config.REMNAWAVE_WEBHOOK_SECRET, raw);
-    if (!secretsEqual(expected, (c.req.header('x-remnawave-signature') ?? '').toLowerCase())) {
-      log.warn('panel_webhook_refused', { reason: 'bad signature' });
-      throw new AppError(401, 'unauthorized', 'wrong signature');
-    }
-    let body: unknown;
-    try {
-      body = JSON.parse(raw);
-    } catch {
-      throw AppError.badRequest('body', 'malformed JSON');
-    }
-    const parsed = RemnawaveWebhookEventSchema.safeParse(body);
-    if (!parsed.success)
-      throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? 'invalid event');
-    const event = parsed.data;
+    const event = await signedJson(c, {
+      key: config.REMNAWAVE_WEBHOOK_SECRET,
+      header: 'x-remnawave-signature',
+      schema: RemnawaveWebhookEventSchema,
+      refusedEvent: 'panel_webhook_refused',
+      what: 'event',
+    });
     if (event.scope === 'node' && (event.event === 'node.connection_lost' || event.event === 'node.connection_restored')) {
       const status = event.event === 'node.connection_lost' ? 'offline' : 'online';
       const result = await observeNode({ db, api: createApi(config, c.env), config, log }, event.data, status, 'webhook');
