@@ -9,7 +9,7 @@
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startStack } from '../tools/stack.ts';
-import { figure, freePort, round } from './lib.ts';
+import { adminApi, figure, freePort, round } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -62,15 +62,8 @@ async function run(s: Scenario): Promise<void> {
   if (!telegram) throw new Error('the benchmark needs the Telegram stand-in (unset TELEGRAM_API_ROOT)');
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
-  const api = (path: string, body?: unknown) =>
-    fetch(`${stack.url}/api${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${stack.vars.ADMIN_API_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then(async (r) => {
-      if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
-      return (await r.json()) as CampaignJson;
-    });
+  const call = adminApi(stack);
+  const api = (path: string, body?: unknown) => call<CampaignJson>(path, body);
   try {
     const base = 8_000_000_000;
     await db.query(

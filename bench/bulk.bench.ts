@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { startStack } from '../tools/stack.ts';
-import { figure, freePort, round } from './lib.ts';
+import { adminApi, figure, freePort, round } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -32,12 +32,7 @@ try {
   const expireAt = new Date(Date.now() + 30 * 86_400_000).toISOString();
   panel.upsertUsers(ids.map((id) => ({ id, username: `bench_${id}`, status: 'ACTIVE' as const, expireAt })));
   panel.configure({ latencyMs: Number(values.latency) });
-  const api = (path: string, body?: unknown) =>
-    fetch(`${stack.url}/api${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${stack.vars.ADMIN_API_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then((r) => r.json() as Promise<Record<string, unknown>>);
+  const api = adminApi(stack);
   const callsBefore = panel.state.calls.length;
   const started = Date.now();
   const { job_id } = await api('/bulk/users', { operation: 'disable', user_ids: ids });

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { startStack } from '../tools/stack.ts';
-import { figure, freePort, round } from './lib.ts';
+import { adminApi, figure, freePort, round } from './lib.ts';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, format: { type: 'string', default: 'csv' } } });
 const n = Number(values.rows);
@@ -39,12 +39,7 @@ try {
      from generate_series(1, $1::int) g`,
     [n],
   );
-  const api = (path: string, body?: unknown) =>
-    fetch(`${stack.url}/api${path}`, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { authorization: `Bearer ${stack.vars.ADMIN_API_TOKEN}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    }).then((r) => r.json() as Promise<Record<string, unknown>>);
+  const api = adminApi(stack);
   const rssBefore = workerdRss();
   let rssPeak = rssBefore;
   const started = Date.now();

@@ -26,3 +26,19 @@ export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 1
 export function figure(label: string, value: string | number, target?: string): void {
   console.log(`${label.padEnd(48)} ${String(value).padStart(12)}${target ? `   (target ${target})` : ''}`);
 }
+
+/**
+ * The stack's admin API: GET without a body, POST with one, the JSON answer back; an answer other
+ * than 2xx throws with its body.
+ */
+export function adminApi(stack: { url: string; vars: Record<string, string> }) {
+  return async <T = Record<string, unknown>>(path: string, body?: unknown): Promise<T> => {
+    const r = await fetch(`${stack.url}/api${path}`, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${stack.vars.ADMIN_API_TOKEN}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
+    return (await r.json()) as T;
+  };
+}
