@@ -8,8 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startStack } from '../tools/stack.ts';
-import { adminApi, figure, freePort, round } from './lib.ts';
+import { adminApi, benchStack, figure, round } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,11 +48,7 @@ interface Scenario {
 
 async function run(s: Scenario): Promise<void> {
   const unlimited = 1_000_000;
-  const stack = await startStack({
-    port: await freePort(),
-    dataDir: '.data/bench',
-    memoryDb: true,
-    runtime: 'bundle',
+  const stack = await benchStack({
     onLog: process.env.BENCH_DEBUG ? (line) => console.log(line) : () => {},
     telegram: { latencyMs, rateLimit: s.freeLimit, paidRateLimit: s.paidLimit, perChatPerSecond: 0 },
     vars: { TELEGRAM_RATE_LIMIT: String(s.freeLimit || unlimited), TELEGRAM_PAID_RATE_LIMIT: String(s.paidLimit || unlimited) },

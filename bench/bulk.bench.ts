@@ -6,8 +6,7 @@
  *   npm run bench:bulk -- [--users 10000] [--latency 20] [--batch 50]
  */
 import { parseArgs } from 'node:util';
-import { startStack } from '../tools/stack.ts';
-import { adminApi, figure, freePort, round } from './lib.ts';
+import { adminApi, benchStack, figure, round } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -17,14 +16,7 @@ const { values } = parseArgs({
   },
 });
 const n = Number(values.users);
-const stack = await startStack({
-  port: await freePort(),
-  dataDir: '.data/bench',
-  memoryDb: true,
-  runtime: 'bundle',
-  onLog: () => {},
-  vars: { BULK_BATCH_SIZE: values.batch as string },
-});
+const stack = await benchStack({ vars: { BULK_BATCH_SIZE: values.batch as string } });
 const panel = stack.remnawave;
 if (!panel) throw new Error('the benchmark needs the Remnawave stand-in (unset REMNAWAVE_URL)');
 try {

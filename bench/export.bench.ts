@@ -9,12 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startStack } from '../tools/stack.ts';
-import { adminApi, figure, freePort, round } from './lib.ts';
+import { adminApi, benchStack, figure, round } from './lib.ts';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '100000' }, format: { type: 'string', default: 'csv' } } });
 const n = Number(values.rows);
-const stack = await startStack({ port: await freePort(), dataDir: '.data/bench', memoryDb: true, runtime: 'bundle', onLog: () => {} });
+const stack = await benchStack();
 
 /** Resident memory of this process's workerd children, in MiB. */
 function workerdRss(): number {

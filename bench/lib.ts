@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
+import { type StackOptions, startStack } from '../tools/stack.ts';
 
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
@@ -41,4 +42,12 @@ export function adminApi(stack: { url: string; vars: Record<string, string> }) {
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status} ${await r.text()}`);
     return (await r.json()) as T;
   };
+}
+
+/**
+ * The stack every benchmark runs on: the deploy bundle in workerd, an in-memory database, a free
+ * port, the Worker's logs dropped; `opts` adds to or overrides that.
+ */
+export async function benchStack(opts: StackOptions = {}) {
+  return startStack({ port: await freePort(), dataDir: '.data/bench', memoryDb: true, runtime: 'bundle', onLog: () => {}, ...opts });
 }

@@ -7,8 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startStack } from '../tools/stack.ts';
-import { figure, freePort, quantile, round } from './lib.ts';
+import { benchStack, figure, quantile, round } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,12 +17,7 @@ const { values } = parseArgs({
   },
 });
 const limit = Number(values.limit);
-const stack = await startStack({
-  port: await freePort(),
-  dataDir: '.data/bench',
-  memoryDb: true,
-  runtime: 'bundle',
-  onLog: () => {},
+const stack = await benchStack({
   telegram: { latencyMs: 40, rateLimit: limit, perChatPerSecond: 0 },
   vars: { TELEGRAM_RATE_LIMIT: String(limit) },
 });

@@ -7,8 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startStack } from '../tools/stack.ts';
-import { figure, freePort, round } from './lib.ts';
+import { benchStack, figure, round } from './lib.ts';
 import { type LoadRequest, runLoad } from './load.ts';
 
 const { values } = parseArgs({
@@ -41,7 +40,7 @@ const onLog = (line: string) => {
   }
 };
 
-const stack = await startStack({ port: await freePort(), dataDir: '.data/bench', memoryDb: true, runtime, onLog });
+const stack = await benchStack({ runtime, onLog });
 const db = new pg.Client({ connectionString: stack.databaseUrl });
 await db.connect();
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${stack.vars.ADMIN_API_TOKEN}` };

@@ -8,8 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { startStack } from '../tools/stack.ts';
-import { figure, freePort, quantile, round } from './lib.ts';
+import { benchStack, figure, quantile, round } from './lib.ts';
 import { type LoadRequest, runLoad } from './load.ts';
 
 const { values } = parseArgs({
@@ -25,7 +24,7 @@ const users = Number(values.users);
 const concurrency = Number(values.concurrency);
 const runtime = values.runtime === 'wrangler' ? 'wrangler' : 'bundle';
 
-const stack = await startStack({ port: await freePort(), dataDir: '.data/bench', memoryDb: true, runtime, onLog: () => {} });
+const stack = await benchStack({ runtime });
 try {
   const base = 7_000_000_000 + Math.floor(Math.random() * 1e6) * 1000;
   const updateIdBase = Math.floor(Math.random() * 1e9);
