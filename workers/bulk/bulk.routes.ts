@@ -1,8 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { AppError } from '../core/errors';
-import { type AppEnv, createRouter } from '../core/http';
+import { type AppEnv, createRouter, progressEvents } from '../core/http';
 import { errorSchema, errors, json } from '../core/openapi';
 import { kick } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
@@ -92,18 +91,11 @@ export function bulkRoutes(registry: TaskRegistry) {
     .openapi(routes.events, async (c) => {
       const id = c.req.valid('param').job_id;
       const first = await job(c, id);
-      return streamSSE(c, async (stream) => {
-        let current = first;
-        for (;;) {
-          await stream.writeSSE({ event: 'progress', data: JSON.stringify(current) });
-          if (current.status === 'completed' || current.status === 'failed') {
-            await stream.writeSSE({ event: 'done', data: JSON.stringify(current) });
-            return;
-          }
-          await stream.sleep(1000);
-          if (stream.aborted) return;
-          current = await job(c, id);
-        }
-      }) as never;
+      return progressEvents(
+        c,
+        first,
+        () => job(c, id),
+        (current) => current.status === 'completed' || current.status === 'failed',
+      ) as never;
     });
 }

@@ -1,9 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { streamSSE } from 'hono/streaming';
 import { isFinished } from '../../durable-objects/campaign/campaign.state';
 import { AppError } from '../core/errors';
-import { type AppEnv, createRouter } from '../core/http';
+import { type AppEnv, createRouter, progressEvents } from '../core/http';
 import { errorSchema, errors, json } from '../core/openapi';
 import { findCampaign, listCampaigns } from './campaigns.repo';
 import { campaignStatuses } from './campaigns.schema';
@@ -200,19 +199,12 @@ export function campaignRoutes() {
     .openapi(routes.events, async (c) => {
       const { id } = c.req.valid('param');
       const first = await liveCampaign(c, id);
-      return streamSSE(c, async (stream) => {
-        let campaign = first;
-        for (;;) {
-          await stream.writeSSE({ event: 'progress', data: JSON.stringify(campaign) });
-          if (isFinished(campaign.status)) {
-            await stream.writeSSE({ event: 'done', data: JSON.stringify(campaign) });
-            return;
-          }
-          await stream.sleep(1000);
-          if (stream.aborted) return;
-          campaign = await liveCampaign(c, id);
-        }
-      }) as never;
+      return progressEvents(
+        c,
+        first,
+        () => liveCampaign(c, id),
+        (campaign) => isFinished(campaign.status),
+      ) as never;
     })
     .openapi(routes.act, async (c) => {
       const { id, action } = c.req.valid('param');

@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
+import { streamSSE } from 'hono/streaming';
 import { type Config, getConfig } from './config';
 import { createDb, type Db } from './db';
 import { AppError } from './errors';
@@ -81,6 +82,27 @@ export async function signedJson<T>(
   if (!parsed.success)
     throw AppError.badRequest(parsed.error.issues[0]?.path.join('.') || 'body', parsed.error.issues[0]?.message ?? `invalid ${opts.what}`);
   return parsed.data;
+}
+
+/**
+ * Server-sent events of something that progresses (a campaign, a bulk job): `progress` with its JSON
+ * now and once a second after, then `done` when `finished` says so, and the stream ends. The first
+ * state is read before the stream opens, so a missing one is an ordinary 404.
+ */
+export function progressEvents<T>(c: Context, first: T, next: () => Promise<T>, finished: (state: T) => boolean): Response {
+  return streamSSE(c, async (stream) => {
+    let state = first;
+    for (;;) {
+      await stream.writeSSE({ event: 'progress', data: JSON.stringify(state) });
+      if (finished(state)) {
+        await stream.writeSSE({ event: 'done', data: JSON.stringify(state) });
+        return;
+      }
+      await stream.sleep(1000);
+      if (stream.aborted) return;
+      state = await next();
+    }
+  });
 }
 
 function sanitizeCorrelationId(value: string | undefined): string | undefined {
