@@ -2,7 +2,7 @@ import { type Api, GrammyError } from 'grammy';
 import { z } from 'zod';
 import { errorMessage } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
-import { defineTask, PermanentTaskError } from '../tasks/task';
+import { backoffFor, defineTask, PermanentTaskError } from '../tasks/task';
 import { deactivateUsers } from '../users/users.repo';
 import {
   type Claimed,
@@ -135,7 +135,8 @@ async function sendOne(api: Api, n: Claimed, maxTries: number): Promise<Settled>
       return { id: n.id, status: 'failed', error: err.description };
     const error = errorMessage(err);
     if (n.attempts >= maxTries) return { id: n.id, status: 'failed', error };
-    const wait = NOTIFICATION_BACKOFF_SECONDS[Math.min(n.attempts, NOTIFICATION_BACKOFF_SECONDS.length) - 1] ?? 60;
+    // Claiming counted this try, so attempts >= 1: the task runtime's backoff table lookup.
+    const wait = backoffFor({ maxAttempts: maxTries, backoffSeconds: NOTIFICATION_BACKOFF_SECONDS }, n.attempts);
     return { id: n.id, status: 'pending', error, retryAt: new Date(Date.now() + wait * 1000) };
   }
 }
