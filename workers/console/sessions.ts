@@ -2,6 +2,7 @@ import { and, eq, gt, lt } from 'drizzle-orm';
 import { z } from 'zod';
 import { deleteInBatches } from '../cleanup/cleanup.tasks';
 import type { Db } from '../core/db';
+import { sha256Hex } from '../core/secrets';
 import { defineTask } from '../tasks/task';
 import { type ConsoleSession, consoleSessionsTable } from './console.schema';
 
@@ -17,14 +18,9 @@ export function randomToken(): string {
     .replace(/=+$/, '');
 }
 
-async function hashToken(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
-}
-
 /** Names the admin token a session was opened with, without storing anything it could be found from. */
 async function adminTokenTag(adminToken: string): Promise<string> {
-  return (await hashToken(`flarecast-console-session:${adminToken}`)).slice(0, 16);
+  return (await sha256Hex(`flarecast-console-session:${adminToken}`)).slice(0, 16);
 }
 
 /** Opens a session; returns the cookie token (never stored) and the session's CSRF token. */
@@ -32,7 +28,7 @@ export async function openSession(db: Db, adminToken: string, now = new Date()):
   const token = randomToken();
   const csrf = randomToken();
   await db.insert(consoleSessionsTable).values({
-    tokenHash: await hashToken(token),
+    tokenHash: await sha256Hex(token),
     csrfToken: csrf,
     adminTokenTag: await adminTokenTag(adminToken),
     createdAt: now,
@@ -50,12 +46,12 @@ export async function findSession(db: Db, token: string, adminToken: string): Pr
   const [row] = await db
     .select()
     .from(t)
-    .where(and(eq(t.tokenHash, await hashToken(token)), gt(t.expiresAt, new Date()), eq(t.adminTokenTag, await adminTokenTag(adminToken))));
+    .where(and(eq(t.tokenHash, await sha256Hex(token)), gt(t.expiresAt, new Date()), eq(t.adminTokenTag, await adminTokenTag(adminToken))));
   return row;
 }
 
 export async function closeSession(db: Db, token: string): Promise<void> {
-  await db.delete(consoleSessionsTable).where(eq(consoleSessionsTable.tokenHash, await hashToken(token)));
+  await db.delete(consoleSessionsTable).where(eq(consoleSessionsTable.tokenHash, await sha256Hex(token)));
 }
 
 /** Hourly: console sessions past their expiry are deleted. */

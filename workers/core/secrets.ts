@@ -15,8 +15,16 @@ export function secretsEqual(expected: string, given: string): boolean {
 export async function hmacSha256Hex(key: ArrayBuffer | string, message: string): Promise<string> {
   const raw = typeof key === 'string' ? encoder.encode(key) : key;
   const k = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  const mac = await crypto.subtle.sign('HMAC', k, encoder.encode(message));
-  return [...new Uint8Array(mac)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return hex(await crypto.subtle.sign('HMAC', k, encoder.encode(message)));
+}
+
+/** Hex SHA-256 of a string. */
+export async function sha256Hex(text: string): Promise<string> {
+  return hex(await sha256(text));
+}
+
+function hex(bytes: ArrayBuffer): string {
+  return [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** SHA-256 of a string, raw bytes. */
