@@ -1,5 +1,5 @@
 import { createApp } from './app';
-import { processRecipientBatch } from './campaigns/sender';
+import { processRecipientBatch, settleDeadRecipients } from './campaigns/sender';
 import { getConfig } from './core/config';
 import { reportIncident } from './core/incidents';
 import { createLogger } from './core/logger';
@@ -18,7 +18,8 @@ export default {
     try {
       const config = getConfig(env);
       const api = createApi(config, env);
-      if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
+      if (batch.queue.endsWith('-broadcast-dlq')) await settleDeadRecipients(env, batch);
+      else if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
       else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
       else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
     } catch (err) {

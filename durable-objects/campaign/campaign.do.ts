@@ -1,19 +1,25 @@
 import { DurableObject } from 'cloudflare:workers';
-import { GrammyError } from 'grammy';
-import { translator } from '../../workers/bot/i18n';
-import { campaignCard } from '../../workers/campaigns/campaign-view';
 import { audienceCount, audiencePage, syncCampaignRow } from '../../workers/campaigns/campaigns.repo';
 import type { Audience } from '../../workers/campaigns/campaigns.schema';
 import type { Variant } from '../../workers/campaigns/content';
-import { encodeRecipients, RECIPIENTS_PER_MESSAGE } from '../../workers/campaigns/recipients.envelope';
+import { decodeRecipients, encodeRecipients } from '../../workers/campaigns/recipients.envelope';
 import { getConfig } from '../../workers/core/config';
 import { createDb } from '../../workers/core/db';
 import { createLogger, errorMessage } from '../../workers/core/logger';
-import { createApi } from '../../workers/core/telegram';
 import { botGate } from '../gate/gate.do';
-import { CampaignEngine, type CampaignState, type ExchangeReply, type ExchangeRequest, type Snapshot } from './campaign.engine';
+import {
+  BATCH_DEADLINE_MS,
+  CampaignEngine,
+  type CampaignState,
+  type ExchangeReply,
+  type ExchangeRequest,
+  emptyUsage,
+  type Snapshot,
+} from './campaign.engine';
 import type { Action } from './campaign.state';
+import { editCards, MAX_WATCHERS, type Watcher } from './cards';
 import { Ledger, type Recipient } from './ledger';
+import { load } from './loader';
 
 export interface CampaignSetup {
   id: string;
@@ -24,34 +30,32 @@ export interface CampaignSetup {
   variants: Variant[];
 }
 
-/** A status message in an admin's chat that shows the campaign's progress, edited in place. */
-export interface Watcher {
-  chatId: number;
-  messageId: number;
-  locale: string;
-  title: string;
-  /** The text it shows now. */
-  shown?: string;
-}
-
-/** How often a running campaign edits its status messages: well within Telegram's edit limits. */
-const PROGRESS_EVERY_MS = 3_000;
-const MAX_WATCHERS = 5;
+/** While a campaign runs, its row and its cards are refreshed this often: live, and well within Telegram's edit limits. */
+const TICK_MS = 3_000;
 
 /**
- * One object per campaign (`CAMPAIGN.idFromName(<campaign id>)`): its state machine, counters, pace
- * and ledger, and the loader that walks the audience into queue messages of recipients, keeping a
- * bounded number in flight. A thin shell: the logic is `CampaignEngine` over `Ledger`.
+ * One object per campaign (`CAMPAIGN.idFromName(<campaign id>)`), the one owner of its content,
+ * status, counters, pace and ledger. A thin shell: the logic is `CampaignEngine` over `Ledger`, the
+ * loader is `load`, the cards are `editCards`; this class wires them to storage, the gate, Postgres
+ * and the queue, and keeps the campaigns row (a read model) and the cards live on its alarm.
  */
 export class CampaignObject extends DurableObject<Env> {
   #engine: CampaignEngine | undefined;
+  #ledger: Ledger | undefined;
   #pumping = false;
+  #progress: Promise<void> = Promise.resolve();
 
   #load(): CampaignEngine | undefined {
     if (this.#engine) return this.#engine;
-    const state = this.ctx.storage.kv.get<CampaignState>('state');
+    const state = this.ctx.storage.kv.get<CampaignState & { variants?: Variant[] }>('state');
     if (!state) return undefined;
-    this.#engine = new CampaignEngine(new Ledger(this.ctx.storage.sql), state);
+    if (state.variants) {
+      // An object from before the content was kept apart from the state.
+      this.ctx.storage.kv.put('content', state.variants);
+      delete state.variants;
+    }
+    this.#ledger = new Ledger(this.ctx.storage.sql);
+    this.#engine = new CampaignEngine(this.#ledger, state);
     return this.#engine;
   }
 
@@ -62,18 +66,21 @@ export class CampaignObject extends DurableObject<Env> {
   }
 
   #save(engine: CampaignEngine): void {
+    engine.meter(1);
     this.ctx.storage.kv.put('state', engine.state);
   }
 
-  /** Creates the campaign's state (a draft); repeating it changes nothing. */
+  /** Creates the campaign (a draft) with its content; repeating it changes nothing. */
   async init(setup: CampaignSetup): Promise<Snapshot> {
     const existing = this.#load();
     if (existing) return existing.snapshot();
-    const engine = new CampaignEngine(new Ledger(this.ctx.storage.sql), {
-      ...setup,
+    const { variants, ...rest } = setup;
+    this.ctx.storage.kv.put('content', variants);
+    this.ctx.storage.kv.put('state', {
+      ...rest,
       status: 'draft',
       counters: { total: 0, sent: 0, failed: 0, blocked: 0, unknown: 0 },
-      usage: { do_requests: 0, queue_operations: 0, db_round_trips: 0 },
+      usage: emptyUsage(),
       counted: false,
       cursor: 0,
       exhausted: false,
@@ -81,18 +88,15 @@ export class CampaignObject extends DurableObject<Env> {
       nextOwnSlot: 0,
       startedAt: null,
       finishedAt: null,
-    });
-    this.#engine = engine;
-    this.#save(engine);
-    return engine.snapshot();
+    } satisfies CampaignState);
+    return this.#required().snapshot();
   }
 
   /** Replaces the message variants of a draft; refused once the campaign has left draft. */
   async revise(variants: Variant[]): Promise<{ ok: true } | { ok: false; reason: string }> {
     const engine = this.#required();
     if (engine.state.status !== 'draft') return { ok: false, reason: `cannot change the message of a ${engine.state.status} campaign` };
-    engine.state.variants = variants;
-    this.#save(engine);
+    this.ctx.storage.kv.put('content', variants);
     return { ok: true };
   }
 
@@ -114,7 +118,10 @@ export class CampaignObject extends DurableObject<Env> {
     if (correlationId && (status === 'running' || status === 'scheduled')) engine.state.correlationId = correlationId;
     this.#save(engine);
     if (status === 'scheduled' && scheduledFor !== null) await this.ctx.storage.setAlarm(scheduledFor);
-    if (status === 'running') this.ctx.waitUntil(this.#pump());
+    if (status === 'running') {
+      this.ctx.waitUntil(this.#pump());
+      await this.#wakeAt(Date.now() + TICK_MS);
+    }
     await this.#sync(engine);
     this.ctx.waitUntil(this.#showProgress());
     return { ok: true, snapshot: engine.snapshot() };
@@ -128,8 +135,7 @@ export class CampaignObject extends DurableObject<Env> {
     const engine = this.#required();
     engine.state.usage.do_requests++;
     this.#save(engine);
-    const { variants, paid } = engine.state;
-    return { variants, paid };
+    return { variants: this.#variants(), paid: engine.state.paid };
   }
 
   /** A sender reports outcomes and offers recipients; it gets slots for some of them. */
@@ -139,9 +145,21 @@ export class CampaignObject extends DurableObject<Env> {
     const reply = await engine.exchange(req, Date.now(), (r) => gate.acquire(r));
     this.#save(engine);
     // A batch drained or done, recipients set aside: the loader may send more.
-    if (reply.take === req.offer.length || req.deferUntil !== undefined || req.reports.some((r) => r.outcome === 'retry'))
-      this.ctx.waitUntil(this.#pump());
+    if (reply.take === req.offer.length || req.deferUntil !== undefined) this.ctx.waitUntil(this.#pump());
     return reply;
+  }
+
+  /**
+   * A queue message of recipients that will never report (its retries are spent): the recipients it
+   * still held go back to be sent, its claims become `unknown`, and the campaign goes on.
+   */
+  async settleBatch(batch: string, recipients: Recipient[]): Promise<boolean> {
+    const engine = this.#load();
+    if (!engine) return false;
+    const settled = this.#settle(engine, batch, recipients);
+    this.#save(engine);
+    this.ctx.waitUntil(this.#pump());
+    return settled;
   }
 
   override async alarm(): Promise<void> {
@@ -151,89 +169,50 @@ export class CampaignObject extends DurableObject<Env> {
     if (engine.state.status === 'scheduled' && (engine.state.scheduledFor ?? 0) <= Date.now()) {
       engine.apply('start', Date.now());
       this.#save(engine);
-      await this.#sync(engine);
     }
     await this.#pump();
+    if (engine.state.status === 'running') {
+      await this.#sync(engine);
+      await this.#wakeAt(Date.now() + TICK_MS);
+    }
     await this.#showProgress();
   }
 
-  /**
-   * The loader: while running, keep up to `maxInFlight` queue messages of recipients out — recipients
-   * set aside earlier first, then the next page of the audience (keyset on users.id) — and finish the
-   * campaign when nothing is left.
-   */
+  /** Loads recipients, settles batches past their deadline, and completes the campaign when nothing is left. */
   async #pump(): Promise<void> {
     if (this.#pumping) return;
     this.#pumping = true;
     const engine = this.#required();
+    const ledger = this.#ledger as Ledger;
     const s = engine.state;
-    const ledger = new Ledger(this.ctx.storage.sql);
     const db = createDb(getConfig(this.env));
-    // About 20 s of sending waiting for slots: enough for consumers to never wait on the loader, few
-    // enough that a pause or cancel has little to hand back.
-    const maxInFlight = Math.min(100, Math.max(1, Math.ceil((s.ratePerSecond * 20) / RECIPIENTS_PER_MESSAGE)));
     try {
-      for (;;) {
-        const room = Math.min(10, maxInFlight - ledger.batchesUndrained());
-        if (s.status !== 'running' || room <= 0) break;
-        // Up to ten messages per sendBatch: recipients set aside first, then pages of the audience.
-        const group: { batch: string; recipients: Recipient[]; due: Recipient[]; cursor: number }[] = [];
-        let cursor = s.cursor;
-        let exhausted = s.exhausted;
-        const due = ledger.dueReturned(Date.now(), RECIPIENTS_PER_MESSAGE);
-        if (due.length) group.push({ batch: `${s.id}:${s.batches + 1}`, recipients: due, due, cursor });
-        while (group.length < room) {
-          if (exhausted) break;
-          if (!s.counted) {
-            s.counters.total = await audienceCount(db, s.audience);
-            s.usage.db_round_trips++;
-            s.counted = true;
-            this.#save(engine);
-          }
-          const page = await audiencePage(db, s.audience, cursor, RECIPIENTS_PER_MESSAGE);
-          s.usage.db_round_trips++;
-          if (page.length < RECIPIENTS_PER_MESSAGE) exhausted = true;
-          if (!page.length) break;
-          cursor = page.at(-1)?.id ?? cursor;
-          const recipients = page.map((u) => ({ id: u.telegramId, lang: u.languageCode }));
-          group.push({ batch: `${s.id}:${s.batches + group.length + 1}`, recipients, due: [], cursor });
-        }
-        if (!group.length) {
-          s.exhausted = exhausted;
-          this.#save(engine);
-          break;
-        }
-        // Recorded before they are sent, so a sender that finishes one at once finds it.
-        for (const g of group) ledger.addBatch(g.batch);
-        try {
-          await this.env.BROADCAST_QUEUE.sendBatch(
-            group.map((g) => ({
-              body: encodeRecipients({
-                campaign: s.id,
-                batch: g.batch,
-                recipients: g.recipients.map((r) => [r.id, r.lang]),
-                cid: s.correlationId,
-              }),
-              contentType: 'bytes' as const,
-            })),
-          );
-        } catch (err) {
-          for (const g of group) ledger.finishBatch(g.batch);
-          throw err;
-        }
-        s.batches += group.length;
-        s.usage.queue_operations += 3 * group.length;
-        s.cursor = cursor;
-        s.exhausted = exhausted;
-        for (const g of group) for (const r of g.due) ledger.takeReturned(r.id);
-        this.#save(engine);
-      }
+      for (const batch of ledger.overdueBatches(Date.now() - BATCH_DEADLINE_MS)) this.#settle(engine, batch, []);
+      await load(
+        engine,
+        ledger,
+        {
+          count: () => audienceCount(db, s.audience),
+          page: async (cursor, limit) => {
+            const rows = await audiencePage(db, s.audience, cursor, limit);
+            return { recipients: rows.map((u) => ({ id: u.telegramId, lang: u.languageCode })), cursor: rows.at(-1)?.id ?? cursor };
+          },
+          pack: (batch, recipients) =>
+            encodeRecipients({ campaign: s.id, batch, recipients: recipients.map((r) => [r.id, r.lang]), cid: s.correlationId }),
+          enqueue: async (messages) => {
+            await this.env.BROADCAST_QUEUE.sendBatch(messages.map((body) => ({ body, contentType: 'bytes' as const })));
+          },
+          save: () => this.#save(engine),
+        },
+        Date.now,
+      );
       if (engine.isDone(Date.now())) {
         engine.complete(Date.now());
         this.#save(engine);
         await this.#sync(engine);
         this.ctx.waitUntil(this.#showProgress());
       } else {
+        this.#save(engine);
         const at = engine.nextCheck(Date.now());
         if (at !== null) await this.#wakeAt(at);
       }
@@ -245,13 +224,28 @@ export class CampaignObject extends DurableObject<Env> {
     }
   }
 
+  #settle(engine: CampaignEngine, batch: string, fallback: Recipient[]): boolean {
+    const packed = this.#ledger?.openBatch(batch);
+    const decoded = packed ? decodeRecipients(packed) : undefined;
+    const recipients = decoded?.ok ? decoded.batch.recipients.map(([id, lang]) => ({ id, lang })) : fallback;
+    const settled = engine.settleBatch(batch, recipients, Date.now());
+    if (settled)
+      createLogger(engine.state.correlationId ?? engine.state.id, { campaign: engine.state.id }).warn('recipients_message_settled', {
+        batch,
+        recipients: recipients.length,
+      });
+    return settled;
+  }
+
+  #variants(): Variant[] {
+    return this.ctx.storage.kv.get<Variant[]>('content') ?? [];
+  }
+
   #watchers(): Watcher[] {
     return this.ctx.storage.kv.get<Watcher[]>('watchers') ?? [];
   }
 
-  #progress: Promise<void> = Promise.resolve();
-
-  /** Edits the status messages that show something else than the campaign now (one at a time). */
+  /** Edits the cards that show something else than the campaign now (one round at a time). */
   #showProgress(): Promise<void> {
     this.#progress = this.#progress.then(() => this.#editWatchers()).catch(() => {});
     return this.#progress;
@@ -262,39 +256,15 @@ export class CampaignObject extends DurableObject<Env> {
     const watchers = this.#watchers();
     if (!engine || !watchers.length) return;
     const snapshot = engine.snapshot();
-    const languages = engine.state.variants.map((v) => v.language_code);
+    const languages = this.#variants().map((v) => v.language_code);
     const log = createLogger(engine.state.id, { campaign: engine.state.id });
-    const api = createApi(getConfig(this.env), this.env);
-    const kept: Watcher[] = [];
-    let behind = false;
-    for (const w of watchers) {
-      const card = campaignCard(snapshot, { title: w.title, languages }, translator(w.locale));
-      if (card.text === w.shown) {
-        kept.push(w);
-        continue;
-      }
-      try {
-        // An edit is a message of the bot: the api takes a slot of the bot-wide budget first.
-        engine.state.usage.do_requests++;
-        await api.editMessageText(w.chatId, w.messageId, card.text, { parse_mode: 'HTML', reply_markup: card.reply_markup });
-        kept.push({ ...w, shown: card.text });
-      } catch (err) {
-        if (err instanceof GrammyError && err.description.includes('message is not modified')) kept.push({ ...w, shown: card.text });
-        else if (err instanceof GrammyError && err.error_code >= 400 && err.error_code < 429) {
-          // The message or chat is gone, or Telegram refuses the edit for good: stop showing progress there.
-          log.warn('campaign_progress_dropped', { chat_id: w.chatId, error: err.description });
-        } else {
-          log.warn('campaign_progress_edit_failed', { chat_id: w.chatId, error: errorMessage(err) });
-          kept.push(w);
-          behind = true;
-        }
-      }
-    }
-    const finished = snapshot.status === 'completed' || snapshot.status === 'cancelled';
+    const { kept, behind, edits } = await editCards(this.env, watchers, snapshot, languages, log);
+    engine.state.usage.do_requests += edits;
     this.#save(engine);
+    const finished = snapshot.status === 'completed' || snapshot.status === 'cancelled';
     if (finished && !behind) this.ctx.storage.kv.delete('watchers');
     else this.ctx.storage.kv.put('watchers', kept);
-    if (kept.length && (snapshot.status === 'running' || behind)) await this.#wakeAt(Date.now() + PROGRESS_EVERY_MS);
+    if (behind) await this.#wakeAt(Date.now() + TICK_MS);
   }
 
   /** Sets the alarm to `at` unless it is already set to go off sooner. */
@@ -303,7 +273,7 @@ export class CampaignObject extends DurableObject<Env> {
     if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
-  /** Mirrors status and counters into the campaigns row. */
+  /** Mirrors status and counters into the campaigns row (the read model lists and reports use). */
   async #sync(engine: CampaignEngine): Promise<void> {
     try {
       engine.state.usage.db_round_trips++;

@@ -1,10 +1,11 @@
 import { runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { encodeRecipients } from '../../workers/campaigns/recipients.envelope';
 import { botGate } from '../gate/gate.do';
-import type { SlotGrant, SlotRequest } from '../gate/send-scheduler';
-import { CampaignEngine, type CampaignState, CLAIM_LEASE_MS } from './campaign.engine';
-import { Ledger } from './ledger';
+import type { GateFn } from './campaign.engine';
+import { BATCH_DEADLINE_MS, CampaignEngine, type CampaignState, CLAIM_LEASE_MS, emptyUsage } from './campaign.engine';
+import { Ledger, type Recipient } from './ledger';
 
 const state = (over: Partial<CampaignState> = {}): CampaignState => ({
   id: crypto.randomUUID(),
@@ -13,9 +14,8 @@ const state = (over: Partial<CampaignState> = {}): CampaignState => ({
   paid: false,
   audience: {},
   scheduledFor: null,
-  variants: [],
   counters: { total: 5, sent: 0, failed: 0, blocked: 0, unknown: 0 },
-  usage: { do_requests: 0, queue_operations: 0, db_round_trips: 0 },
+  usage: emptyUsage(),
   counted: true,
   cursor: 0,
   exhausted: true,
@@ -26,85 +26,102 @@ const state = (over: Partial<CampaignState> = {}): CampaignState => ({
   ...over,
 });
 
-const recipients = (n: number) => Array.from({ length: n }, (_, i) => ({ id: 100 + i, lang: null }));
-const everySlot = async (r: SlotRequest): Promise<SlotGrant> => ({
-  times: Array.from({ length: r.count }, (_, i) => r.notBefore + i * r.spacingMs),
+const recipients = (n: number, from = 100): Recipient[] => Array.from({ length: n }, (_, i) => ({ id: from + i, lang: null }));
+const everySlot: GateFn = async (r) => ({
+  times: Array.from({ length: r.count }, (_, i) => (r.notBefore ?? 0) + i * (r.spacingMs ?? 0)),
+  epoch: 3,
 });
+const packed = (batch: string, list: Recipient[]) =>
+  encodeRecipients({ campaign: crypto.randomUUID(), batch, recipients: list.map((r) => [r.id, r.lang]) });
 
 /** Runs `fn` with an engine over a real ledger in a fresh object's SQLite. */
 async function withEngine<T>(over: Partial<CampaignState>, fn: (engine: CampaignEngine, ledger: Ledger) => Promise<T>): Promise<T> {
   const stub = env.CAMPAIGN.get(env.CAMPAIGN.newUniqueId());
   return runInDurableObject(stub, async (_instance, ctx) => {
     const ledger = new Ledger(ctx.storage.sql);
-    ledger.addBatch('b1');
+    ledger.addBatch('b1', packed('b1', recipients(5)), 0);
     return fn(new CampaignEngine(ledger, state(over)), ledger);
   });
 }
 
 describe('campaign engine', () => {
-  it('grants one horizon at its pace and takes only what it granted or skipped', async () => {
+  it('grants as many slots as the sender can use, at its pace, and takes only what it granted or skipped', async () => {
     await withEngine({}, async (engine, ledger) => {
-      const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(15), done: false }, 1000, everySlot);
-      expect(reply.grants.map((g) => g.at)).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900]);
-      expect(reply.take).toBe(10);
+      const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(15), want: 6, done: false }, 1000, everySlot);
+      expect(reply.grants.map((g) => g.at)).toEqual([1000, 1100, 1200, 1300, 1400, 1500]);
+      expect(reply).toMatchObject({ take: 6, epoch: 3, waitMs: 0 });
+      expect(engine.state.nextOwnSlot).toBe(1600);
       ledger.claim(999, 'other', 1000);
       const again = await engine.exchange(
         {
           batch: 'b1',
           reports: [],
-          offer: [
-            { id: 100, lang: null },
-            { id: 999, lang: null },
-          ],
+          offer: [{ id: 100, lang: null }, { id: 999, lang: null }, ...recipients(2, 200)],
+          want: 1,
           done: false,
         },
         1000,
         everySlot,
       );
-      expect(again).toMatchObject({ grants: [], take: 2 });
+      // 100 and 999 are the ledger's already: skipped; 200 granted; 201 left for the next exchange.
+      expect(again.grants.map((g) => g.recipient.id)).toEqual([200]);
+      expect(again.take).toBe(3);
     });
   });
 
-  it('puts retried recipients aside and hands a deferred offer back for later', async () => {
+  it('releases a claim whose send never left, so the sender can offer it again; counts the rest', async () => {
     await withEngine({}, async (engine, ledger) => {
-      const a = { id: 100, lang: null };
-      const b = { id: 101, lang: null };
-      await engine.exchange({ batch: 'b1', reports: [], offer: [a, b], done: false }, 0, everySlot);
+      const [a, b, c] = recipients(3);
+      await engine.exchange({ batch: 'b1', reports: [], offer: [a, b, c] as Recipient[], want: 3, done: false }, 0, everySlot);
       await engine.exchange(
         {
           batch: 'b1',
           reports: [
-            { id: a.id, lang: null, outcome: 'retry', retryAt: 5000 },
-            { id: b.id, lang: null, outcome: 'sent' },
+            { id: 100, lang: null, outcome: 'released', reason: 'slot went stale' },
+            { id: 101, lang: null, outcome: 'sent' },
+            { id: 102, lang: null, outcome: 'unknown', reason: 'HTTP 502' },
           ],
-          offer: [],
+          offer: [a as Recipient],
+          want: 1,
           done: false,
         },
         10,
         everySlot,
       );
-      expect(ledger.status(a.id)).toBeUndefined();
-      expect(ledger.dueReturned(4999, 10)).toEqual([]);
-      expect(ledger.dueReturned(5000, 10)).toEqual([a]);
+      expect(ledger.status(100)?.status).toBe('claimed');
+      expect(engine.state.counters).toMatchObject({ sent: 1, unknown: 1 });
+      // A late or repeated report changes nothing.
+      await engine.exchange(
+        { batch: 'b1', reports: [{ id: 101, lang: null, outcome: 'sent' }], offer: [], want: 0, done: false },
+        20,
+        everySlot,
+      );
       expect(engine.state.counters.sent).toBe(1);
+    });
+  });
+
+  it('hands a deferred offer back for later, finishing the batch when the sender is done', async () => {
+    await withEngine({}, async (engine, ledger) => {
       const deferred = await engine.exchange(
-        { batch: 'b1', reports: [], offer: recipients(5).slice(2), done: false, deferUntil: 9000 },
+        { batch: 'b1', reports: [], offer: recipients(3), want: 0, done: true, deferUntil: 9000 },
         20,
         everySlot,
       );
       expect(deferred).toMatchObject({ grants: [], take: 3 });
-      expect(ledger.returnedCount()).toEqual({ count: 4, nextDue: 5000 });
+      expect(ledger.dueReturned(8999, 10)).toEqual([]);
+      expect(ledger.dueReturned(9000, 10)).toEqual(recipients(3));
+      expect(ledger.batchesInFlight()).toBe(0);
     });
   });
 
   it('sets a paused campaign offer aside and drops a cancelled one', async () => {
     await withEngine({ status: 'paused' }, async (engine, ledger) => {
-      const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(3), done: true }, 0, everySlot);
-      expect(reply).toMatchObject({ status: 'paused', take: 3 });
-      expect(ledger.returnedCount().count).toBe(3);
+      const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(3), want: 6, done: true }, 0, everySlot);
+      expect(reply).toMatchObject({ status: 'paused', take: 3, grants: [] });
+      expect(ledger.dueReturned(0, 10)).toHaveLength(3);
       expect(ledger.batchesInFlight()).toBe(0);
       expect(engine.apply('cancel', 0)).toEqual({ ok: true });
-      expect(ledger.returnedCount().count).toBe(0);
+      expect(ledger.nextReturned()).toBeNull();
       expect(engine.snapshot()).toMatchObject({ status: 'cancelled', pending: 0 });
       expect(engine.apply('resume', 0)).toEqual({ ok: false, reason: 'cannot resume a cancelled campaign' });
     });
@@ -112,7 +129,7 @@ describe('campaign engine', () => {
 
   it('counts a claim that never reports as unknown, then completes', async () => {
     await withEngine({ counters: { total: 1, sent: 0, failed: 0, blocked: 0, unknown: 0 } }, async (engine, ledger) => {
-      await engine.exchange({ batch: 'b1', reports: [], offer: recipients(1), done: true }, 0, everySlot);
+      await engine.exchange({ batch: 'b1', reports: [], offer: recipients(1), want: 6, done: true }, 0, everySlot);
       expect(ledger.batchesInFlight()).toBe(0);
       expect(engine.isDone(1000)).toBe(false);
       // No sender is left to report: the object wakes itself when the claim expires.
@@ -122,12 +139,48 @@ describe('campaign engine', () => {
     });
   });
 
-  it('waits out a 429 the gate reports', async () => {
-    await withEngine({}, async (engine) => {
-      const blocked = async (): Promise<SlotGrant> => ({ times: [], blockedUntil: 61_000 });
-      const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(2), done: false }, 1000, blocked);
-      expect(reply).toMatchObject({ grants: [], take: 0, waitMs: 60_000 });
+  it('settles a batch that will never report: unclaimed recipients go back, its claims become unknown', async () => {
+    await withEngine({}, async (engine, ledger) => {
+      await engine.exchange({ batch: 'b1', reports: [], offer: recipients(5), want: 2, done: false }, 0, everySlot);
+      ledger.claim(104, 'b2', 0); // claimed by another batch (it was set aside and sent again): not this one's
+      expect(engine.nextCheck(10)).toBe(BATCH_DEADLINE_MS + 1);
+      // Silent since 0: overdue once the deadline has passed (the object asks with now − deadline).
+      expect(ledger.overdueBatches(BATCH_DEADLINE_MS - BATCH_DEADLINE_MS)).toEqual([]);
+      expect(ledger.overdueBatches(BATCH_DEADLINE_MS + 1 - BATCH_DEADLINE_MS)).toEqual(['b1']);
+      expect(engine.settleBatch('b1', recipients(5), BATCH_DEADLINE_MS + 1)).toBe(true);
+      expect(engine.state.counters.unknown).toBe(2);
+      expect(ledger.dueReturned(BATCH_DEADLINE_MS + 1, 10).map((r) => r.id)).toEqual([102, 103]);
+      expect(ledger.status(104)?.status).toBe('claimed');
+      expect(engine.settleBatch('b1', recipients(5), BATCH_DEADLINE_MS + 2)).toBe(false);
     });
+  });
+
+  it('waits out a 429 the gate reports', async () => {
+    await withEngine({}, async (engine, ledger) => {
+      const blocked: GateFn = async () => ({ times: [], epoch: 4, blockedUntil: 61_000 });
+      const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(2), want: 2, done: false }, 1000, blocked);
+      expect(reply).toMatchObject({ grants: [], take: 0, waitMs: 60_000, blockedUntil: 61_000 });
+      expect(ledger.liveClaims()).toBe(0);
+    });
+  });
+
+  it('reads a bounded number of ledger rows per recipient, whatever the ledger holds', async () => {
+    const perRecipient = async (size: number) =>
+      withEngine({ ratePerSecond: 1000 }, async (engine, ledger) => {
+        for (let i = 0; i < size; i += 500) {
+          for (const r of recipients(500, 10_000 + i)) ledger.claim(r.id, 'old', 0);
+          for (const r of recipients(500, 10_000 + i)) ledger.settle(r.id, 'sent', undefined);
+        }
+        ledger.takeRowCounts();
+        const list = recipients(60, 1_000_000);
+        for (let i = 0; i < list.length; i += 6) {
+          await engine.exchange({ batch: 'b1', reports: [], offer: list.slice(i), want: 6, done: false }, i, everySlot);
+          engine.isDone(i);
+          engine.nextCheck(i);
+        }
+        return ledger.takeRowCounts().read / list.length;
+      });
+    expect(await perRecipient(20_000)).toBe(await perRecipient(500));
   });
 });
 
@@ -135,8 +188,12 @@ describe('bot gate', () => {
   it('keeps a 429 block across calls and grants nothing until it ends', async () => {
     const gate = botGate(env);
     const until = Date.now() + 60_000;
-    await gate.block(until);
-    expect(await gate.blockedUntil()).toBe(until);
-    expect(await gate.acquire({ count: 1, paid: false, notBefore: 0, spacingMs: 0 })).toEqual({ times: [], blockedUntil: until });
+    const state = await gate.block(until);
+    expect((await gate.stats()).blockedUntil).toBe(until);
+    expect(await gate.acquire({ count: 1, paid: false, priority: 'transactional' })).toEqual({
+      times: [],
+      epoch: state.epoch,
+      blockedUntil: until,
+    });
   });
 });

@@ -1,6 +1,4 @@
-import type { Variant } from '../../workers/campaigns/content';
-import type { SlotGrant, SlotRequest } from '../gate/send-scheduler';
-import { HORIZON_MS } from '../gate/send-scheduler';
+import type { GateState, SlotGrant, SlotRequest } from '../gate/send-scheduler';
 import { type Action, type CampaignStatus, isFinished, transition } from './campaign.state';
 import type { Ledger, Outcome, Recipient } from './ledger';
 
@@ -24,9 +22,13 @@ export interface Usage {
   queue_operations: number;
   /** Round trips to Postgres: the loader's, the row mirror's and the senders'. */
   db_round_trips: number;
+  /** SQLite rows the campaign's object read (its ledger), billed per row. */
+  sqlite_rows_read: number;
+  /** SQLite rows the campaign's object wrote (its ledger and its state), billed per row. */
+  sqlite_rows_written: number;
 }
 
-/** Everything a campaign's object keeps besides its ledger. */
+/** Everything a campaign's object keeps besides its ledger and its content. */
 export interface CampaignState {
   id: string;
   status: CampaignStatus;
@@ -35,7 +37,6 @@ export interface CampaignState {
   audience: Audience;
   /** Epoch ms of a scheduled start, or null. */
   scheduledFor: number | null;
-  variants: Variant[];
   counters: Counters;
   usage: Usage;
   /** Total known: the audience was counted when the campaign started. */
@@ -54,7 +55,8 @@ export interface CampaignState {
   correlationId?: string;
 }
 
-export type SendOutcome = Outcome | 'retry';
+/** `released`: the send never left (a void or stale slot, a 429); the sender keeps the recipient. */
+export type SendOutcome = Outcome | 'released';
 
 /** What a sender reports for one recipient it was granted. */
 export interface SendReport {
@@ -62,8 +64,6 @@ export interface SendReport {
   lang: string | null;
   outcome: SendOutcome;
   reason?: string;
-  /** For `retry`: epoch ms before which the recipient must not be tried again. */
-  retryAt?: number;
 }
 
 export interface ExchangeRequest {
@@ -73,9 +73,11 @@ export interface ExchangeRequest {
   reports: SendReport[];
   /** Recipients of the batch not yet handed back: the campaign takes a prefix of them. */
   offer: Recipient[];
+  /** Slots the sender can use now: its connections that hold no slot. */
+  want: number;
   /** The sender has nothing left to offer and has reported every send: the batch is finished. */
   done: boolean;
-  /** The sender gives the whole offer back, to be sent again from this epoch ms (a long 429). */
+  /** The sender gives the whole offer back, to be sent again from this epoch ms (a long 429, its time is up). */
   deferUntil?: number;
   /** Round trips to Postgres the sender made for this batch since its last exchange. */
   dbRoundTrips?: number;
@@ -85,11 +87,18 @@ export interface ExchangeReply {
   status: CampaignStatus;
   /** Sends the sender may make, each not before its `at` (epoch ms). */
   grants: { recipient: Recipient; at: number }[];
+  /** The gate's epoch the grants belong to: a 429 seen since voids them. */
+  epoch: number;
+  /** While the bot waits out a 429: until when (epoch ms). */
+  blockedUntil?: number;
   /** How many recipients from the front of `offer` the campaign took (granted, skipped or set aside). */
   take: number;
-  /** With nothing granted: how long to wait before asking again, in ms. */
+  /** When fewer slots than wanted were granted: how long until asking again can get more, in ms. */
   waitMs: number;
 }
+
+/** The gate as the engine sees it. */
+export type GateFn = (r: SlotRequest) => Promise<SlotGrant>;
 
 export interface Snapshot extends Counters {
   id: string;
@@ -104,8 +113,27 @@ export interface Snapshot extends Counters {
   correlation_id: string | null;
 }
 
-/** A claim not reported within this long is counted `unknown` (its sender died; it may have sent). */
-export const CLAIM_LEASE_MS = 60_000;
+/**
+ * A claim not reported within this long is counted `unknown` (its sender died; it may have sent).
+ * Longer than the longest a send can take: a slot is at most a second ahead, a call times out after
+ * 10 s, and its outcome goes with the sender's next exchange.
+ */
+export const CLAIM_LEASE_MS = 120_000;
+/**
+ * A batch whose sender has shown no sign of life for this long is settled: its message is lost (a
+ * consumer invocation lasts at most 15 minutes; a message out of retries goes to the dead letters).
+ */
+export const BATCH_DEADLINE_MS = 20 * 60_000;
+/** How often an exchange refreshes its batch's sign of life (a row write). */
+const TOUCH_EVERY_MS = 60_000;
+
+export const emptyUsage = (): Usage => ({
+  do_requests: 0,
+  queue_operations: 0,
+  db_round_trips: 0,
+  sqlite_rows_read: 0,
+  sqlite_rows_written: 0,
+});
 
 /**
  * A campaign's logic over its ledger and a state it is handed: transitions, counters and the
@@ -114,11 +142,13 @@ export const CLAIM_LEASE_MS = 60_000;
  */
 export class CampaignEngine {
   readonly #ledger: Ledger;
+  readonly #touched = new Map<string, number>();
   state: CampaignState;
 
   constructor(ledger: Ledger, state: CampaignState) {
     this.#ledger = ledger;
     this.state = state;
+    this.state.usage = { ...emptyUsage(), ...state.usage };
   }
 
   apply(action: Action, now: number): { ok: true } | { ok: false; reason: string } {
@@ -133,86 +163,126 @@ export class CampaignEngine {
     return { ok: true };
   }
 
-  /** Slots one exchange asks for: one horizon of the campaign's pace. */
-  get slotsPerExchange(): number {
-    return Math.max(1, Math.ceil((this.state.ratePerSecond * HORIZON_MS) / 1000));
-  }
-
-  async exchange(req: ExchangeRequest, now: number, gate: (r: SlotRequest) => Promise<SlotGrant>): Promise<ExchangeReply> {
-    this.#applyReports(req.reports, now);
+  async exchange(req: ExchangeRequest, now: number, gate: GateFn): Promise<ExchangeReply> {
+    this.#applyReports(req.reports);
     const s = this.state;
     s.usage.do_requests++;
     s.usage.db_round_trips += req.dbRoundTrips ?? 0;
+    this.#touch(req.batch, now);
+    const idle = { grants: [], epoch: 0, waitMs: 0 };
     if (req.deferUntil !== undefined && s.status !== 'cancelled') {
-      for (const r of req.offer) if (!this.#ledger.status(r.id)) this.#ledger.putReturned(r, req.deferUntil);
-      return { status: s.status, grants: [], take: req.offer.length, waitMs: 0 };
+      this.#setAside(req.offer, req.deferUntil);
+      if (req.done) this.#ledger.finishBatch(req.batch);
+      return { status: s.status, ...idle, take: req.offer.length };
     }
     if (s.status !== 'running') {
       // Paused: the rest waits in `returned` for the resume; cancelled or finished: dropped.
-      if (s.status === 'paused' || s.status === 'scheduled')
-        for (const r of req.offer) if (!this.#ledger.status(r.id)) this.#ledger.putReturned(r, now);
+      if (s.status === 'paused' || s.status === 'scheduled') this.#setAside(req.offer, now);
       if (req.done || req.offer.length > 0) this.#ledger.finishBatch(req.batch);
-      return { status: s.status, grants: [], take: req.offer.length, waitMs: 0 };
+      return { status: s.status, ...idle, take: req.offer.length };
     }
 
-    // Walk the offer in order: skip recipients the ledger already has, pick the rest up to one horizon.
+    // Walk the offer in order: skip recipients the ledger already has, pick the rest up to `want`.
     const picked: Recipient[] = [];
     let scanned = 0;
     for (const r of req.offer) {
-      if (picked.length >= this.slotsPerExchange) break;
+      if (picked.length >= req.want) break;
       scanned++;
       const entry = this.#ledger.status(r.id);
       if (!entry) picked.push(r);
-      else if (entry.status === 'claimed' && now - entry.claimedAt > CLAIM_LEASE_MS)
-        this.#settle(r.id, 'unknown', 'claimed by a sender that never reported');
+      else if (entry.status === 'claimed' && now - entry.claimedAt > CLAIM_LEASE_MS) this.#settleLost(r.id);
     }
     // Claim before asking the gate, so a concurrent exchange cannot pick the same recipients.
     for (const r of picked) this.#ledger.claim(r.id, req.batch, now);
-    if (picked.length) s.usage.do_requests++;
-    const grant = picked.length
-      ? await gate({ count: picked.length, paid: s.paid, notBefore: s.nextOwnSlot, spacingMs: 1000 / s.ratePerSecond })
-      : { times: [] };
+    let grant: SlotGrant = { times: [], epoch: 0 };
+    if (picked.length) {
+      s.usage.do_requests++;
+      const spacingMs = 1000 / s.ratePerSecond;
+      const notBefore = Math.max(now, s.nextOwnSlot);
+      // Reserve the campaign's own pace before the await, so a concurrent exchange starts after it.
+      const reserved = notBefore + picked.length * spacingMs;
+      s.nextOwnSlot = reserved;
+      grant = await gate({ count: picked.length, paid: s.paid, priority: 'bulk', notBefore, spacingMs });
+      const last = grant.times.at(-1);
+      const next = last === undefined ? notBefore : last + spacingMs;
+      // Granted later than reserved (the bot was busy): the pace goes on from there. Granted fewer: the
+      // unused part of the reservation is given back, unless another exchange reserved after it.
+      if (next > s.nextOwnSlot || (grant.times.length < picked.length && s.nextOwnSlot === reserved)) s.nextOwnSlot = next;
+    }
     const granted = picked.slice(0, grant.times.length);
     for (const r of picked.slice(granted.length)) this.#ledger.release(r.id);
-    const lastTime = grant.times.at(-1);
-    if (lastTime !== undefined) s.nextOwnSlot = lastTime + 1000 / s.ratePerSecond;
 
     // The offer is taken up to its first picked recipient that got no slot.
     const firstUngranted = picked[granted.length];
     const take = firstUngranted ? req.offer.indexOf(firstUngranted) : scanned;
     if (req.done && take === req.offer.length) this.#ledger.finishBatch(req.batch);
     else if (take === req.offer.length) this.#ledger.drainBatch(req.batch);
-    // Nothing granted: come back when Telegram's wait ends, or when the timeline has room again.
-    const waitMs = granted.length ? 0 : Math.max(1, Math.ceil((grant.blockedUntil ?? grant.askAgainAt ?? now + 50) - now));
-    return { status: s.status, grants: granted.map((recipient, i) => ({ recipient, at: grant.times[i] as number })), take, waitMs };
+    const until = grant.blockedUntil ?? grant.askAgainAt;
+    const waitMs = granted.length < req.want && until !== undefined ? Math.max(1, Math.ceil(until - now)) : 0;
+    const reply: ExchangeReply = {
+      status: s.status,
+      grants: granted.map((recipient, i) => ({ recipient, at: grant.times[i] as number })),
+      epoch: grant.epoch,
+      take,
+      waitMs,
+    };
+    if (grant.blockedUntil !== undefined) reply.blockedUntil = grant.blockedUntil;
+    return reply;
+  }
+
+  /**
+   * A queue message of recipients that will never report (dead-lettered, or silent past its
+   * deadline): whoever of it the ledger does not have goes back to be sent, a claim of it becomes
+   * `unknown` (its send may have left), and the batch is done. False when it was done already.
+   */
+  settleBatch(batch: string, recipients: Recipient[], now: number): boolean {
+    if (!this.#ledger.finishBatch(batch)) return false;
+    for (const r of recipients) {
+      const entry = this.#ledger.status(r.id);
+      if (!entry) {
+        if (this.state.status !== 'cancelled') this.#ledger.putReturned(r, now);
+      } else if (entry.status === 'claimed' && entry.batch === batch) this.#settleLost(r.id);
+    }
+    return true;
   }
 
   /** True when a running campaign has nothing left: loaded all, nothing in flight, waiting or claimed. */
   isDone(now: number): boolean {
     const s = this.state;
-    if (s.status !== 'running' || !s.exhausted || this.#ledger.batchesInFlight() > 0 || this.#ledger.returnedCount().count > 0)
-      return false;
-    for (const id of this.#ledger.staleClaims(now - CLAIM_LEASE_MS)) this.#settle(id, 'unknown', 'claimed by a sender that never reported');
+    if (s.status !== 'running' || !s.exhausted || this.#ledger.batchesInFlight() > 0 || this.#ledger.nextReturned() !== null) return false;
+    for (const id of this.#ledger.staleClaims(now - CLAIM_LEASE_MS)) this.#settleLost(id);
     return this.#ledger.liveClaims() === 0;
   }
 
   /**
    * When a running campaign that is not done should look again by itself: when recipients set aside
-   * come due, or — with no batch left whose sender would report — when its oldest claim expires.
+   * come due, when its oldest claim expires with no batch left whose sender would report, or when a
+   * batch's deadline passes.
    */
   nextCheck(now: number): number | null {
     if (this.state.status !== 'running') return null;
     const times: number[] = [];
-    const { nextDue } = this.#ledger.returnedCount();
+    const nextDue = this.#ledger.nextReturned();
     if (nextDue !== null && nextDue > now) times.push(nextDue);
-    const oldest = this.#ledger.oldestClaim();
-    if (oldest !== null && this.#ledger.batchesInFlight() === 0) times.push(Math.max(now, oldest + CLAIM_LEASE_MS) + 1);
+    const oldestBatch = this.#ledger.oldestOpenBatch();
+    if (oldestBatch !== null) times.push(Math.max(now, oldestBatch + BATCH_DEADLINE_MS) + 1);
+    else {
+      const oldest = this.#ledger.oldestClaim();
+      if (oldest !== null) times.push(Math.max(now, oldest + CLAIM_LEASE_MS) + 1);
+    }
     return times.length ? Math.min(...times) : null;
   }
 
   complete(now: number): void {
     this.state.status = 'completed';
     this.state.finishedAt = now;
+  }
+
+  /** Adds the ledger's SQLite rows since the last call to the usage (and one write for the state). */
+  meter(stateWrites: number): void {
+    const rows = this.#ledger.takeRowCounts();
+    this.state.usage.sqlite_rows_read += rows.read;
+    this.state.usage.sqlite_rows_written += rows.written + stateWrites;
   }
 
   snapshot(): Snapshot {
@@ -238,18 +308,31 @@ export class CampaignEngine {
     };
   }
 
-  #applyReports(reports: SendReport[], now: number): void {
+  #applyReports(reports: SendReport[]): void {
     for (const r of reports) {
-      if (r.outcome === 'retry') {
-        this.#ledger.release(r.id);
-        if (this.state.status !== 'cancelled') this.#ledger.putReturned({ id: r.id, lang: r.lang }, r.retryAt ?? now + 1000);
-      } else {
-        this.#settle(r.id, r.outcome, r.reason);
-      }
+      if (r.outcome === 'released') this.#ledger.release(r.id);
+      else this.#settle(r.id, r.outcome, r.reason);
     }
+  }
+
+  #setAside(offer: Recipient[], notBefore: number): void {
+    for (const r of offer) if (!this.#ledger.status(r.id)) this.#ledger.putReturned(r, notBefore);
+  }
+
+  #touch(batch: string, now: number): void {
+    if (now - (this.#touched.get(batch) ?? 0) < TOUCH_EVERY_MS) return;
+    this.#touched.set(batch, now);
+    this.#ledger.touchBatch(batch, now);
+  }
+
+  #settleLost(id: number): void {
+    this.#settle(id, 'unknown', 'claimed by a sender that never reported');
   }
 
   #settle(id: number, outcome: Outcome, reason: string | undefined): void {
     if (this.#ledger.settle(id, outcome, reason)) this.state.counters[outcome]++;
   }
 }
+
+/** What the campaign's object answers about the bot's send budget, for the campaign JSON. */
+export type GateView = Pick<GateState, 'pace' | 'blockedUntil' | 'lastFloodAt'>;

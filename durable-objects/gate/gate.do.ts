@@ -1,24 +1,39 @@
 import { DurableObject } from 'cloudflare:workers';
 import { getConfig } from '../../workers/core/config';
-import { SendScheduler, type SlotGrant, type SlotRequest } from './send-scheduler';
+import { DEFAULT_PACE, type GateState, SendScheduler, type SlotGrant, type SlotRequest } from './send-scheduler';
+
+interface Stored {
+  epoch: number;
+  blockedUntil: number;
+}
 
 /**
  * The bot-wide send budget, one object per bot (`GATE.idFromName('bot')`). Every send of the bot
- * asks it for a slot; a 429 from Telegram blocks every sender until `retry_after` has passed. The
- * block survives restarts; the slot timeline lives in memory (it never reaches past one second).
+ * asks it for a slot; a 429 from Telegram blocks every sender until `retry_after` has passed and
+ * voids the slots granted before it. The block and the epoch are stored (written only on a new flood
+ * wait); the timeline is not: a fresh instance grants nothing within the first horizon, so an
+ * evicted instance's grants can never overlap a new one's.
  */
 export class BotGate extends DurableObject<Env> {
   #scheduler: SendScheduler | undefined;
   /** Since this instance started (Prometheus counters may reset). */
   #granted = 0;
-  #blocks = 0;
+  #reports = 0;
 
   #get(): SendScheduler {
     const config = getConfig(this.env);
     const limits = { freeRate: config.TELEGRAM_RATE_LIMIT, paidRate: config.TELEGRAM_PAID_RATE_LIMIT };
-    this.#scheduler ??= new SendScheduler(limits, this.ctx.storage.kv.get<number>('blockedUntil') ?? 0);
+    if (!this.#scheduler) {
+      const stored = this.ctx.storage.kv.get<Stored>('gate') ?? { epoch: 0, blockedUntil: 0 };
+      this.#scheduler = new SendScheduler(limits, { ...DEFAULT_PACE, target: config.TELEGRAM_PACE }, { now: Date.now(), ...stored });
+      this.#store(this.#scheduler.state(Date.now()));
+    }
     this.#scheduler.setLimits(limits);
     return this.#scheduler;
+  }
+
+  #store({ epoch, blockedUntil }: GateState): void {
+    this.ctx.storage.kv.put('gate', { epoch, blockedUntil } satisfies Stored);
   }
 
   async acquire(req: SlotRequest): Promise<SlotGrant> {
@@ -28,20 +43,18 @@ export class BotGate extends DurableObject<Env> {
   }
 
   /** Telegram said 429: nobody sends before `until` (epoch ms). */
-  async block(until: number): Promise<void> {
+  async block(until: number): Promise<GateState> {
     const scheduler = this.#get();
-    this.#blocks++;
-    scheduler.block(until);
-    this.ctx.storage.kv.put('blockedUntil', scheduler.blockedUntil);
+    this.#reports++;
+    const before = scheduler.state(Date.now());
+    const after = scheduler.block(Date.now(), until);
+    if (after.epoch !== before.epoch || after.blockedUntil !== before.blockedUntil) this.#store(after);
+    return after;
   }
 
-  async blockedUntil(): Promise<number> {
-    return this.#get().blockedUntil;
-  }
-
-  /** Slots granted and 429s reported since this instance started, and the current block. */
-  async stats(): Promise<{ granted: number; blocks: number; blockedUntil: number }> {
-    return { granted: this.#granted, blocks: this.#blocks, blockedUntil: this.#get().blockedUntil };
+  /** The pace, the current block and what was granted and reported since this instance started. */
+  async stats(): Promise<GateState & { granted: number; reports: number }> {
+    return { ...this.#get().state(Date.now()), granted: this.#granted, reports: this.#reports };
   }
 }
 

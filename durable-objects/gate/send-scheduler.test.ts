@@ -1,42 +1,70 @@
 import { describe, expect, it } from 'vitest';
-import { HORIZON_MS, SendScheduler } from './send-scheduler';
+import { BULK_HORIZON_MS, DEFAULT_PACE, HORIZON_MS, SendScheduler, type SlotRequest } from './send-scheduler';
 
 const limits = { freeRate: 30, paidRate: 1000 };
-const sends = (times: number[], from: number, to: number) => times.filter((t) => t >= from && t < to).length;
+const free: SlotRequest = { count: 100, paid: false, priority: 'transactional' };
+const fresh = (now = 0, pace = DEFAULT_PACE) => new SendScheduler(limits, pace, { now: now - HORIZON_MS, epoch: 0, blockedUntil: 0 });
+const inWindow = (times: number[], from: number) => times.filter((t) => t >= from && t < from + 1000).length;
 
 describe('SendScheduler', () => {
-  it('spaces ordinary sends at the free rate and never grants past the horizon', () => {
-    const s = new SendScheduler(limits);
-    const { times } = s.acquire(0, { count: 100, paid: false, notBefore: 0, spacingMs: 0 });
-    expect(times.length).toBe(30); // 0, 33.334, … 966.7 ms; 1000.02 is past the horizon
-    expect(times.at(-1)).toBeLessThanOrEqual(HORIZON_MS);
-    for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeCloseTo(1000 / 30, 2);
+  it('paces below the limit by the headroom, and grants only a short way ahead', () => {
+    const s = fresh();
+    const { times } = s.acquire(0, free);
+    // 0.96 × 30/s: a slot every 34.73 ms, 29 of them within the second ahead.
+    expect(times).toHaveLength(29);
+    for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeCloseTo(1000 / 28.8, 2);
+    const bulk = fresh().acquire(0, { count: 1000, paid: true, priority: 'bulk' });
+    expect(bulk.times.at(-1)).toBeLessThanOrEqual(BULK_HORIZON_MS);
+    expect(bulk.times).toHaveLength(240); // a slot every 1.042 ms (0.96 × 1000/s) within 250 ms
+    expect(bulk.askAgainAt).toBeGreaterThan(0);
   });
 
-  it('shares one budget between callers: two campaigns together stay at the limit', () => {
-    const s = new SendScheduler(limits);
+  it('keeps any second to the paced count, whoever asks and however often', () => {
+    const s = fresh();
     const all: number[] = [];
-    for (let now = 0; now < 10_000; now += 250) {
-      all.push(...s.acquire(now, { count: 50, paid: false, notBefore: 0, spacingMs: 0 }).times);
-      all.push(...s.acquire(now, { count: 50, paid: false, notBefore: 0, spacingMs: 0 }).times);
+    for (let now = 0; now < 10_000; now += 50) {
+      all.push(...s.acquire(now, { count: 6, paid: false, priority: 'bulk' }).times);
+      all.push(...s.acquire(now, { count: 1, paid: false, priority: 'transactional' }).times);
     }
-    for (let second = 0; second < 10; second++) expect(sends(all, second * 1000, (second + 1) * 1000)).toBeLessThanOrEqual(30);
-    expect(sends(all, 0, 10_000)).toBeGreaterThanOrEqual(299);
+    all.sort((a, b) => a - b);
+    // A sliding second (any start, not just whole seconds) never holds more than 29 of the 30 allowed.
+    for (const t of all) expect(inWindow(all, t)).toBeLessThanOrEqual(29);
+    expect(all.length).toBeGreaterThanOrEqual(287);
   });
 
-  it('lets paid sends go at the paid rate and keeps a campaign to its own pace', () => {
-    const s = new SendScheduler(limits);
-    const paid = s.acquire(0, { count: 5000, paid: true, notBefore: 0, spacingMs: 0 }).times;
-    expect(paid.length).toBe(1001); // 0, 1, … 1000 ms
-    const slow = new SendScheduler(limits).acquire(0, { count: 100, paid: true, notBefore: 500, spacingMs: 100 }).times;
+  it('a fresh scheduler (an evicted gate) grants nothing within the first horizon, in a new epoch', () => {
+    const s = new SendScheduler(limits, DEFAULT_PACE, { now: 5000, epoch: 7, blockedUntil: 0 });
+    const grant = s.acquire(5000, { count: 2, paid: false, priority: 'transactional' });
+    expect(grant).toMatchObject({ epoch: 8, times: [6000] });
+  });
+
+  it('a 429 voids the epoch, stops every grant until it ends and cuts the pace once per flood wait', () => {
+    const s = fresh();
+    const before = s.acquire(0, { count: 1, paid: true, priority: 'bulk' }).epoch;
+    const first = s.block(100, 2000);
+    expect(first).toMatchObject({ epoch: before + 1, blockedUntil: 2000, pace: 0.96 * 0.85, lastFloodAt: 100 });
+    // Sends already on the wire report the same wait: it grows, the epoch and the pace stay.
+    expect(s.block(150, 2100)).toMatchObject({ epoch: before + 1, blockedUntil: 2100, pace: 0.96 * 0.85 });
+    expect(s.acquire(1000, { count: 1, paid: true, priority: 'bulk' })).toEqual({ times: [], epoch: before + 1, blockedUntil: 2100 });
+    expect(s.acquire(2100, { count: 1, paid: true, priority: 'bulk' }).times).toEqual([2100]);
+  });
+
+  it('climbs back to the target while Telegram stays quiet', () => {
+    const s = fresh();
+    s.block(0, 1000);
+    expect(s.state(1000 + DEFAULT_PACE.quietMs).pace).toBeCloseTo(0.816, 3);
+    // +0.01 of the limit per quiet second: 0.9 after 8.4 s more, the target after 14.4 s.
+    expect(s.state(1000 + DEFAULT_PACE.quietMs + 8_400).pace).toBeCloseTo(0.9, 3);
+    expect(s.state(1000 + DEFAULT_PACE.quietMs + 60_000).pace).toBe(0.96);
+    // Never below the floor, however many floods in a row.
+    for (let i = 0; i < 20; i++) s.block(100_000 + i * 2000, 100_000 + i * 2000 + 1000);
+    expect(s.state(140_000).pace).toBe(DEFAULT_PACE.floor);
+  });
+
+  it('gives a paid send only the all-sends spacing, and keeps a caller to its own pace', () => {
+    const paid = fresh().acquire(0, { count: 5000, paid: true, priority: 'transactional' }).times;
+    expect(paid).toHaveLength(960); // a slot every 1.042 ms within the second ahead
+    const slow = fresh().acquire(0, { count: 100, paid: true, priority: 'transactional', notBefore: 500, spacingMs: 100 }).times;
     expect(slow).toEqual([500, 600, 700, 800, 900, 1000]);
-  });
-
-  it('grants nothing while blocked by a 429, then resumes by itself', () => {
-    const s = new SendScheduler(limits);
-    s.block(5000);
-    expect(s.acquire(1000, { count: 10, paid: false, notBefore: 0, spacingMs: 0 })).toEqual({ times: [], blockedUntil: 5000 });
-    const after = s.acquire(5000, { count: 10, paid: false, notBefore: 0, spacingMs: 0 }).times;
-    expect(after[0]).toBe(5000);
   });
 });

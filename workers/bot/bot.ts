@@ -2,6 +2,7 @@ import { Bot } from 'grammy';
 import type { Update } from 'grammy/types';
 import type { Config } from '../core/config';
 import { botInfo } from '../core/telegram';
+import { Outbound } from '../telegram/outbound';
 import { adminComposer } from './admin.bot';
 import type { BotContext, BotDeps } from './bot.context';
 import { campaignsComposer } from './campaigns.bot';
@@ -27,11 +28,14 @@ export async function runBot(deps: BotDeps, update: Update): Promise<void> {
 }
 
 function createBot(config: Config): Bot<BotContext> {
-  const bot = new Bot<BotContext>(config.BOT_TOKEN, { botInfo: botInfo(config), client: { apiRoot: config.TELEGRAM_API_ROOT } });
+  const bot = new Bot<BotContext>(config.BOT_TOKEN, { botInfo: botInfo(config) });
   bot.use((ctx, next) => {
     const deps = depsOfUpdate.get(ctx.update);
     if (!deps) throw new Error(`update ${ctx.update.update_id} reached the bot without its dependencies`);
     ctx.deps = deps;
+    // Replies are sends of the bot like any other: through the outbound path, within this request's
+    // connection cap (a transformer on ctx.api applies to this update only).
+    ctx.api.config.use(new Outbound(deps.config, deps.env).transformer());
     return next();
   });
   bot.errorBoundary(

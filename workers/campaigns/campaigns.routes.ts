@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { isFinished } from '../../durable-objects/campaign/campaign.state';
+import { botGate } from '../../durable-objects/gate/gate.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter, progressEvents } from '../core/http';
 import { errorSchema, errors, json } from '../core/openapi';
@@ -34,7 +35,20 @@ const campaignSchema = z
     unknown: z.number().int(),
     rate_per_second: z.number().int(),
     paid_broadcast: z.boolean(),
-    usage: z.object({ do_requests: z.number().int(), queue_operations: z.number().int(), db_round_trips: z.number().int() }),
+    usage: z.object({
+      do_requests: z.number().int(),
+      queue_operations: z.number().int(),
+      db_round_trips: z.number().int(),
+      sqlite_rows_read: z.number().int(),
+      sqlite_rows_written: z.number().int(),
+    }),
+    gate: z
+      .object({
+        pace: z.number().openapi({ description: 'Share of Telegram limits the bot paces at now (a 429 cuts it, quiet restores it)' }),
+        blocked_until: z.string().nullable().openapi({ description: 'While the bot waits out a 429' }),
+        last_429_at: z.string().nullable(),
+      })
+      .openapi({ description: 'The bot-wide send budget every campaign shares' }),
     audience: z.object({ language_codes: z.array(z.string()).optional() }),
     scheduled_at: z.string().nullable(),
     started_at: z.string().nullable(),
@@ -47,7 +61,7 @@ const campaignSchema = z
 /** A campaign as `GET /api/campaigns/{id}` answers it. */
 export type CampaignJson = z.infer<typeof campaignSchema>;
 /** A campaign as the list answers it. */
-export type CampaignListItem = Omit<CampaignJson, 'pending' | 'usage' | 'correlation_id'>;
+export type CampaignListItem = Omit<CampaignJson, 'pending' | 'usage' | 'correlation_id' | 'gate'>;
 
 const idParam = z.object({ id: z.uuid() });
 
@@ -83,7 +97,7 @@ const routes = {
     responses: {
       200: json(
         z.object({
-          campaigns: z.array(campaignSchema.omit({ pending: true, usage: true, correlation_id: true })),
+          campaigns: z.array(campaignSchema.omit({ pending: true, usage: true, correlation_id: true, gate: true })),
           next_cursor: z.uuid().nullable(),
         }),
         'A page',
@@ -154,7 +168,7 @@ export function campaignRoutes() {
         scheduledAt: body.scheduled_at ? new Date(body.scheduled_at) : null,
       });
       c.var.log.info('campaign_created', { campaign: campaign.id, variants: body.messages.length });
-      return c.json(campaign, 201);
+      return c.json({ ...campaign, gate: await gateView(c.env) }, 201);
     })
     .openapi(routes.get, async (c) => {
       const { id } = c.req.valid('param');
@@ -214,13 +228,20 @@ export function campaignRoutes() {
       const result = await stub.act(action, c.var.log.correlationId);
       if (!result.ok) throw new AppError(409, 'invalid_transition', result.reason);
       c.var.log.info('campaign_transition', { campaign: id, action, status: result.snapshot.status });
-      return c.json(campaignJson(found.campaign, result.snapshot), 200);
+      return c.json({ ...campaignJson(found.campaign, result.snapshot), gate: await gateView(c.env) }, 200);
     });
+}
+
+/** The bot-wide budget as the campaign JSON shows it. */
+async function gateView(env: Env) {
+  const g = await botGate(env).stats();
+  const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+  return { pace: g.pace, blocked_until: g.blockedUntil > Date.now() ? iso(g.blockedUntil) : null, last_429_at: iso(g.lastFloodAt) };
 }
 
 async function liveCampaign(c: Context<AppEnv>, id: string) {
   const found = await findCampaign(c.var.db, id);
   if (!found) throw new AppError(404, 'not_found', 'no such campaign');
   const { snapshot } = await campaignObject(c.env, c.var.db, id);
-  return campaignJson(found.campaign, snapshot);
+  return { ...campaignJson(found.campaign, snapshot), gate: await gateView(c.env) };
 }

@@ -1,15 +1,14 @@
 import { v7 as uuidv7 } from 'uuid';
 import type { CampaignObject } from '../../durable-objects/campaign/campaign.do';
 import type { Snapshot } from '../../durable-objects/campaign/campaign.engine';
-import { botGate } from '../../durable-objects/gate/gate.do';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { AppError } from '../core/errors';
-import { takeSlot } from '../core/telegram';
+import { Outbound } from '../telegram/outbound';
 import { findCampaign, insertCampaign, replaceVariant } from './campaigns.repo';
 import type { Audience, Campaign } from './campaigns.schema';
 import { contentProblems, type Variant } from './content';
-import { botEndpoint, deliver } from './telegram-send';
+import { sendCall } from './telegram-send';
 
 export interface CampaignInput {
   title: string;
@@ -60,17 +59,24 @@ export async function putVariant(env: Env, db: Db, id: string, variant: Variant)
 }
 
 /**
- * Sends one variant to one chat, as a preview. It is a send of the bot like any other: it takes a
- * slot of the bot-wide budget. 422 when Telegram refuses it, 503 when Telegram is unavailable or
- * asked the bot to wait.
+ * Sends one variant to one chat, as a preview: a send of the bot like any other, through the outbound
+ * path (a slot of the bot-wide budget, ahead of broadcasts). 422 when Telegram refuses it, 503 when
+ * the bot waits out a long 429 or Telegram did not answer (it may have been delivered: not repeated).
  */
 export async function sendPreview(env: Env, config: Config, chatId: number, variant: Variant): Promise<number> {
-  if (!(await takeSlot(env)).ok) throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
-  const d = await deliver(botEndpoint(config), chatId, variant, false);
-  if (d.blockBotUntil) await botGate(env).block(d.blockBotUntil);
-  if (d.outcome === 'sent') return d.messageId ?? 0;
-  if (d.outcome === 'failed' || d.outcome === 'blocked') throw new AppError(422, 'telegram_refused', d.reason ?? 'refused');
-  throw new AppError(503, 'telegram_unavailable', d.reason ?? 'Telegram did not answer');
+  const [method, params] = sendCall(chatId, variant, false);
+  const outcome = await new Outbound(config, env).send(method, params);
+  switch (outcome.kind) {
+    case 'ok':
+      return (outcome.result as { message_id?: number } | undefined)?.message_id ?? 0;
+    case 'blocked':
+    case 'permanent':
+      throw new AppError(422, 'telegram_refused', outcome.reason);
+    case 'retry_after':
+      throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
+    default:
+      throw new AppError(503, 'telegram_unavailable', `Telegram did not answer (${outcome.reason}); the preview may have been delivered`);
+  }
 }
 
 /** The object of campaign `id`, created from its row if it does not exist yet (a create cut short). */

@@ -1,14 +1,14 @@
-import type { ExchangeReply, ExchangeRequest, SendReport } from '../../durable-objects/campaign/campaign.engine';
+import type { ExchangeReply, ExchangeRequest, SendOutcome, SendReport } from '../../durable-objects/campaign/campaign.engine';
 import type { Recipient } from '../../durable-objects/campaign/ledger';
-import { botGate } from '../../durable-objects/gate/gate.do';
 import { sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
+import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
 import { type Variant, variantFor } from './content';
 import { decodeRecipients } from './recipients.envelope';
-import { botEndpoint, type Delivery, deliver } from './telegram-send';
+import { sendCall } from './telegram-send';
 
 export interface SenderDeps {
   config: Config;
@@ -21,29 +21,27 @@ interface Content {
 }
 
 /**
- * Ask for the next slots this long before the granted ones run out, so the pace has no gaps. Short:
- * each exchange is granted up to one horizon from when it asks, so asking early buys less.
+ * A sender asks for more slots once this many of its connections are free (or when it holds none):
+ * a round trip to the campaign per two sends at most, and no connection idle for long.
  */
-const LOOKAHEAD_MS = 50;
+const REFILL_AT = 2;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
-/** Sends of one message waiting on Telegram at once (Workers let 6 wait per invocation in production). */
-const SENDS_IN_FLIGHT = 64;
-/** A message of recipients has this long; sends still hanging then are aborted (outcome unknown). */
-const MESSAGE_DEADLINE_MS = 10 * 60_000;
+/**
+ * After this long a message hands the recipients it has left back to the campaign and finishes: a
+ * consumer invocation may run 15 minutes at most.
+ */
+const MESSAGE_BUDGET_MS = 10 * 60_000;
 
 // A campaign's content never changes once it exists; one read per isolate is enough.
 const contents = new Map<string, Promise<Content>>();
 
-// Telegram's last 429, for every sender of this isolate: a send scheduled before it was known must
-// not go out into the wait. Senders elsewhere learn of it from the gate at their next exchange.
-let botBlockedUntil = 0;
-
 /**
- * The sender: consumes queue messages of a campaign's recipients. For each message it trades with
- * the campaign's object — outcomes in, slots out — and sends each granted message at its slot, so
- * the pace is the campaign's and the bot's, whatever the number of senders. Recipients blocked (403)
- * become inactive in one statement per message.
+ * The sender: consumes queue messages of a campaign's recipients. Each message is one production
+ * invocation (`max_batch_size = 1`) and gets its own outbound path with its 6 connections. It trades
+ * with the campaign's object — outcomes in, slots out — asking only for as many slots as it has free
+ * connections, so every slot it holds can go out on time; a slot that went stale or was voided by a
+ * 429 is handed back, never sent late. Recipients blocked (403) become inactive in one statement.
  */
 export async function processRecipientBatch(deps: SenderDeps, batch: MessageBatch): Promise<void> {
   await Promise.all(batch.messages.map((message) => processMessage(deps, message)));
@@ -70,14 +68,8 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
       contents.set(campaign, content);
       content.catch(() => contents.delete(campaign));
     }
-    await sendAll(
-      deps,
-      (req) => stub.exchange(req),
-      await content,
-      batch,
-      recipients.map(([id, lang]) => ({ id, lang })),
-      log.child({ campaign, batch }),
-    );
+    const sender = new Sender(deps, (req) => stub.exchange(req), await content, batch, log.child({ campaign, batch }));
+    await sender.run(recipients.map(([id, lang]) => ({ id, lang })));
     message.ack();
     log.info('recipients_message_done', { campaign, batch, recipients: recipients.length, ms: Date.now() - started });
   } catch (err) {
@@ -86,104 +78,149 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
   }
 }
 
-type Exchange = (req: ExchangeRequest) => Promise<ExchangeReply>;
-
 /**
- * Works one message of recipients: trades with the campaign object for slots and sends each granted
- * message at its slot. One timer at a time per message (Workers allow 10,000 per isolate): a single
- * dispatcher walks the granted slots in order, and sends carry no timers of their own — one deadline
- * for the whole message aborts whatever still hangs.
+ * Dead letters of the broadcast queue: messages of recipients whose retries are spent. Each goes to
+ * its campaign, which sends again whoever of it never got a slot and counts its claims `unknown`, so
+ * the campaign completes instead of waiting for a batch that will never report.
  */
-async function sendAll(
-  deps: SenderDeps,
-  exchange: Exchange,
-  content: Content,
-  batch: string,
-  recipients: Recipient[],
-  log: Logger,
-): Promise<void> {
-  let offer = recipients;
-  const reports: SendReport[] = [];
-  const blocked: number[] = [];
-  const inFlight = new Set<Promise<void>>();
-  const drain = () => reports.splice(0, reports.length);
-  const slot = semaphore(SENDS_IN_FLIGHT);
-  const bot = botEndpoint(deps.config);
-  const deadline = new AbortController();
-  const deadlineTimer = setTimeout(() => deadline.abort(new Error('the message outlived its deadline')), MESSAGE_DEADLINE_MS);
-
-  const send = async (grant: Grant) => {
-    const variant = variantFor(content.variants, grant.recipient.lang);
-    const d = await slot(async (): Promise<Delivery> => {
-      if (Date.now() < botBlockedUntil) return { outcome: 'retry', retryAt: botBlockedUntil, reason: 'the bot is waiting out a 429' };
-      return deliver(bot, grant.recipient.id, variant, content.paid, deadline.signal);
-    });
-    if (d.blockBotUntil) {
-      botBlockedUntil = Math.max(botBlockedUntil, d.blockBotUntil);
-      await botGate(deps.env).block(d.blockBotUntil);
+export async function settleDeadRecipients(env: Env, batch: MessageBatch): Promise<void> {
+  for (const message of batch.messages) {
+    const decoded = decodeRecipients(message.body);
+    if (decoded.ok) {
+      const { campaign, batch: id, recipients } = decoded.batch;
+      const stub = env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign));
+      await stub.settleBatch(
+        id,
+        recipients.map(([rid, lang]) => ({ id: rid, lang })),
+      );
     }
-    if (d.outcome === 'blocked') blocked.push(grant.recipient.id);
-    if (d.outcome === 'unknown') log.warn('send_outcome_unknown', { chat_id: grant.recipient.id, reason: d.reason });
-    reports.push({ id: grant.recipient.id, lang: grant.recipient.lang, outcome: d.outcome, reason: d.reason, retryAt: d.retryAt });
-  };
-  // Slots of successive exchanges only grow, so one queue in order serves them all.
-  const due: Grant[] = [];
-  let dispatcher: Promise<void> | undefined;
-  // Started only with grants waiting, so it always awaits before it can finish; it clears itself in
-  // the same tick it finds the queue empty, so grants pushed later always find it gone or running.
-  const dispatch = async () => {
-    for (let grant = due.shift(); grant; grant = due.shift()) {
-      await sleepUntil(grant.at);
-      const sending = send(grant);
-      inFlight.add(sending);
-      void sending.finally(() => inFlight.delete(sending));
-    }
-    dispatcher = undefined;
-  };
-
-  try {
-    for (;;) {
-      const reply = await exchange({ batch, reports: drain(), offer, done: false });
-      offer = offer.slice(reply.take);
-      if (reply.status !== 'running') break;
-      if (reply.grants.length) {
-        due.push(...reply.grants);
-        dispatcher ??= dispatch();
-      }
-      if (offer.length === 0) break;
-      if (!reply.grants.length && reply.waitMs > MAX_WAIT_MS) {
-        // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
-        await exchange({ batch, reports: drain(), offer, done: false, deferUntil: Date.now() + reply.waitMs });
-        offer = [];
-        break;
-      }
-      const last = reply.grants.at(-1)?.at;
-      await sleepUntil(last !== undefined ? last - LOOKAHEAD_MS : Date.now() + reply.waitMs);
-    }
-    await dispatcher;
-    await Promise.all(inFlight);
-  } finally {
-    clearTimeout(deadlineTimer);
+    message.ack();
   }
-  // Who blocked the bot becomes inactive before the batch is reported done, in one statement.
-  if (blocked.length) await deactivateUsers(createDb(deps.config), blocked);
-  await exchange({ batch, reports: drain(), offer, done: true, dbRoundTrips: blocked.length ? 1 : 0 });
 }
 
+type Exchange = (req: ExchangeRequest) => Promise<ExchangeReply>;
 type Grant = ExchangeReply['grants'][number];
 
-/** Runs at most `n` of the functions it is given at once. */
-function semaphore(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async (fn) => {
-    if (active >= n) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
+/** What a send's outcome means for the campaign's ledger. */
+function reportOf(outcome: Outcome): { outcome: SendOutcome; reason?: string } {
+  switch (outcome.kind) {
+    case 'ok':
+      return { outcome: 'sent' };
+    case 'blocked':
+      return { outcome: 'blocked', reason: outcome.reason };
+    case 'permanent':
+      return { outcome: 'failed', reason: outcome.reason };
+    case 'unknown':
+      return { outcome: 'unknown', reason: outcome.reason };
+    default:
+      // A 429, a void or stale slot: it never left; the sender offers the recipient again.
+      return { outcome: 'released', reason: outcome.reason };
+  }
+}
+
+/** One message of recipients being sent: its connections, the slots it holds and what it reports. */
+class Sender {
+  readonly #deps: SenderDeps;
+  readonly #exchange: Exchange;
+  readonly #content: Content;
+  readonly #batch: string;
+  readonly #log: Logger;
+  readonly #outbound: Outbound;
+  readonly #reports: SendReport[] = [];
+  readonly #released: Recipient[] = [];
+  readonly #blocked: number[] = [];
+  readonly #lanes = new Set<Promise<void>>();
+  #laneFreed: () => void = () => {};
+
+  constructor(deps: SenderDeps, exchange: Exchange, content: Content, batch: string, log: Logger) {
+    this.#deps = deps;
+    this.#exchange = exchange;
+    this.#content = content;
+    this.#batch = batch;
+    this.#log = log;
+    this.#outbound = new Outbound(deps.config, deps.env);
+  }
+
+  async run(recipients: Recipient[]): Promise<void> {
+    const started = Date.now();
+    let offer = recipients;
+    for (;;) {
+      // Recipients handed back by a lane are offered again first (never while an exchange is out:
+      // the campaign takes a prefix of the offer it was sent).
+      offer = [...this.#released.splice(0), ...offer];
+      if (!offer.length) {
+        if (!this.#lanes.size) break;
+        await this.#nextLaneFree();
+        continue;
+      }
+      const free = MAX_CONNECTIONS - this.#lanes.size;
+      if (free < Math.min(REFILL_AT, offer.length) && this.#lanes.size) {
+        await this.#nextLaneFree();
+        continue;
+      }
+      const deferUntil = Date.now() - started > MESSAGE_BUDGET_MS ? Date.now() : undefined;
+      const reply = await this.#exchange({ batch: this.#batch, reports: this.#drain(), offer, want: free, done: false, deferUntil });
+      offer = offer.slice(reply.take);
+      if (reply.status !== 'running' || deferUntil !== undefined) break;
+      learnGate(reply);
+      const receivedAt = Date.now();
+      for (const grant of reply.grants) this.#startLane(grant, { at: grant.at, epoch: reply.epoch, receivedAt });
+      if (reply.waitMs > MAX_WAIT_MS && !reply.grants.length) {
+        // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
+        await this.#exchange({
+          batch: this.#batch,
+          reports: this.#drain(),
+          offer,
+          want: 0,
+          done: false,
+          deferUntil: receivedAt + reply.waitMs,
+        });
+        offer = [];
+      } else if (reply.waitMs > 0) await sleepUntil(receivedAt + reply.waitMs);
     }
-  };
+    await Promise.all(this.#lanes);
+    // Who blocked the bot becomes inactive before the batch is reported done, in one statement.
+    if (this.#blocked.length) await deactivateUsers(createDb(this.#deps.config), this.#blocked);
+    const rest = [...this.#released.splice(0), ...offer];
+    await this.#exchange({
+      batch: this.#batch,
+      reports: this.#drain(),
+      offer: rest,
+      want: 0,
+      done: true,
+      // What never left goes back to the campaign, to be sent by another message.
+      deferUntil: rest.length ? Date.now() : undefined,
+      dbRoundTrips: this.#blocked.length ? 1 : 0,
+    });
+  }
+
+  /** One connection's worth: waits for the slot, sends through the outbound path, records the outcome. */
+  #startLane(grant: Grant, slot: { at: number; epoch: number; receivedAt: number }): void {
+    const { recipient } = grant;
+    const lane = (async () => {
+      await sleepUntil(slot.at);
+      const [method, params] = sendCall(recipient.id, variantFor(this.#content.variants, recipient.lang), this.#content.paid);
+      const outcome = await this.#outbound.send(method, params, { slot, priority: 'bulk', paid: this.#content.paid });
+      const report = reportOf(outcome);
+      if (report.outcome === 'released') this.#released.push(recipient);
+      if (report.outcome === 'blocked') this.#blocked.push(recipient.id);
+      if (report.outcome === 'unknown') this.#log.warn('send_outcome_unknown', { chat_id: recipient.id, reason: report.reason });
+      this.#reports.push({ id: recipient.id, lang: recipient.lang, ...report });
+    })();
+    this.#lanes.add(lane);
+    void lane.finally(() => {
+      this.#lanes.delete(lane);
+      this.#laneFreed();
+    });
+  }
+
+  #nextLaneFree(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#laneFreed = resolve;
+    });
+  }
+
+  #drain(): SendReport[] {
+    return this.#reports.splice(0, this.#reports.length);
+  }
 }

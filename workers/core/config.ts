@@ -37,6 +37,11 @@ const configSchema = z.object({
   TELEGRAM_RATE_LIMIT: positiveInt(30),
   /** Messages per second with allow_paid_broadcast. Default 1000 */
   TELEGRAM_PAID_RATE_LIMIT: positiveInt(1000),
+  /**
+   * Share of the limits the bot paces at while Telegram is quiet (a 429 cuts it, quiet restores it).
+   * Telegram counts where requests arrive, so jitter needs headroom. Default 0.96
+   */
+  TELEGRAM_PACE: z.coerce.number().min(0.5).max(1).default(0.96),
   /** How long a finished task run is kept, in seconds. Default 3600 */
   RESULT_TTL_SECONDS: positiveInt(3600),
   /** Tries of a queued notification before it is `failed`. Default 5 */

@@ -36,7 +36,10 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
  * Every metric read from Postgres at scrape time: Workers keep no state between requests, so the
  * stores are the source of truth (task runs, notifications, payments, node health, campaigns).
  */
-export async function collect(db: Db, gate: { granted: number; blocks: number; blockedUntil: number }): Promise<Family[]> {
+export async function collect(
+  db: Db,
+  gate: { granted: number; reports: number; blockedUntil: number; pace: number; lastFloodAt: number | null },
+): Promise<Family[]> {
   const rows = async <T extends Record<string, unknown>>(q: ReturnType<typeof sql>) => (await db.execute<T>(q)).rows;
   const [tasks, durations, backlog, notifications, nodes, payments, campaigns, services, taskErrors] = await Promise.all([
     rows<{ name: string; status: string; n: number; retries: number }>(
@@ -149,7 +152,7 @@ export async function collect(db: Db, gate: { granted: number; blocks: number; b
     },
     {
       name: 'flarecast_campaign_recipients',
-      help: 'Recipients of the 20 latest campaigns by outcome (the row mirror, updated at every transition).',
+      help: 'Recipients of the 20 latest campaigns by outcome (the row mirror, refreshed every 3 s while one runs).',
       type: 'gauge',
       samples: campaigns.flatMap((c) =>
         (['total', 'sent', 'failed', 'blocked', 'unknown'] as const).map((k) => ({
@@ -174,7 +177,19 @@ export async function collect(db: Db, gate: { granted: number; blocks: number; b
       name: 'flarecast_gate_429_total',
       help: '429s from Telegram reported to the gate (since its object started).',
       type: 'counter',
-      samples: [{ value: gate.blocks }],
+      samples: [{ value: gate.reports }],
+    },
+    {
+      name: 'flarecast_gate_pace_ratio',
+      help: 'The pace of the bot-wide gate as a share of Telegram limits (cut by a 429, climbing back while quiet).',
+      type: 'gauge',
+      samples: [{ value: gate.pace }],
+    },
+    {
+      name: 'flarecast_gate_last_429_timestamp_seconds',
+      help: 'When the last flood wait began (unix seconds; 0: none since the gate object started).',
+      type: 'gauge',
+      samples: [{ value: gate.lastFloodAt === null ? 0 : gate.lastFloodAt / 1000 }],
     },
   ];
 }

@@ -130,20 +130,21 @@ export async function settle(db: Db, outcomes: Settled[]): Promise<void> {
 
 /**
  * Writes the progress of the bulk sends these notifications belong to onto their task runs, in one
- * statement: `{done, total, sent, failed}`.
+ * statement: `{done, total, sent, failed, unknown}`.
  */
 export async function recordBulkProgress(db: Db, batchIds: string[]): Promise<void> {
   if (!batchIds.length) return;
   const q = notificationQueueTable;
   await db.execute(sql`
     update ${taskRunsTable} as t set progress = jsonb_build_object(
-      'done', c.sent + c.failed, 'total', c.total, 'sent', c.sent, 'failed', c.failed,
-      'note', c.sent || ' sent, ' || c.failed || ' failed of ' || c.total)
+      'done', c.sent + c.failed + c.unknown, 'total', c.total, 'sent', c.sent, 'failed', c.failed, 'unknown', c.unknown,
+      'note', c.sent || ' sent, ' || c.failed || ' failed, ' || c.unknown || ' unknown of ' || c.total)
     from (
       select batch_id,
              count(*)::int as total,
              (count(*) filter (where status = 'sent'))::int as sent,
-             (count(*) filter (where status = 'failed'))::int as failed
+             (count(*) filter (where status = 'failed'))::int as failed,
+             (count(*) filter (where status = 'unknown'))::int as unknown
       from ${q} where batch_id in (${sql.join(
         batchIds.map((id) => sql`${id}::uuid`),
         sql`, `,

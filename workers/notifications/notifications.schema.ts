@@ -1,7 +1,11 @@
 import { sql } from 'drizzle-orm';
 import { bigint, check, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
-export const notificationStatuses = ['pending', 'sent', 'failed'] as const;
+/**
+ * `unknown`: the send may have reached Telegram (a 5xx, a timeout, a lost connection) and is never
+ * tried again: at most once.
+ */
+export const notificationStatuses = ['pending', 'sent', 'failed', 'unknown'] as const;
 export type NotificationStatus = (typeof notificationStatuses)[number];
 
 /**
@@ -34,7 +38,7 @@ export const notificationQueueTable = pgTable(
     index('notification_queue_due_idx').on(t.scheduledAt).where(sql`${t.status} = 'pending'`),
     index('notification_queue_batch_idx').on(t.batchId, t.status),
     index('notification_queue_finished_idx').on(t.createdAt).where(sql`${t.status} <> 'pending'`),
-    check('notification_queue_status_check', sql`${t.status} in ('pending', 'sent', 'failed')`),
+    check('notification_queue_status_check', sql`${t.status} in ('pending', 'sent', 'failed', 'unknown')`),
   ],
 );
 

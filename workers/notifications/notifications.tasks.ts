@@ -1,8 +1,7 @@
-import { type Api, GrammyError } from 'grammy';
 import { z } from 'zod';
-import { errorMessage } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { backoffFor, defineTask, PermanentTaskError } from '../tasks/task';
+import { type Outbound, outboundOf } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
 import {
   type Claimed,
@@ -16,7 +15,7 @@ import {
 
 /** Waits before try 2, 3, … of a queued notification (the seed's policy: 30 s, 1 m, 5 m, 15 m, 1 h). */
 export const NOTIFICATION_BACKOFF_SECONDS = [30, 60, 300, 900, 3600];
-/** Sends of one run waiting on Telegram at once (a Worker invocation keeps at most 6 connections waiting). */
+/** Sends of one run waiting on Telegram at once: the invocation's connections (its outbound path holds the cap). */
 const SENDS_AT_ONCE = 6;
 
 const parseMode = z.enum(['HTML', 'MarkdownV2']).nullable().default('HTML');
@@ -40,6 +39,7 @@ export const processNotificationsTask = defineTask({
   timeoutSeconds: 300,
   handler: async (ctx) => {
     const { db, api, config, kick } = ctx;
+    const telegram = outboundOf(api);
     const size = config.NOTIFICATION_BATCH_SIZE;
     const started = Date.now();
     let more = false;
@@ -55,7 +55,7 @@ export const processNotificationsTask = defineTask({
       }
     }
     const settling: Promise<BatchResult>[] = [];
-    const pending: { n: Claimed; batch: { rows: Claimed[]; outcomes: Settled[]; left: number }; i: number }[] = [];
+    const pending: { n: Claimed; batch: { rows: Claimed[]; outcomes: Outcome[]; left: number }; i: number }[] = [];
     const batches = claimed();
     let exhausted = false;
     const nextRow = async () => {
@@ -63,7 +63,7 @@ export const processNotificationsTask = defineTask({
         const b = await batches.next();
         if (b.done) exhausted = true;
         else {
-          const batch = { rows: b.value, outcomes: new Array<Settled>(b.value.length), left: b.value.length };
+          const batch = { rows: b.value, outcomes: new Array<Outcome>(b.value.length), left: b.value.length };
           for (const [i, n] of b.value.entries()) pending.push({ n, batch, i });
         }
       }
@@ -72,7 +72,7 @@ export const processNotificationsTask = defineTask({
     const sender = async () => {
       for (let item = await nextRow(); item; item = await nextRow()) {
         const { n, batch, i } = item;
-        batch.outcomes[i] = await sendOne(api, n, config.NOTIFICATION_MAX_RETRIES);
+        batch.outcomes[i] = await sendOne(telegram, n, config.NOTIFICATION_MAX_RETRIES);
         if (--batch.left === 0) settling.push(settleBatch(ctx, batch.rows, batch.outcomes));
       }
     };
@@ -80,25 +80,31 @@ export const processNotificationsTask = defineTask({
     const results = await Promise.all(settling);
     if (more && Date.now() - started >= RUN_BUDGET_MS) await kick('process_notifications', {});
     return results.reduce(
-      (t, r) => ({ claimed: t.claimed + r.claimed, sent: t.sent + r.sent, failed: t.failed + r.failed, retrying: t.retrying + r.retrying }),
-      { claimed: 0, sent: 0, failed: 0, retrying: 0 },
+      (t, r) => ({
+        claimed: t.claimed + r.claimed,
+        sent: t.sent + r.sent,
+        failed: t.failed + r.failed,
+        unknown: t.unknown + r.unknown,
+        retrying: t.retrying + r.retrying,
+      }),
+      { claimed: 0, sent: 0, failed: 0, unknown: 0, retrying: 0 },
     );
   },
 });
 
 type ProcessContext = Parameters<typeof processNotificationsTask.handler>[0];
-type BatchResult = { claimed: number; sent: number; failed: number; retrying: number };
+type BatchResult = { claimed: number; sent: number; failed: number; unknown: number; retrying: number };
 
 /** Records a batch's outcomes, deactivates who blocked the bot, and alerts about exhausted ones. */
-async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Claimed[], outcomes: Settled[]): Promise<BatchResult> {
+async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Claimed[], outcomes: Outcome[]): Promise<BatchResult> {
   await settle(db, outcomes);
   await recordBulkProgress(db, [...new Set(claimed.flatMap((n) => (n.batch_id ? [n.batch_id] : [])))]);
-  const blocked = claimed.filter((_, i) => outcomes[i]?.status === 'failed' && outcomes[i]?.error?.startsWith('Forbidden'));
+  const blocked = claimed.filter((_, i) => outcomes[i]?.refusedBy === 'user');
   if (blocked.length) await deactivateUsers(db, [...new Set(blocked.map((n) => n.telegram_id))]);
   // Failed after every try (not refused by the user): the admins hear of it once, in one message.
   const exhausted = claimed.flatMap((n, i) => {
     const o = outcomes[i];
-    return o?.status === 'failed' && n.attempts >= config.NOTIFICATION_MAX_RETRIES && !isRefusal(o) ? [{ n, error: o.error ?? '' }] : [];
+    return o?.status === 'failed' && n.attempts >= config.NOTIFICATION_MAX_RETRIES && !o.refusedBy ? [{ n, error: o.error ?? '' }] : [];
   });
   if (exhausted.length) {
     log.error('notifications_failed', { count: exhausted.length, ids: exhausted.map((e) => e.n.id) });
@@ -112,32 +118,38 @@ async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Cl
     );
   }
   const count = (status: Settled['status']) => outcomes.filter((o) => o.status === status).length;
-  return { claimed: claimed.length, sent: count('sent'), failed: count('failed'), retrying: count('pending') };
+  return { claimed: claimed.length, sent: count('sent'), failed: count('failed'), unknown: count('unknown'), retrying: count('pending') };
 }
 
-function isRefusal(o: Settled | undefined): boolean {
-  return o?.error?.startsWith('Forbidden') === true || o?.error?.startsWith('Bad Request') === true;
-}
+type Outcome = Settled & {
+  /** Refused for good: by the user (blocked the bot: deactivate them) or by Telegram (bad chat, markup). */
+  refusedBy?: 'user' | 'telegram';
+};
 
-/** Sends one claimed notification and says what became of it. */
-async function sendOne(api: Api, n: Claimed, maxTries: number): Promise<Settled> {
-  try {
-    const m = await api.sendMessage(n.telegram_id, n.text, sendOptions(n.parse_mode));
-    return { id: n.id, status: 'sent', messageId: m.message_id };
-  } catch (err) {
-    if (err instanceof GrammyError && err.error_code === 429) {
+/**
+ * Sends one claimed notification and says what became of it. What may have reached Telegram (a 5xx,
+ * a timeout) is `unknown` and never sent again; only a send that surely did not leave is retried.
+ */
+async function sendOne(telegram: Outbound, n: Claimed, maxTries: number): Promise<Outcome> {
+  const outcome = await telegram.send('sendMessage', { chat_id: n.telegram_id, text: n.text, ...sendOptions(n.parse_mode) });
+  switch (outcome.kind) {
+    case 'ok':
+      return { id: n.id, status: 'sent', messageId: (outcome.result as { message_id?: number } | undefined)?.message_id };
+    case 'blocked':
+      return { id: n.id, status: 'failed', error: outcome.reason, refusedBy: 'user' };
+    case 'permanent':
+      return { id: n.id, status: 'failed', error: outcome.reason, refusedBy: 'telegram' };
+    case 'unknown':
+      return { id: n.id, status: 'unknown', error: outcome.reason };
+    case 'retry_after':
       // The bot is waiting out a flood limit: try again when it ends; this try does not count.
-      const retryAt = new Date(Date.now() + (err.parameters.retry_after ?? 1) * 1000);
-      return { id: n.id, status: 'pending', error: err.description, retryAt, uncount: true };
+      return { id: n.id, status: 'pending', error: outcome.reason, retryAt: new Date(outcome.until), uncount: true };
+    default: {
+      if (n.attempts >= maxTries) return { id: n.id, status: 'failed', error: outcome.reason };
+      // Claiming counted this try, so attempts >= 1: the task runtime's backoff table lookup.
+      const wait = backoffFor({ maxAttempts: maxTries, backoffSeconds: NOTIFICATION_BACKOFF_SECONDS }, n.attempts);
+      return { id: n.id, status: 'pending', error: outcome.reason, retryAt: new Date(Date.now() + wait * 1000) };
     }
-    // Blocked, deactivated, chat not found, bad markup: another try cannot fix it.
-    if (err instanceof GrammyError && (err.error_code === 403 || err.error_code === 400))
-      return { id: n.id, status: 'failed', error: err.description };
-    const error = errorMessage(err);
-    if (n.attempts >= maxTries) return { id: n.id, status: 'failed', error };
-    // Claiming counted this try, so attempts >= 1: the task runtime's backoff table lookup.
-    const wait = backoffFor({ maxAttempts: maxTries, backoffSeconds: NOTIFICATION_BACKOFF_SECONDS }, n.attempts);
-    return { id: n.id, status: 'pending', error, retryAt: new Date(Date.now() + wait * 1000) };
   }
 }
 
@@ -155,26 +167,38 @@ export const sendNotificationTask = defineTask({
   }),
   retry: { maxAttempts: 3, backoffSeconds: [10, 30, 90] },
   handler: async ({ args, run, db, api, kick }) => {
-    try {
-      const m = await api.sendMessage(args.telegram_id, args.message, sendOptions(args.parse_mode));
-      return { message_id: m.message_id, sent_at: new Date(m.date * 1000).toISOString() };
-    } catch (err) {
-      if (err instanceof GrammyError && (err.error_code === 403 || err.error_code === 400)) {
-        if (err.error_code === 403) await deactivateUsers(db, [args.telegram_id]);
-        throw new PermanentTaskError(err.description);
+    const outcome = await outboundOf(api).send('sendMessage', {
+      chat_id: args.telegram_id,
+      text: args.message,
+      ...sendOptions(args.parse_mode),
+    });
+    switch (outcome.kind) {
+      case 'ok': {
+        const m = outcome.result as { message_id: number; date: number };
+        return { message_id: m.message_id, sent_at: new Date(m.date * 1000).toISOString() };
       }
-      if (run.attempt < run.maxAttempts) throw err;
-      const [id] = await insertNotifications(db, [
-        {
-          telegramId: args.telegram_id,
-          type: args.type,
-          text: args.message,
-          parseMode: args.parse_mode,
-          dedupeKey: `send_notification:${run.id}`,
-        },
-      ]);
-      await kick('process_notifications', {});
-      return { deferred: true, notification_id: id ?? null, error: errorMessage(err) };
+      case 'blocked':
+        await deactivateUsers(db, [args.telegram_id]);
+        throw new PermanentTaskError(outcome.reason);
+      case 'permanent':
+        throw new PermanentTaskError(outcome.reason);
+      case 'unknown':
+        // It may have been delivered: another try could send it twice.
+        return { outcome: 'unknown', reason: outcome.reason };
+      default: {
+        if (run.attempt < run.maxAttempts) throw new Error(outcome.reason);
+        const [id] = await insertNotifications(db, [
+          {
+            telegramId: args.telegram_id,
+            type: args.type,
+            text: args.message,
+            parseMode: args.parse_mode,
+            dedupeKey: `send_notification:${run.id}`,
+          },
+        ]);
+        await kick('process_notifications', {});
+        return { deferred: true, notification_id: id ?? null, error: outcome.reason };
+      }
     }
   },
 });
@@ -182,7 +206,7 @@ export const sendNotificationTask = defineTask({
 /**
  * The same message to a list of users or to every active one: queued in one statement (duplicates
  * dropped, a retry queues nothing twice) and sent by `process_notifications` at the gate's pace,
- * which keeps this run's progress (`{done, total, sent, failed}`) up to date as the sends settle.
+ * which keeps this run's progress (`{done, total, sent, failed, unknown}`) up to date as the sends settle.
  */
 export const bulkNotifyTask = defineTask({
   name: 'bulk_notify',

@@ -1,0 +1,2 @@
+ALTER TABLE "notification_queue" DROP CONSTRAINT "notification_queue_status_check";--> statement-breakpoint
+ALTER TABLE "notification_queue" ADD CONSTRAINT "notification_queue_status_check" CHECK ("notification_queue"."status" in ('pending', 'sent', 'failed', 'unknown'));
