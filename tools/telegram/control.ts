@@ -1,3 +1,4 @@
+import { activeFlood, forceFlood } from './arrival.ts';
 import { callNow } from './methods.ts';
 import type { StandInOptions, State } from './state.ts';
 import { configure, reset } from './state.ts';
@@ -31,10 +32,13 @@ function currentOptions(state: State): StandInOptions {
   const s = state.settings;
   const opts: StandInOptions = {
     latencyMs: s.latency.min === s.latency.max ? s.latency.min : { ...s.latency },
+    jitterMs: s.jitterMs,
     rateLimit: s.rateLimit,
     paidRateLimit: s.paidRateLimit,
     perChatPerSecond: s.perChatPerSecond,
     perChatBurst: s.perChatBurst,
+    floodPenaltyMs: s.floodPenaltyMs,
+    maxConnectionsPerInvocation: s.maxConnectionsPerInvocation,
     blockedChats: [...s.blocked],
     deactivatedChats: [...s.deactivated],
     missingChats: [...s.missing],
@@ -45,6 +49,7 @@ function currentOptions(state: State): StandInOptions {
   };
   if (s.token !== undefined) opts.token = s.token;
   if (s.failNext) opts.failNext = { ...s.failNext };
+  if (s.failEvery) opts.failEvery = { ...s.failEvery };
   return opts;
 }
 
@@ -53,6 +58,9 @@ function currentOptions(state: State): StandInOptions {
  * - `GET deliveries?chat_id=&since_seq=` → `{ deliveries }` (seq > since_seq)
  * - `GET calls?method=&since_seq=` → `{ calls }` (non-send methods)
  * - `GET stats` → the stats object
+ * - `GET arrivals` → `{ arrivals }` (every send that arrived, see `TelegramStandIn.arrivals`)
+ * - `GET flood` → `{ flood }`, the flood wait in force or null; `POST flood` `{ seconds }` → forces one from
+ *   now → `{ ok: true, flood }`
  * - `GET config` → current options; `POST config` (partial options) → `{ ok: true, options }`
  * - `POST reset` → `{ ok: true }`
  * - `POST updates` (an Update) → `{ status, body, update_id }` of the webhook's answer; 409 without a webhook
@@ -80,6 +88,17 @@ export async function handleControl(
     }
     case 'GET /__control/stats':
       return { status: 200, body: state.stats };
+    case 'GET /__control/arrivals':
+      return { status: 200, body: { arrivals: state.arrivals } };
+    case 'GET /__control/flood':
+      return { status: 200, body: { flood: activeFlood(state, Date.now()) ?? null } };
+    case 'POST /__control/flood': {
+      const seconds = parseObject(body)?.seconds;
+      if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+        return { status: 400, body: { error: 'body must be { "seconds": N } with N > 0' } };
+      }
+      return { status: 200, body: { ok: true, flood: forceFlood(state, seconds) } };
+    }
     case 'GET /__control/config':
       return { status: 200, body: currentOptions(state) };
     case 'POST /__control/config': {

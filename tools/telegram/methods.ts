@@ -14,10 +14,11 @@ import {
   okReply,
   textContent,
 } from './api.ts';
+import type { Decision, Timing } from './arrival.ts';
+import { arriveSend } from './arrival.ts';
 import type { Params } from './body.ts';
 import { int, str } from './body.ts';
-import type { SendPlan } from './sends.ts';
-import { commitSend, planSend, SEND_METHODS } from './sends.ts';
+import { SEND_METHODS } from './sends.ts';
 import type { State, TgMessage } from './state.ts';
 import { messageKey, remember } from './state.ts';
 
@@ -201,9 +202,6 @@ const OTHER_METHODS: Record<string, Handler> = {
 /** Lower-cased name → canonical name; the real API matches method names case-insensitively. */
 const CANONICAL = new Map([...Object.keys(SEND_METHODS), ...Object.keys(OTHER_METHODS)].map((m) => [m.toLowerCase(), m]));
 
-/** Either a final answer, or an accepted send whose messages are created when `commit` runs (after latency). */
-export type Outcome = { reply: ApiReply } | { commit: () => ApiReply };
-
 function guard(run: () => ApiReply): ApiReply {
   try {
     return run();
@@ -214,52 +212,24 @@ function guard(run: () => ApiReply): ApiReply {
 }
 
 /**
- * Decides a call. Sends go: validation (400/403) → rate limits (429) → `failNext` (500/502) → commit. Failed
- * validation does not take rate tokens — a simplification; the real server's accounting is not documented.
+ * Decides a call arriving at `t.at`. Sends go through {@link arriveSend}; other methods are neither counted nor
+ * held by flood waits. `params` is undefined when the body could not be parsed.
  */
-export function dispatch(state: State, token: string, name: string, params: Params): Outcome {
+export function dispatch(state: State, token: string, name: string, params: Params | undefined, t: Timing): Decision {
   const method = CANONICAL.get(name.toLowerCase());
   if (!method) return { reply: errorReply(404, 'Not Found') };
   state.stats.byMethod[method] = (state.stats.byMethod[method] ?? 0) + 1;
   const other = OTHER_METHODS[method];
-  if (other) {
-    const reply = guard(() => other(state, token, params));
-    state.calls.push({ seq: ++state.seq, method, params, status: reply.status, at: Date.now() });
-    return { reply };
-  }
-  let p: SendPlan;
-  try {
-    p = planSend(state, method, params);
-  } catch (e) {
-    if (e instanceof ApiFailure) return { reply: e.reply };
-    throw e;
-  }
-  const now = Date.now();
-  const flood = state.settings.floodUntil;
-  const retryAfter = flood !== undefined && flood > now ? Math.ceil((flood - now) / 1000) : state.limiter.acquire(p.chatId, p.paid, now);
-  if (retryAfter > 0) {
-    state.stats.rejected429 += 1;
-    return { reply: errorReply(429, `Too Many Requests: retry after ${retryAfter}`, retryAfter) };
-  }
-  const fail = state.settings.failNext;
-  if (fail && fail.count > 0) {
-    fail.count -= 1;
-    if (fail.count === 0) state.settings.failNext = undefined;
-    if (fail.status === 429) {
-      const wait = fail.retryAfter ?? 1;
-      state.settings.floodUntil = now + wait * 1000;
-      state.stats.rejected429 += 1;
-      return { reply: errorReply(429, `Too Many Requests: retry after ${wait}`, wait) };
-    }
-    return { reply: errorReply(fail.status, fail.status === 500 ? 'Internal Server Error' : 'Bad Gateway') };
-  }
-  return { commit: () => commitSend(state, token, method, params, p) };
+  if (!other) return arriveSend(state, token, method, params, t);
+  const reply = params === undefined ? errorReply(400, "Bad Request: can't parse request body") : guard(() => other(state, token, params));
+  state.calls.push({ seq: ++state.seq, method, params: params ?? {}, status: reply.status, at: t.at });
+  return { reply };
 }
 
-/** Runs a call to completion without latency, for webhook replies (`{ method, ...params }` answers). */
+/** Runs a call at once, without latency, for webhook replies (`{ method, ...params }` answers). */
 export function callNow(state: State, token: string, name: string, params: Params): ApiReply {
-  const outcome = dispatch(state, token, name, params);
-  return 'reply' in outcome ? outcome.reply : outcome.commit();
+  const now = Date.now();
+  return dispatch(state, token, name, params, { sentAt: now, at: now }).reply;
 }
 
 /** Whether a method name (any case) is one the stand-in answers. */

@@ -19,7 +19,7 @@ import { bool } from './body.ts';
 import type { Delivery, State, TgMessage } from './state.ts';
 import { messageKey, nextMessageId, remember } from './state.ts';
 
-/** A validated send, ready to be rate-limited and then committed. */
+/** A validated send, ready for the per-chat limit and then to be committed. */
 export interface SendPlan {
   chatId: number;
   paid: boolean;
@@ -140,9 +140,11 @@ export function planSend(state: State, method: string, params: Params): SendPlan
   return p;
 }
 
-/** Creates the messages of an accepted send, records them as deliveries and builds the answer. */
-export function commitSend(state: State, token: string, method: string, params: Params, p: SendPlan): ApiReply {
-  const at = Date.now();
+/**
+ * Creates the messages of a delivered send, records them as deliveries at `at` (its arrival, epoch ms) and
+ * builds the success answer.
+ */
+export function commitSend(state: State, token: string, method: string, params: Params, p: SendPlan, at: number): ApiReply {
   const date = Math.floor(at / 1000);
   const from = botUser(token);
   const chat = chatObject(p.chatId);
@@ -155,7 +157,6 @@ export function commitSend(state: State, token: string, method: string, params: 
     state.deliveries.push(delivery);
     return message;
   });
-  state.stats.sends += 1;
   const first = messages[0];
   if (p.shape === 'messages') return okReply(messages);
   if (!first) throw new Error('send produced no message');
