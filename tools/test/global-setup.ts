@@ -29,7 +29,8 @@ export default async function setup(project: TestProject) {
   const databaseUrl = external ?? (pg?.url as string);
   await migrateDatabase(databaseUrl);
   const proxy = pg ? undefined : await startNeonProxy({ databaseUrl });
-  const telegram = await startTelegramStandIn({ rateLimit: 0, perChatPerSecond: 0 });
+  // Strict like Telegram: 30/s and 1,000/s paid in a sliding second counted at arrival, jittered latency.
+  const telegram = await startTelegramStandIn({ latencyMs: 4, jitterMs: 2, perChatPerSecond: 0 });
   const limited = await startTelegramStandIn({ rateLimit: 2, perChatPerSecond: 0 });
   const cryptobot = await startCryptoBotStandIn();
   const panel = await startRemnawaveStandIn();

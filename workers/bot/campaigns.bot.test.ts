@@ -6,7 +6,7 @@ import { campaignMessagesTable, campaignsTable } from '../campaigns/campaigns.sc
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { postUpdate } from '../testing/http';
 import { poll } from '../testing/poll';
-import { type Call, calls, type Delivery, deliveries } from '../testing/telegram';
+import { type Call, calls, configureTelegram, type Delivery, deliveries } from '../testing/telegram';
 import { titleOf, variantOf } from './campaigns.bot';
 
 const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
@@ -94,8 +94,10 @@ describe('campaigns in the admin chat', () => {
     await nextDelivery(seq, (d) => d.method === 'sendMessage' && d.text === 'Big news\nThe rest of it');
     await nextDelivery(seq, (d) => d.method === 'sendPhoto' && d.caption === 'Große Neuigkeiten');
 
-    // Start: the card turns into a progress bar, edited in place by the campaign.
+    // Start: the card turns into a progress bar, edited in place by the campaign. Telegram answers
+    // slowly meanwhile, so the campaign is still sending when it is paused.
     seq = await lastSeq();
+    await configureTelegram({ latencyMs: 400 });
     await press(admin, `cmp:start:${id}`, revised);
     const running = await nextCall(
       'editMessageText',
@@ -109,6 +111,7 @@ describe('campaigns in the admin chat', () => {
     await press(admin, `cmp:pause:${id}`, revised);
     const paused = await nextCall('editMessageText', seq, (c) => String(c.params.text).includes('Paused'));
     expect(buttons(paused.params).map((b) => b.callback_data)).toEqual([`cmp:resume:${id}`, `cmp:cancel:${id}`]);
+    await configureTelegram({ latencyMs: 4 });
 
     // A transition the campaign cannot make is refused with its reason, in an alert.
     seq = await lastSeq();

@@ -176,7 +176,7 @@ describe('one outbound path', () => {
     const allowed = new Set(['/workers/telegram/outbound.ts', '/workers/core/config.ts']);
     const offenders = Object.entries(sources)
       .filter(([path]) => !allowed.has(path))
-      .filter(([, code]) => /\/bot\$\{|\/bot['"`]|TELEGRAM_API_ROOT\b|api\.telegram\.org|apiRoot/.test(code))
+      .filter(([, code]) => /\/bot\$\{|\/bot['"`]\s*\+|TELEGRAM_API_ROOT\b|api\.telegram\.org|apiRoot/.test(code))
       .map(([path]) => path);
     expect(offenders).toEqual([]);
   });

@@ -53,7 +53,7 @@ export interface Slot {
  * here voids the slots received before it at once, before the gate has even heard of it; other
  * isolates learn of it from the gate's epoch at their next grant (within one round trip).
  */
-const isolate = { epoch: 0, blockedUntil: 0, floodSeenAt: 0, failuresInARow: 0, unreachableUntil: 0 };
+const isolate = { epoch: 0, blockedUntil: 0, floodSeenAt: 0, failuresInARow: 0, unreachableUntil: 0, probing: false };
 
 /** Takes in what a grant or the gate says: a newer epoch voids older slots; a block stops sends. */
 export function learnGate(state: { epoch: number; blockedUntil?: number }): void {
@@ -66,8 +66,27 @@ function slotRefusal(slot: Slot, now: number): string | undefined {
   if (slot.epoch < isolate.epoch || slot.receivedAt <= isolate.floodSeenAt) return 'slot voided by a 429';
   if (now < isolate.blockedUntil) return 'the bot is waiting out a 429';
   if (now - slot.at > STALE_SLOT_MS) return 'slot went stale';
-  if (now < isolate.unreachableUntil) return 'Telegram looked unreachable';
   return undefined;
+}
+
+/**
+ * Calls that failed without a Bot API answer, again and again: Telegram is unreachable from here, and
+ * each further try might still land (so it would count `unknown`). Sends are held off for a while;
+ * then one goes as a probe, and the first answer of any call lets every send through again.
+ */
+function unreachable(now: number): boolean {
+  if (isolate.failuresInARow < UNREACHABLE_AFTER) return false;
+  if (now < isolate.unreachableUntil || isolate.probing) return true;
+  isolate.probing = true;
+  return false;
+}
+
+function noteAnswer(outcome: Outcome, now: number): void {
+  if (outcome.kind === 'unknown') {
+    isolate.failuresInARow++;
+    if (isolate.failuresInARow >= UNREACHABLE_AFTER) isolate.unreachableUntil = now + UNREACHABLE_PAUSE_MS;
+  } else isolate.failuresInARow = 0;
+  isolate.probing = false;
 }
 
 export interface SendOptions {
@@ -154,6 +173,7 @@ export class Outbound {
   async #fire(method: string, params: object, slot?: Slot): Promise<Outcome> {
     const refusal = slot ? slotRefusal(slot, Date.now()) : undefined;
     if (refusal) return { kind: 'retryable', reason: refusal };
+    if (slot && unreachable(Date.now())) return { kind: 'retryable', reason: 'Telegram looked unreachable' };
     let outcome: Outcome;
     try {
       const res = await fetch(this.#base + method, {
@@ -166,11 +186,7 @@ export class Outbound {
     } catch (err) {
       outcome = classifyFailure(err);
     }
-    // Calls failing without a Bot API answer, again and again: Telegram is unreachable from here, and
-    // each further try might still land. Hold off a while instead of spending recipients on it.
-    const unanswered = outcome.kind === 'unknown';
-    isolate.failuresInARow = unanswered ? isolate.failuresInARow + 1 : 0;
-    if (isolate.failuresInARow >= UNREACHABLE_AFTER) isolate.unreachableUntil = Date.now() + UNREACHABLE_PAUSE_MS;
+    noteAnswer(outcome, Date.now());
     if (outcome.kind === 'retry_after') {
       isolate.floodSeenAt = Date.now();
       isolate.blockedUntil = Math.max(isolate.blockedUntil, outcome.until);
