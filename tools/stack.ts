@@ -236,10 +236,12 @@ async function startBundle(port: number, outDir: string, vars: Record<string, st
   if (code !== 0) throw new Error(`wrangler deploy --dry-run exited with code ${code}`);
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, 'wrangler.toml'));
   // Miniflare runs one consumer invocation at a time where Cloudflare runs up to max_concurrency:
-  // one invocation with many messages of recipients stands in for many invocations with one each.
-  const consumers = workerOptions.queueConsumers as Record<string, { maxBatchSize?: number }> | undefined;
+  // one invocation with many messages of recipients stands in for many invocations with one each
+  // (each message still gets its own outbound path, 6 connections, as its own invocation would). The
+  // batch waits 50 ms to fill, so the messages a campaign's loader sends together start together.
+  const consumers = workerOptions.queueConsumers as Record<string, { maxBatchSize?: number; maxBatchTimeout?: number }> | undefined;
   const broadcast = consumers?.['flarecast-broadcast'];
-  if (broadcast) broadcast.maxBatchSize = 100;
+  if (broadcast) Object.assign(broadcast, { maxBatchSize: 100, maxBatchTimeout: 0.05 });
   const modules = [
     { type: 'ESModule' as const, path: join(outDir, 'index.js') },
     ...readdirSync(outDir)

@@ -22,8 +22,6 @@ export interface LoaderPorts {
 const SENDER_RATE = 50;
 /** Senders at once at most: the broadcast consumer's `max_concurrency`. */
 export const MAX_SENDERS = 50;
-/** Seconds of sending one message of recipients should hold at its sender's share of the rate. */
-const MESSAGE_SECONDS = 20;
 /** Recipients per queue message: at most ~25 KB packed (one 64 KB queue operation unit). */
 const MAX_RECIPIENTS = 2000;
 const MIN_RECIPIENTS = 100;
@@ -32,13 +30,11 @@ const BATCH_BYTES = 240_000;
 
 /**
  * How a campaign fans out: enough senders at once to reach its rate with 6 connections each, and
- * messages small enough that each of them gets one (and ends within ~20 s, so the consumer's
- * autoscaling reacts), large enough to keep queue operations few.
+ * messages small enough that each of them gets one, large enough to keep queue operations few.
  */
 export function fanOut(rate: number, total: number): { senders: number; size: number } {
   const senders = Math.min(MAX_SENDERS, Math.max(1, Math.ceil(rate / SENDER_RATE)));
-  const size = Math.min(Math.ceil((rate * MESSAGE_SECONDS) / senders), Math.ceil(total / senders));
-  return { senders, size: Math.min(MAX_RECIPIENTS, Math.max(MIN_RECIPIENTS, size)) };
+  return { senders, size: Math.min(MAX_RECIPIENTS, Math.max(MIN_RECIPIENTS, Math.ceil(total / senders))) };
 }
 
 /**

@@ -71,7 +71,13 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
     const sender = new Sender(deps, (req) => stub.exchange(req), await content, batch, log.child({ campaign, batch }));
     await sender.run(recipients.map(([id, lang]) => ({ id, lang })));
     message.ack();
-    log.info('recipients_message_done', { campaign, batch, recipients: recipients.length, ms: Date.now() - started });
+    log.info('recipients_message_done', {
+      campaign,
+      batch,
+      recipients: recipients.length,
+      ms: Date.now() - started,
+      released: sender.released,
+    });
   } catch (err) {
     log.error('recipients_message_failed', { campaign, batch, error: errorMessage(err) });
     message.retry({ delaySeconds: Math.min(5 * message.attempts, 60) });
@@ -131,6 +137,8 @@ class Sender {
   readonly #blocked: number[] = [];
   readonly #lanes = new Set<Promise<void>>();
   #laneFreed: () => void = () => {};
+  /** Slots handed back, by reason (stale, voided by a 429, ...): how far the sender fell behind. */
+  readonly released: Record<string, number> = {};
 
   constructor(deps: SenderDeps, exchange: Exchange, content: Content, batch: string, log: Logger) {
     this.#deps = deps;
@@ -202,7 +210,11 @@ class Sender {
       const [method, params] = sendCall(recipient.id, variantFor(this.#content.variants, recipient.lang), this.#content.paid);
       const outcome = await this.#outbound.send(method, params, { slot, priority: 'bulk', paid: this.#content.paid });
       const report = reportOf(outcome);
-      if (report.outcome === 'released') this.#released.push(recipient);
+      if (report.outcome === 'released') {
+        this.#released.push(recipient);
+        const reason = report.reason ?? 'released';
+        this.released[reason] = (this.released[reason] ?? 0) + 1;
+      }
       if (report.outcome === 'blocked') this.#blocked.push(recipient.id);
       if (report.outcome === 'unknown') this.#log.warn('send_outcome_unknown', { chat_id: recipient.id, reason: report.reason });
       this.#reports.push({ id: recipient.id, lang: recipient.lang, ...report });

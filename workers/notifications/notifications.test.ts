@@ -18,7 +18,6 @@ import { insertNotifications } from './notifications.repo';
 import { type Notification, notificationQueueTable } from './notifications.schema';
 import { processNotificationsTask, sendNotificationTask } from './notifications.tasks';
 
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 const rows = (ids: string[]) => withTestDb((db) => db.select().from(notificationQueueTable).where(inArray(notificationQueueTable.id, ids)));
 const row = async (id: string) => (await rows([id]))[0] as Notification;
 /** Makes a notification due now, as if its backoff had passed. */
