@@ -18,7 +18,7 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { adminApi, benchStack, figure, quantile, round } from './lib.ts';
+import { adminApi, benchStack, figure, quantile, remoteTelegram, round } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -65,13 +65,18 @@ interface Scenario {
 }
 
 async function run(s: Scenario): Promise<void> {
+  const telegram = await remoteTelegram([
+    ...['--latency', String(latencyMs), '--jitter', String(jitterMs)],
+    ...['--rate', String(s.freeLimit), '--paid-rate', String(s.paidLimit), '--per-chat', '0'],
+  ]);
   const stack = await benchStack({
     onLog: process.env.BENCH_DEBUG ? (line) => console.log(line) : () => {},
-    telegram: { latencyMs, jitterMs, rateLimit: s.freeLimit, paidRateLimit: s.paidLimit, perChatPerSecond: 0 },
-    vars: { TELEGRAM_RATE_LIMIT: String(s.freeLimit || UNLIMITED), TELEGRAM_PAID_RATE_LIMIT: String(s.paidLimit || UNLIMITED) },
+    vars: {
+      TELEGRAM_API_ROOT: telegram.url,
+      TELEGRAM_RATE_LIMIT: String(s.freeLimit || UNLIMITED),
+      TELEGRAM_PAID_RATE_LIMIT: String(s.paidLimit || UNLIMITED),
+    },
   });
-  const telegram = stack.telegram;
-  if (!telegram) throw new Error('the benchmark needs the Telegram stand-in (unset TELEGRAM_API_ROOT)');
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
   const call = adminApi(stack);
@@ -87,9 +92,9 @@ async function run(s: Scenario): Promise<void> {
     const every = (n: number, offset: number) => Array.from({ length: Math.floor(s.users / n) }, (_, i) => base + 1 + i * n + offset);
     const blocked = every(100, 0);
     const missing = every(100, 1);
-    telegram.configure({ blockedChats: blocked, missingChats: missing });
-    telegram.reset();
-    if (s.fail502Every) telegram.configure({ failEvery: { status: 502, every: s.fail502Every, delivered: true } });
+    await telegram.configure({ blockedChats: blocked, missingChats: missing });
+    await telegram.reset();
+    if (s.fail502Every) await telegram.configure({ failEvery: { status: 502, every: s.fail502Every, delivered: true } });
 
     const limit = s.paid ? s.paidLimit || UNLIMITED : s.freeLimit || UNLIMITED;
     const rate = s.rate ?? limit;
@@ -122,31 +127,33 @@ async function run(s: Scenario): Promise<void> {
       await api(`/campaigns/${created.id}/pause`, {});
       pausedAt = Date.now();
       await sleep(2000);
-      lastBeforeResume = Math.max(...telegram.arrivals.map((a) => a.at));
+      lastBeforeResume = Math.max(...(await telegram.arrivals()).map((a) => a.at));
       await api(`/campaigns/${created.id}/resume`, {});
     }
     if (s.floodAfterMs !== undefined) {
       await sleep(s.floodAfterMs);
-      const wait = telegram.forceFlood(5);
+      const wait = await telegram.forceFlood(5);
       flood = { from: wait.start, until: wait.until };
     }
     let campaign = created;
     const deadline = Date.now() + 30 * 60_000;
     while (campaign.status !== 'completed') {
       if (Date.now() > deadline) throw new Error(`not completed: ${JSON.stringify(campaign)}`);
-      await sleep(250);
+      await sleep(flood ? 100 : 1000);
       // Requests arriving during the wait lengthen it: keep its last known end.
-      const wait = flood ? telegram.floodWait() : undefined;
+      const wait = flood ? await telegram.floodWait() : null;
       if (flood && wait) flood.until = Math.max(flood.until, wait.until);
       campaign = await api(`/campaigns/${created.id}`);
-      if (process.env.BENCH_DEBUG) console.log(JSON.stringify({ ...campaign, arrivals: telegram.arrivals.length, stats: telegram.stats }));
+      if (process.env.BENCH_DEBUG) console.log(JSON.stringify(campaign));
     }
     await notifying;
 
-    const mine = telegram.deliveries.filter((d) => d.chat_id > base);
+    const deliveries = await telegram.deliveries();
+    const arrivals = await telegram.arrivals();
+    const mine = deliveries.filter((d) => d.chat_id > base);
     const distinct = new Set(mine.map((d) => d.chat_id));
     const expected = s.users - blocked.length - missing.length;
-    const counted = telegram.arrivals.filter((a) => a.counted).map((a) => a.at);
+    const counted = arrivals.filter((a) => a.counted).map((a) => a.at);
     counted.sort((a, b) => a - b);
     const first = counted[0] ?? 0;
     const sendingEnd = pausedAt ?? (counted.at(-1) as number);
@@ -154,10 +161,13 @@ async function run(s: Scenario): Promise<void> {
     // While paused or in a flood wait nothing may be sent: those stretches are not the engine's pace.
     const idle = flood ? flood.until - flood.from : 0;
     const achieved = (within.length - 1) / ((sendingEnd - first - idle) / 1000);
-    const stats = telegram.stats;
+    const stats = await telegram.stats();
     if (process.env.BENCH_GAPS) {
       const gaps = counted.slice(1).map((t, i) => ({ at: t - first, gap: round(t - (counted[i] as number)) }));
       console.log('largest gaps (ms after the first send, gap ms):', JSON.stringify(gaps.sort((a, b) => b.gap - a.gap).slice(0, 8)));
+      const perSecond = new Map<number, number>();
+      for (const t of counted) perSecond.set(Math.floor((t - first) / 1000), (perSecond.get(Math.floor((t - first) / 1000)) ?? 0) + 1);
+      console.log('sends per second:', JSON.stringify([...perSecond.values()]));
     }
     const ops = campaign.usage.do_requests + campaign.usage.queue_operations + campaign.usage.db_round_trips;
     const per1000 = (n: number) => round((n / s.users) * 1000);
@@ -190,7 +200,7 @@ async function run(s: Scenario): Promise<void> {
       figure('seconds until a second at >= 0.9 × limit', reached === undefined ? 'never' : round(reached, 1), '<= 30');
     }
     if (notified.size) {
-      const latencies = telegram.deliveries.filter((d) => notified.has(d.chat_id)).map((d) => d.at - (notified.get(d.chat_id) as number));
+      const latencies = deliveries.filter((d) => notified.has(d.chat_id)).map((d) => d.at - (notified.get(d.chat_id) as number));
       figure('notifications sent / posted', `${latencies.length}/${notified.size}`);
       figure('  insert → Telegram p50, ms', round(quantile(latencies, 0.5)));
       figure('  insert → Telegram p95, ms', round(quantile(latencies, 0.95)), '<= 2000');
@@ -209,6 +219,7 @@ async function run(s: Scenario): Promise<void> {
   } finally {
     await db.end();
     await stack.close();
+    await telegram.close();
   }
 }
 

@@ -85,7 +85,6 @@ export class CampaignObject extends DurableObject<Env> {
       cursor: 0,
       exhausted: false,
       batches: 0,
-      nextOwnSlot: 0,
       startedAt: null,
       finishedAt: null,
     } satisfies CampaignState);
@@ -145,7 +144,7 @@ export class CampaignObject extends DurableObject<Env> {
     const reply = await engine.exchange(req, Date.now(), (r) => gate.acquire(r));
     this.#save(engine);
     // A batch drained or done, recipients set aside: the loader may send more.
-    if (reply.take === req.offer.length || req.deferUntil !== undefined) this.ctx.waitUntil(this.#pump());
+    if ((reply.take === req.offer.length && !req.more) || req.deferUntil !== undefined) this.ctx.waitUntil(this.#pump());
     return reply;
   }
 

@@ -20,7 +20,6 @@ const state = (over: Partial<CampaignState> = {}): CampaignState => ({
   cursor: 0,
   exhausted: true,
   batches: 1,
-  nextOwnSlot: 0,
   startedAt: 0,
   finishedAt: null,
   ...over,

@@ -47,8 +47,6 @@ export interface CampaignState {
   exhausted: boolean;
   /** Batches enqueued so far (names the next one). */
   batches: number;
-  /** The campaign's own pace: no send of it before this epoch ms. */
-  nextOwnSlot: number;
   startedAt: number | null;
   finishedAt: number | null;
   /** Correlation id of the request that started (or scheduled, or resumed) it: its sends log it. */
@@ -71,10 +69,16 @@ export interface ExchangeRequest {
   batch: string;
   /** Outcomes of sends granted earlier. */
   reports: SendReport[];
-  /** Recipients of the batch not yet handed back: the campaign takes a prefix of them. */
+  /** The next recipients of the batch not yet handed back: the campaign takes a prefix of them. */
   offer: Recipient[];
-  /** Slots the sender can use now: its connections that hold no slot. */
+  /** How many more the sender holds after `offer` (it sends a short offer, not all it has). Default 0 */
+  more?: number;
+  /** Slots the sender asks for. */
   want: number;
+  /** When each of the sender's connections is free (epoch ms); see `SlotRequest.lanes`. */
+  lanes?: number[];
+  /** How long a send keeps a connection, in ms. */
+  holdMs?: number;
   /** The sender has nothing left to offer and has reported every send: the batch is finished. */
   done: boolean;
   /** The sender gives the whole offer back, to be sent again from this epoch ms (a long 429, its time is up). */
@@ -91,6 +95,8 @@ export interface ExchangeReply {
   epoch: number;
   /** While the bot waits out a 429: until when (epoch ms). */
   blockedUntil?: number;
+  /** When each of the sender's connections is free after these grants (epoch ms). */
+  lanes?: number[];
   /** How many recipients from the front of `offer` the campaign took (granted, skipped or set aside). */
   take: number;
   /** When fewer slots than wanted were granted: how long until asking again can get more, in ms. */
@@ -183,10 +189,11 @@ export class CampaignEngine {
     }
 
     // Walk the offer in order: skip recipients the ledger already has, pick the rest up to `want`.
+    const want = req.want;
     const picked: Recipient[] = [];
     let scanned = 0;
     for (const r of req.offer) {
-      if (picked.length >= req.want) break;
+      if (picked.length >= want) break;
       scanned++;
       const entry = this.#ledger.status(r.id);
       if (!entry) picked.push(r);
@@ -197,17 +204,8 @@ export class CampaignEngine {
     let grant: SlotGrant = { times: [], epoch: 0 };
     if (picked.length) {
       s.usage.do_requests++;
-      const spacingMs = 1000 / s.ratePerSecond;
-      const notBefore = Math.max(now, s.nextOwnSlot);
-      // Reserve the campaign's own pace before the await, so a concurrent exchange starts after it.
-      const reserved = notBefore + picked.length * spacingMs;
-      s.nextOwnSlot = reserved;
-      grant = await gate({ count: picked.length, paid: s.paid, priority: 'bulk', notBefore, spacingMs });
-      const last = grant.times.at(-1);
-      const next = last === undefined ? notBefore : last + spacingMs;
-      // Granted later than reserved (the bot was busy): the pace goes on from there. Granted fewer: the
-      // unused part of the reservation is given back, unless another exchange reserved after it.
-      if (next > s.nextOwnSlot || (grant.times.length < picked.length && s.nextOwnSlot === reserved)) s.nextOwnSlot = next;
+      const pace = { key: s.id, spacingMs: 1000 / s.ratePerSecond };
+      grant = await gate({ count: picked.length, paid: s.paid, priority: 'bulk', lanes: req.lanes, holdMs: req.holdMs, pace });
     }
     const granted = picked.slice(0, grant.times.length);
     for (const r of picked.slice(granted.length)) this.#ledger.release(r.id);
@@ -215,10 +213,11 @@ export class CampaignEngine {
     // The offer is taken up to its first picked recipient that got no slot.
     const firstUngranted = picked[granted.length];
     const take = firstUngranted ? req.offer.indexOf(firstUngranted) : scanned;
-    if (req.done && take === req.offer.length) this.#ledger.finishBatch(req.batch);
-    else if (take === req.offer.length) this.#ledger.drainBatch(req.batch);
+    const drained = take === req.offer.length && !req.more;
+    if (req.done && drained) this.#ledger.finishBatch(req.batch);
+    else if (drained) this.#ledger.drainBatch(req.batch);
     const until = grant.blockedUntil ?? grant.askAgainAt;
-    const waitMs = granted.length < req.want && until !== undefined ? Math.max(1, Math.ceil(until - now)) : 0;
+    const waitMs = granted.length < want && until !== undefined ? Math.max(1, Math.ceil(until - now)) : 0;
     const reply: ExchangeReply = {
       status: s.status,
       grants: granted.map((recipient, i) => ({ recipient, at: grant.times[i] as number })),
@@ -227,6 +226,7 @@ export class CampaignEngine {
       waitMs,
     };
     if (grant.blockedUntil !== undefined) reply.blockedUntil = grant.blockedUntil;
+    if (grant.lanes) reply.lanes = grant.lanes;
     return reply;
   }
 

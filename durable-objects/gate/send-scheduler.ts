@@ -10,10 +10,13 @@
  * adapts: a 429 cuts the pace (multiplicative decrease) and voids every slot granted before it (the
  * epoch moves on); the pace climbs back gradually while Telegram stays quiet.
  *
- * Slots are granted a short way ahead — broadcasts `BULK_HORIZON_MS`, everything else `HORIZON_MS` —
- * so a pause or a 429 takes effect at once, and a transactional send finds the timeline at most a
- * quarter second deep. Time is kept in whole microseconds and spacings round up, so rounding only
- * ever slows the pace. Plain logic over a clock the caller passes in.
+ * Any two slots are at least one paced spacing apart, so no second ever holds more than the pace; a
+ * request may ask for its own slots further apart (a sender with 6 connections cannot take more) and
+ * other requests fill the gaps between them. Slots are granted a short way ahead — broadcasts
+ * `BULK_HORIZON_MS`, everything else `HORIZON_MS` — so a pause or a 429 takes effect at once, and a
+ * transactional send finds the timeline at most a quarter second deep. Time is kept in whole
+ * microseconds and spacings round up, so rounding only ever slows the pace. Plain logic over a clock
+ * the caller passes in.
  */
 export interface Limits {
   /** Ordinary messages per second, bot-wide. Default 30 */
@@ -25,17 +28,17 @@ export interface Limits {
 export interface PaceSettings {
   /** Share of the limit paced at while Telegram is quiet. Default 0.96 */
   target: number;
-  /** After a 429 the pace is multiplied by this. Default 0.85 */
+  /** After a 429 the pace is multiplied by this. Default 0.9 */
   decrease: number;
   /** The pace never drops below this share of the limit. Default 0.5 */
   floor: number;
-  /** Quiet time after a flood wait ends before the pace climbs back, in ms. Default 5000 */
+  /** Quiet time after a flood wait ends before the pace climbs back, in ms. Default 3000 */
   quietMs: number;
-  /** How fast the pace climbs back, in shares of the limit per second. Default 0.01 */
+  /** How fast the pace climbs back, in shares of the limit per second. Default 0.02 */
   recoveryPerSecond: number;
 }
 
-export const DEFAULT_PACE: PaceSettings = { target: 0.96, decrease: 0.85, floor: 0.5, quietMs: 5_000, recoveryPerSecond: 0.01 };
+export const DEFAULT_PACE: PaceSettings = { target: 0.96, decrease: 0.9, floor: 0.5, quietMs: 3_000, recoveryPerSecond: 0.02 };
 
 /**
  * `transactional`: notifications, payment confirmations, alerts, previews, replies and card edits —
@@ -50,15 +53,23 @@ export interface SlotRequest {
   /** Sent with `allow_paid_broadcast`. */
   paid: boolean;
   priority: Priority;
-  /** Epoch ms before which none may go (a campaign's own pace). Default now */
-  notBefore?: number;
-  /** The caller's own spacing between its sends, in ms (1000 / a campaign's rate). Default 0 */
-  spacingMs?: number;
+  /**
+   * When each connection of the asking sender is free (epoch ms): each slot goes to the connection
+   * free first and keeps it `holdMs`. A sender with 6 connections is never granted more than it can
+   * send on time, and other senders' slots fill the time between. Default: one connection, free now
+   */
+  lanes?: number[];
+  /** How long a send keeps its connection, in ms (a call's duration). Default 0 */
+  holdMs?: number;
+  /** A pace of its own across requests (a campaign slower than the bot): `key` names it. */
+  pace?: { key: string; spacingMs: number };
 }
 
 export interface SlotGrant {
   /** Epoch ms for each granted send, ascending; fewer than asked when the horizon is reached. */
   times: number[];
+  /** With `lanes`: when each connection is free after the granted sends. */
+  lanes?: number[];
   /** Slots of an older epoch are void: a 429 came after they were granted. */
   epoch: number;
   /** Set while Telegram asked the bot to stop (429): nothing is granted before this epoch ms. */
@@ -84,12 +95,55 @@ export const HORIZON_MS = 1000;
 
 const us = (ms: number) => Math.ceil(ms * 1000);
 
+/** Granted times (µs, ascending) that new ones must keep `spacing` away from. */
+class Timeline {
+  readonly times: number[] = [];
+
+  /** Drops times that can no longer collide with one at `from` or later. */
+  prune(from: number, spacing: number): void {
+    let n = 0;
+    while (n < this.times.length && (this.times[n] as number) <= from - spacing) n++;
+    if (n) this.times.splice(0, n);
+  }
+
+  /** The earliest time from `t` at least `spacing` away from every time here. */
+  fit(t: number, spacing: number): number {
+    for (let i = this.#lowerBound(t - spacing + 1); i < this.times.length; i++) {
+      const g = this.times[i] as number;
+      if (g >= t + spacing) break;
+      t = Math.max(t, g + spacing);
+    }
+    return t;
+  }
+
+  insert(t: number): void {
+    this.times.splice(this.#lowerBound(t), 0, t);
+  }
+
+  /** Index of the first time >= `t`. */
+  #lowerBound(t: number): number {
+    let lo = 0;
+    let hi = this.times.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.times[mid] as number) < t) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}
+
 export class SendScheduler {
   #limits: Limits;
   readonly #settings: PaceSettings;
-  /** Microseconds since the epoch. */
-  #nextAny: number;
-  #nextFree: number;
+  /** Every slot granted and still ahead: any two are a paced spacing apart. */
+  #all = new Timeline();
+  /** The slots of each own pace (a campaign slower than the bot). */
+  #own = new Map<string, Timeline>();
+  /** The next ordinary (not paid) send may not go before this (µs): the free limit's pace. */
+  #nextFree = 0;
+  /** Nothing is granted before this (µs): a fresh scheduler's first horizon, the end of a flood wait. */
+  #floor: number;
   #blockedUntil: number;
   #epoch: number;
   #pace: number;
@@ -106,8 +160,7 @@ export class SendScheduler {
     this.#settings = settings;
     this.#epoch = start.epoch + 1;
     this.#blockedUntil = start.blockedUntil;
-    this.#nextAny = us(Math.max(start.now + HORIZON_MS, start.blockedUntil));
-    this.#nextFree = this.#nextAny;
+    this.#floor = us(Math.max(start.now + HORIZON_MS, start.blockedUntil));
     this.#pace = settings.target;
     this.#paceAt = start.now;
   }
@@ -134,8 +187,9 @@ export class SendScheduler {
       this.#lastFloodAt = now;
     }
     this.#blockedUntil = Math.max(this.#blockedUntil, until);
-    this.#nextAny = Math.max(this.#nextAny, us(this.#blockedUntil));
-    this.#nextFree = Math.max(this.#nextFree, us(this.#blockedUntil));
+    this.#all = new Timeline();
+    this.#own = new Map();
+    this.#floor = Math.max(this.#floor, us(this.#blockedUntil));
     this.#paceAt = Math.max(this.#paceAt, this.#blockedUntil);
     return this.state(now);
   }
@@ -145,22 +199,54 @@ export class SendScheduler {
     if (this.#blockedUntil > now) return { times: [], epoch: this.#epoch, blockedUntil: this.#blockedUntil };
     const anySpacing = Math.ceil(1e6 / (this.#limits.paidRate * this.#pace));
     const freeSpacing = Math.ceil(1e6 / (this.#limits.freeRate * this.#pace));
-    const horizon = us(now + (req.priority === 'bulk' ? BULK_HORIZON_MS : HORIZON_MS));
-    const times: number[] = [];
-    let own = us(Math.max(now, req.notBefore ?? 0));
-    let next = own;
-    while (times.length < req.count) {
-      next = Math.max(own, this.#nextAny, req.paid ? 0 : this.#nextFree);
-      if (next > horizon) break;
-      times.push(next / 1000);
-      this.#nextAny = next + anySpacing;
-      if (!req.paid) this.#nextFree = next + freeSpacing;
-      own = next + us(req.spacingMs ?? 0);
-    }
-    if (times.length === req.count) return { times, epoch: this.#epoch };
-    // Short of slots: come back when the first one past the horizon is about to be due.
+    const nowUs = us(now);
+    this.#all.prune(nowUs, anySpacing);
+    // An own pace matters only when it is slower than the bot's.
+    const ownSpacing = req.pace ? us(req.pace.spacingMs) : 0;
+    const own = req.pace && ownSpacing > anySpacing ? this.#ownTimeline(req.pace.key, nowUs, ownSpacing) : undefined;
     const window = req.priority === 'bulk' ? BULK_HORIZON_MS : HORIZON_MS;
-    return { times, epoch: this.#epoch, askAgainAt: Math.max(now + 1, next / 1000 - window) };
+    const horizon = us(now + window);
+    const hold = us(req.holdMs ?? 0);
+    const lanes = (req.lanes?.length ? req.lanes : [now]).map(us);
+    const start = Math.max(nowUs, this.#floor);
+    const times: number[] = [];
+    let t = start;
+    while (times.length < req.count) {
+      // The connection free first takes the next slot.
+      let lane = 0;
+      for (let i = 1; i < lanes.length; i++) if ((lanes[i] as number) < (lanes[lane] as number)) lane = i;
+      t = Math.max(start, lanes[lane] as number);
+      if (!req.paid) t = Math.max(t, this.#nextFree);
+      // The earliest time clear of every slot, and of the campaign's own: both fits until they agree.
+      for (let fitted = -1; fitted !== t; ) {
+        fitted = t;
+        t = this.#all.fit(t, anySpacing);
+        if (own) t = own.fit(t, ownSpacing);
+      }
+      if (t > horizon) break;
+      this.#all.insert(t);
+      own?.insert(t);
+      times.push(t / 1000);
+      if (!req.paid) this.#nextFree = t + freeSpacing;
+      lanes[lane] = t + Math.max(hold, 1);
+    }
+    times.sort((a, b) => a - b);
+    const grant: SlotGrant = { times, epoch: this.#epoch };
+    if (req.lanes?.length) grant.lanes = lanes.map((l) => l / 1000);
+    if (times.length === req.count) return grant;
+    // Short of slots: come back when the first one past the horizon is about to be due.
+    return { ...grant, askAgainAt: Math.max(now + 1, t / 1000 - window) };
+  }
+
+  #ownTimeline(key: string, nowUs: number, spacing: number): Timeline {
+    let timeline = this.#own.get(key);
+    if (!timeline) {
+      timeline = new Timeline();
+      this.#own.set(key, timeline);
+    }
+    timeline.prune(nowUs, spacing);
+    if (this.#own.size > 100) for (const [k, tl] of this.#own) if (!tl.times.length) this.#own.delete(k);
+    return timeline;
   }
 
   /** The pace climbs back towards the target while Telegram has been quiet for `quietMs`. */

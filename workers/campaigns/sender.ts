@@ -4,7 +4,7 @@ import { sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
-import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome } from '../telegram/outbound';
+import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome, type Slot, STALE } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
 import { type Variant, variantFor } from './content';
 import { decodeRecipients } from './recipients.envelope';
@@ -21,10 +21,28 @@ interface Content {
 }
 
 /**
- * A sender asks for more slots once this many of its connections are free (or when it holds none):
- * a round trip to the campaign per two sends at most, and no connection idle for long.
+ * How far ahead a sender holds slots: enough to ride out an exchange's round trip without a gap, short
+ * enough that a pause takes effect at once. It asks for more when what it holds covers less than
+ * `LOW_WATER_MS`.
  */
-const REFILL_AT = 2;
+const AHEAD_MS = 200;
+const LOW_WATER_MS = 80;
+/** Most slots one exchange asks for. */
+const MAX_WANT = 40;
+/**
+ * Recipients offered per exchange beyond the slots wanted: room to skip ones the ledger already has
+ * (a redelivered message) without sending the whole remainder on every round trip.
+ */
+const OFFER_MARGIN = 24;
+/** A call's duration assumed before any is measured, in ms. */
+const FIRST_CALL_MS = 60;
+/**
+ * How long a slot reserves its connection, as a multiple of a call's mean duration: calls vary (the
+ * network's jitter), and a connection still busy when its next slot comes makes that slot stale.
+ */
+const HOLD_FACTOR = 1.3;
+/** The most a sender stretches its connections' hold after falling behind. */
+const MAX_BACKOFF = 2;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
 /**
@@ -105,7 +123,6 @@ export async function settleDeadRecipients(env: Env, batch: MessageBatch): Promi
 }
 
 type Exchange = (req: ExchangeRequest) => Promise<ExchangeReply>;
-type Grant = ExchangeReply['grants'][number];
 
 /** What a send's outcome means for the campaign's ledger. */
 function reportOf(outcome: Outcome): { outcome: SendOutcome; reason?: string } {
@@ -124,7 +141,12 @@ function reportOf(outcome: Outcome): { outcome: SendOutcome; reason?: string } {
   }
 }
 
-/** One message of recipients being sent: its connections, the slots it holds and what it reports. */
+/**
+ * One message of recipients being sent: its connections, the slots it holds and what it reports. It
+ * tells the gate when each of its 6 connections is free and how long a send keeps one, so it is never
+ * granted more than it can send on time; one dispatcher walks the slots in order, and a slot whose
+ * connection is still busy when it comes goes stale in the outbound path and is handed back.
+ */
 class Sender {
   readonly #deps: SenderDeps;
   readonly #exchange: Exchange;
@@ -135,8 +157,17 @@ class Sender {
   readonly #reports: SendReport[] = [];
   readonly #released: Recipient[] = [];
   readonly #blocked: number[] = [];
-  readonly #lanes = new Set<Promise<void>>();
-  #laneFreed: () => void = () => {};
+  /** Granted slots not yet sent, in time order. */
+  readonly #queue: { recipient: Recipient; slot: Slot }[] = [];
+  readonly #sends = new Set<Promise<void>>();
+  #dispatching: Promise<void> | undefined;
+  #sendDone: () => void = () => {};
+  /** When each connection is free, as the gate planned it (epoch ms). */
+  #lanes: number[] = Array.from({ length: MAX_CONNECTIONS }, () => 0);
+  /** A call's mean duration (ms), an exponential average. */
+  #callMs = FIRST_CALL_MS;
+  /** Stretches the hold after a slot went stale (the sender or its isolate fell behind); decays back. */
+  #backoff = 1;
   /** Slots handed back, by reason (stale, voided by a 429, ...): how far the sender fell behind. */
   readonly released: Record<string, number> = {};
 
@@ -153,26 +184,43 @@ class Sender {
     const started = Date.now();
     let offer = recipients;
     for (;;) {
-      // Recipients handed back by a lane are offered again first (never while an exchange is out:
-      // the campaign takes a prefix of the offer it was sent).
+      // Recipients handed back are offered again first (never while an exchange is out: the campaign
+      // takes a prefix of the offer it was sent).
       offer = [...this.#released.splice(0), ...offer];
       if (!offer.length) {
-        if (!this.#lanes.size) break;
-        await this.#nextLaneFree();
+        if (!this.#queue.length && !this.#sends.size) break;
+        // Nothing to offer: only a send coming back (it may hand its recipient back) changes that.
+        await this.#nextSendDone();
         continue;
       }
-      const free = MAX_CONNECTIONS - this.#lanes.size;
-      if (free < Math.min(REFILL_AT, offer.length) && this.#lanes.size) {
-        await this.#nextLaneFree();
+      const last = this.#queue.at(-1)?.slot.at;
+      if (last !== undefined && last - Date.now() >= LOW_WATER_MS) {
+        await sleepUntil(last - LOW_WATER_MS);
         continue;
       }
+      const holdMs = this.#callMs * HOLD_FACTOR * this.#backoff;
+      const want = Math.min(MAX_WANT, offer.length, Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length);
       const deferUntil = Date.now() - started > MESSAGE_BUDGET_MS ? Date.now() : undefined;
-      const reply = await this.#exchange({ batch: this.#batch, reports: this.#drain(), offer, want: free, done: false, deferUntil });
+      // Handing everything back sends it all; otherwise the campaign sees only the next few.
+      const shown = deferUntil === undefined ? offer.slice(0, want + OFFER_MARGIN) : offer;
+      const reply = await this.#exchange({
+        batch: this.#batch,
+        reports: this.#drain(),
+        offer: shown,
+        more: offer.length - shown.length,
+        want: Math.max(1, want),
+        lanes: this.#lanes,
+        holdMs,
+        done: false,
+        deferUntil,
+      });
       offer = offer.slice(reply.take);
       if (reply.status !== 'running' || deferUntil !== undefined) break;
       learnGate(reply);
       const receivedAt = Date.now();
-      for (const grant of reply.grants) this.#startLane(grant, { at: grant.at, epoch: reply.epoch, receivedAt });
+      if (reply.lanes) this.#lanes = reply.lanes;
+      for (const g of reply.grants) this.#queue.push({ recipient: g.recipient, slot: { at: g.at, epoch: reply.epoch, receivedAt } });
+      if (reply.grants.length) this.#dispatching ??= this.#dispatch();
       if (reply.waitMs > MAX_WAIT_MS && !reply.grants.length) {
         // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
         await this.#exchange({
@@ -186,7 +234,8 @@ class Sender {
         offer = [];
       } else if (reply.waitMs > 0) await sleepUntil(receivedAt + reply.waitMs);
     }
-    await Promise.all(this.#lanes);
+    await this.#dispatching;
+    await Promise.all(this.#sends);
     // Who blocked the bot becomes inactive before the batch is reported done, in one statement.
     if (this.#blocked.length) await deactivateUsers(createDb(this.#deps.config), this.#blocked);
     const rest = [...this.#released.splice(0), ...offer];
@@ -202,33 +251,43 @@ class Sender {
     });
   }
 
-  /** One connection's worth: waits for the slot, sends through the outbound path, records the outcome. */
-  #startLane(grant: Grant, slot: { at: number; epoch: number; receivedAt: number }): void {
-    const { recipient } = grant;
-    const lane = (async () => {
-      await sleepUntil(slot.at);
-      const [method, params] = sendCall(recipient.id, variantFor(this.#content.variants, recipient.lang), this.#content.paid);
-      const outcome = await this.#outbound.send(method, params, { slot, priority: 'bulk', paid: this.#content.paid });
-      const report = reportOf(outcome);
-      if (report.outcome === 'released') {
-        this.#released.push(recipient);
-        const reason = report.reason ?? 'released';
-        this.released[reason] = (this.released[reason] ?? 0) + 1;
-      }
-      if (report.outcome === 'blocked') this.#blocked.push(recipient.id);
-      if (report.outcome === 'unknown') this.#log.warn('send_outcome_unknown', { chat_id: recipient.id, reason: report.reason });
-      this.#reports.push({ id: recipient.id, lang: recipient.lang, ...report });
-    })();
-    this.#lanes.add(lane);
-    void lane.finally(() => {
-      this.#lanes.delete(lane);
-      this.#laneFreed();
-    });
+  /** Walks the granted slots in order, starting each send at its moment (one timer at a time). */
+  async #dispatch(): Promise<void> {
+    for (let next = this.#queue[0]; next; next = this.#queue[0]) {
+      await sleepUntil(next.slot.at);
+      this.#queue.shift();
+      const sending = this.#send(next.recipient, next.slot);
+      this.#sends.add(sending);
+      void sending.finally(() => {
+        this.#sends.delete(sending);
+        this.#sendDone();
+      });
+    }
+    this.#dispatching = undefined;
   }
 
-  #nextLaneFree(): Promise<void> {
+  async #send(recipient: Recipient, slot: Slot): Promise<void> {
+    const [method, params] = sendCall(recipient.id, variantFor(this.#content.variants, recipient.lang), this.#content.paid);
+    const started = Date.now();
+    const outcome = await this.#outbound.send(method, params, { slot, priority: 'bulk', paid: this.#content.paid });
+    const report = reportOf(outcome);
+    if (report.outcome === 'released') {
+      this.#released.push(recipient);
+      const reason = report.reason ?? 'released';
+      this.released[reason] = (this.released[reason] ?? 0) + 1;
+      if (reason === STALE) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
+    } else {
+      this.#callMs = this.#callMs * 0.9 + (Date.now() - started) * 0.1;
+      this.#backoff = Math.max(1, this.#backoff * 0.97);
+    }
+    if (report.outcome === 'blocked') this.#blocked.push(recipient.id);
+    if (report.outcome === 'unknown') this.#log.warn('send_outcome_unknown', { chat_id: recipient.id, reason: report.reason });
+    this.#reports.push({ id: recipient.id, lang: recipient.lang, ...report });
+  }
+
+  #nextSendDone(): Promise<void> {
     return new Promise((resolve) => {
-      this.#laneFreed = resolve;
+      this.#sendDone = resolve;
     });
   }
 

@@ -38,6 +38,9 @@ const MESSAGE_METHOD = /^(send|copy|forward|edit)/;
  */
 export const INVOCATION_HEADER = 'x-flarecast-invocation';
 
+/** Why a slot is handed back when its connection freed up too late. */
+export const STALE = 'slot went stale';
+
 /** A moment granted by the gate for one send. */
 export interface Slot {
   /** Epoch ms the send may leave. */
@@ -65,7 +68,7 @@ export function learnGate(state: { epoch: number; blockedUntil?: number }): void
 function slotRefusal(slot: Slot, now: number): string | undefined {
   if (slot.epoch < isolate.epoch || slot.receivedAt <= isolate.floodSeenAt) return 'slot voided by a 429';
   if (now < isolate.blockedUntil) return 'the bot is waiting out a 429';
-  if (now - slot.at > STALE_SLOT_MS) return 'slot went stale';
+  if (now - slot.at > STALE_SLOT_MS) return STALE;
   return undefined;
 }
 
@@ -117,6 +120,9 @@ export class Outbound {
   readonly #gate: GatePort;
   readonly #connections = semaphore(MAX_CONNECTIONS);
   readonly #invocation = crypto.randomUUID();
+  /** Calls on the wire and when each is abandoned (epoch ms). */
+  readonly #calls = new Map<AbortController, number>();
+  #watchdog: ReturnType<typeof setInterval> | undefined;
 
   constructor(config: Pick<Config, 'BOT_TOKEN' | 'TELEGRAM_API_ROOT'>, env: Env) {
     this.#base = `${config.TELEGRAM_API_ROOT.replace(/\/+$/, '')}/bot${config.BOT_TOKEN}/`;
@@ -151,6 +157,28 @@ export class Outbound {
     };
   }
 
+  /**
+   * Aborts `call` once it has taken `CALL_TIMEOUT_MS`. One watchdog timer per outbound path rather
+   * than a timer per call: at 1,000 sends a second, a 10-second timer each would keep 10,000 timers
+   * alive in the isolate, and the runtime slows down with them.
+   */
+  #deadline(call: AbortController): AbortSignal {
+    this.#calls.set(call, Date.now() + CALL_TIMEOUT_MS);
+    this.#watchdog ??= setInterval(() => {
+      const now = Date.now();
+      for (const [c, deadline] of this.#calls)
+        if (deadline <= now) {
+          c.abort(new Error(`no answer within ${CALL_TIMEOUT_MS / 1000} s`));
+          this.#calls.delete(c);
+        }
+      if (!this.#calls.size) {
+        clearInterval(this.#watchdog);
+        this.#watchdog = undefined;
+      }
+    }, 1000);
+    return call.signal;
+  }
+
   /** Waits for a slot; while the bot waits out a 429 longer than `MAX_WAIT_MS`, says so at once. */
   async #takeSlot(paid: boolean, priority: Priority): Promise<Slot | Extract<Outcome, { kind: 'retry_after' }>> {
     for (;;) {
@@ -174,17 +202,20 @@ export class Outbound {
     const refusal = slot ? slotRefusal(slot, Date.now()) : undefined;
     if (refusal) return { kind: 'retryable', reason: refusal };
     if (slot && unreachable(Date.now())) return { kind: 'retryable', reason: 'Telegram looked unreachable' };
+    const call = new AbortController();
     let outcome: Outcome;
     try {
       const res = await fetch(this.#base + method, {
         method: 'POST',
         headers: { 'content-type': 'application/json', [INVOCATION_HEADER]: this.#invocation },
         body: JSON.stringify(params),
-        signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
+        signal: this.#deadline(call),
       });
       outcome = classifyAnswer(res.status, await res.text(), Date.now());
     } catch (err) {
       outcome = classifyFailure(err);
+    } finally {
+      this.#calls.delete(call);
     }
     noteAnswer(outcome, Date.now());
     if (outcome.kind === 'retry_after') {
