@@ -3,6 +3,7 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { encodeRecipients } from '../../workers/campaigns/recipients.envelope';
 import { botGate } from '../gate/gate.do';
+import type { SlotRequest } from '../gate/send-scheduler';
 import type { GateFn } from './campaign.engine';
 import { BATCH_DEADLINE_MS, CampaignEngine, type CampaignState, CLAIM_LEASE_MS, emptyUsage } from './campaign.engine';
 import { Ledger, type Recipient } from './ledger';
@@ -26,10 +27,11 @@ const state = (over: Partial<CampaignState> = {}): CampaignState => ({
 });
 
 const recipients = (n: number, from = 100): Recipient[] => Array.from({ length: n }, (_, i) => ({ id: from + i, lang: null }));
-const everySlot: GateFn = async (r) => ({
-  times: Array.from({ length: r.count }, (_, i) => (r.notBefore ?? 0) + i * (r.spacingMs ?? 0)),
-  epoch: 3,
-});
+const asked: SlotRequest[] = [];
+const everySlot: GateFn = async (r) => {
+  asked.push(r);
+  return { times: Array.from({ length: r.count }, (_, i) => 1000 + i * 100), epoch: 3 };
+};
 const packed = (batch: string, list: Recipient[]) =>
   encodeRecipients({ campaign: crypto.randomUUID(), batch, recipients: list.map((r) => [r.id, r.lang]) });
 
@@ -49,7 +51,8 @@ describe('campaign engine', () => {
       const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(15), want: 6, done: false }, 1000, everySlot);
       expect(reply.grants.map((g) => g.at)).toEqual([1000, 1100, 1200, 1300, 1400, 1500]);
       expect(reply).toMatchObject({ take: 6, epoch: 3, waitMs: 0 });
-      expect(engine.state.nextOwnSlot).toBe(1600);
+      // The campaign's own pace (10/s) goes to the gate with the sender's connections.
+      expect(asked.at(-1)).toMatchObject({ count: 6, priority: 'bulk', pace: { key: engine.state.id, spacingMs: 100 } });
       ledger.claim(999, 'other', 1000);
       const again = await engine.exchange(
         {

@@ -42,9 +42,9 @@ describe('SendScheduler', () => {
     const s = fresh();
     const before = s.acquire(0, { count: 1, paid: true, priority: 'bulk' }).epoch;
     const first = s.block(100, 2000);
-    expect(first).toMatchObject({ epoch: before + 1, blockedUntil: 2000, pace: 0.96 * 0.85, lastFloodAt: 100 });
+    expect(first).toMatchObject({ epoch: before + 1, blockedUntil: 2000, pace: 0.96 * 0.9, lastFloodAt: 100 });
     // Sends already on the wire report the same wait: it grows, the epoch and the pace stay.
-    expect(s.block(150, 2100)).toMatchObject({ epoch: before + 1, blockedUntil: 2100, pace: 0.96 * 0.85 });
+    expect(s.block(150, 2100)).toMatchObject({ epoch: before + 1, blockedUntil: 2100, pace: 0.96 * 0.9 });
     expect(s.acquire(1000, { count: 1, paid: true, priority: 'bulk' })).toEqual({ times: [], epoch: before + 1, blockedUntil: 2100 });
     expect(s.acquire(2100, { count: 1, paid: true, priority: 'bulk' }).times).toEqual([2100]);
   });
@@ -52,9 +52,9 @@ describe('SendScheduler', () => {
   it('climbs back to the target while Telegram stays quiet', () => {
     const s = fresh();
     s.block(0, 1000);
-    expect(s.state(1000 + DEFAULT_PACE.quietMs).pace).toBeCloseTo(0.816, 3);
-    // +0.01 of the limit per quiet second: 0.9 after 8.4 s more, the target after 14.4 s.
-    expect(s.state(1000 + DEFAULT_PACE.quietMs + 8_400).pace).toBeCloseTo(0.9, 3);
+    expect(s.state(1000 + DEFAULT_PACE.quietMs).pace).toBeCloseTo(0.864, 3);
+    // +0.02 of the limit per quiet second: 0.9 after 1.8 s more, the target after 4.8 s.
+    expect(s.state(1000 + DEFAULT_PACE.quietMs + 1_800).pace).toBeCloseTo(0.9, 3);
     expect(s.state(1000 + DEFAULT_PACE.quietMs + 60_000).pace).toBe(0.96);
     // Never below the floor, however many floods in a row.
     for (let i = 0; i < 20; i++) s.block(100_000 + i * 2000, 100_000 + i * 2000 + 1000);
@@ -64,7 +64,22 @@ describe('SendScheduler', () => {
   it('gives a paid send only the all-sends spacing, and keeps a caller to its own pace', () => {
     const paid = fresh().acquire(0, { count: 5000, paid: true, priority: 'transactional' }).times;
     expect(paid).toHaveLength(960); // a slot every 1.042 ms within the second ahead
-    const slow = fresh().acquire(0, { count: 100, paid: true, priority: 'transactional', notBefore: 500, spacingMs: 100 }).times;
-    expect(slow).toEqual([500, 600, 700, 800, 900, 1000]);
+    const s = fresh();
+    const pace = { key: 'campaign', spacingMs: 100 };
+    expect(s.acquire(0, { count: 3, paid: true, priority: 'bulk', pace }).times).toEqual([0, 100, 200]);
+    // Another sender of the same campaign fits between: never closer than 100 ms to the campaign's slots.
+    expect(s.acquire(0, { count: 3, paid: true, priority: 'bulk', pace }).times).toEqual([]);
+    expect(s.acquire(150, { count: 2, paid: true, priority: 'bulk', pace }).times).toEqual([300, 400]);
+  });
+
+  it('interleaves senders by their connections: each is granted only what it can send, the others fill in', () => {
+    const s = fresh();
+    // One connection held 50 ms by each send: 6 slots 50 ms apart within the 250 ms ahead.
+    const a = s.acquire(0, { count: 10, paid: true, priority: 'bulk', lanes: [0], holdMs: 50 });
+    expect(a.times).toEqual([0, 50, 100, 150, 200, 250]);
+    expect(a.lanes).toEqual([300]);
+    // A second sender gets the moments between, each a paced spacing (1.042 ms) from the first's.
+    const b = s.acquire(0, { count: 3, paid: true, priority: 'bulk', lanes: [0, 0, 0], holdMs: 50 });
+    expect(b.times).toEqual([1.042, 2.084, 3.126]);
   });
 });
