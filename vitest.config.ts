@@ -35,6 +35,10 @@ export default defineConfig({
           REMNAWAVE_URL: inject('remnawaveUrl'),
           RESULT_TTL_SECONDS: '3600',
         },
+        // Tests only: a sign-in ceiling low enough to reach, swapped in for SIGN_IN_GLOBAL_LIMITER.
+        ratelimits: {
+          TEST_SIGN_IN_CEILING: { namespace_id: '9001', simple: { limit: 3, period: 60 } },
+        },
       },
     })),
   ],

@@ -207,8 +207,10 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       .get('/static/console.css', (c) => asset(c, consoleCss, 'text/css; charset=utf-8'))
       .get('/static/console.js', (c) => asset(c, consoleJs, 'text/javascript; charset=utf-8'))
       .get('/static/favicon.svg', (c) => asset(c, favicon, 'image/svg+xml'))
+      // Before anything reads the form: the only post anyone may send without a session.
+      .use('/login', limitBody(SIGN_IN_FORM_MAX_BYTES))
       .get('/login', (c) => signInForm(c))
-      .post('/login', limitBody(SIGN_IN_FORM_MAX_BYTES), async (c) => {
+      .post('/login', async (c) => {
         const network = clientNetwork(c.req.header('cf-connecting-ip'));
         if (!network) {
           c.var.log.warn('console_sign_in_refused', { reason: 'no client address' });
