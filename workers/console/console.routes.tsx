@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { AppError, type ErrorBody, onError } from '../core/errors';
 import { type AppEnv, limitBody } from '../core/http';
+import { errorMessage } from '../core/logger';
 import { secretsEqual } from '../core/secrets';
 import { nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
 import { recentNodeEvents } from '../monitoring/nodes';
@@ -325,7 +326,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       try {
         return await read();
       } catch (err) {
-        problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        problems.push(`${what}: ${errorMessage(err)}`);
         return fallback;
       }
     };
