@@ -11,6 +11,7 @@ import { secretsEqual } from '../core/secrets';
 import { nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
 import { recentNodeEvents } from '../monitoring/nodes';
 import { anomaliesTable } from '../reports/reports.schema';
+import { kick } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { getRun } from '../tasks/tasks.repo';
 import { consoleCss, consoleJs, favicon } from './assets';
@@ -307,8 +308,17 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
         if (!run) throw new AppError(404, 'not_found', 'no such task run');
         if (run.status !== 'dead')
           throw new AppError(409, 'invalid_transition', `only dead runs are kicked again; this one is ${run.status}`);
-        // Keyed by the dead run: a double submit or two admins at once kick it again once, not twice.
-        must(await api(c, 'POST', '/tasks', { name: run.name, args: run.args, idempotency_key: `rekick:${run.id}` }));
+        // Keyed by the dead run, in the system's own key scope: a double submit or two admins at once
+        // kick it again once, not twice, and no API caller can take the key first.
+        const { db, config, log } = c.var;
+        await kick(
+          { db, queue: c.env.TASKS_QUEUE, registry: deps.registry, config, log },
+          {
+            name: run.name,
+            args: run.args,
+            idempotencyKey: `rekick:${run.id}`,
+          },
+        );
         c.var.log.info('console_rekick', { run: run.id, task: run.name });
         return c.redirect(`/admin/tasks?name=${encodeURIComponent(run.name)}&done=rekick`, 303);
       })

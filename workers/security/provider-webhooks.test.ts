@@ -5,14 +5,13 @@
  * back. Forged and redelivered CryptoBot updates: `workers/payments/payments.test.ts`.
  */
 import { env } from 'cloudflare:workers';
-import { createHash, createHmac } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { nodeHealthTable } from '../monitoring/monitoring.schema';
-import { paymentsTable } from '../payments/payments.schema';
 import { withTestDb } from '../testing/db';
-import { call, callApi, json } from '../testing/http';
+import { json } from '../testing/http';
 import { panelObject, panelSignature, postPanelEvent } from '../testing/panel';
+import { paidInvoice, paymentReaches, postCryptoPayUpdate } from '../testing/payments';
 import { poll } from '../testing/poll';
 import { deliveries } from '../testing/telegram';
 
@@ -29,38 +28,10 @@ function unicodeHostile(text: string): Uint8Array {
 
 describe('CryptoBot webhook over raw bytes', () => {
   it('accepts a genuine update whose bytes are not clean UTF-8 (a BOM, invalid sequences) and completes the payment', async () => {
-    const userId = 70_000 + Math.floor(Math.random() * 9_000);
-    await fetch(`${panel}/__control/users`, {
-      method: 'POST',
-      body: JSON.stringify({
-        id: userId,
-        username: `raw_${userId}`,
-        expireAt: new Date(Date.now() + 86_400_000).toISOString(),
-        status: 'ACTIVE',
-      }),
-    });
-    const created = await callApi('/payments', {
-      body: { remnawave_user_id: userId, plan: 'month', days: 30, amount: '4.99', asset: 'USDT' },
-    });
-    expect(created.status).toBe(201);
-    const payment = await json<{ id: string; invoice_id: number }>(created);
-    const paid = await fetch(`${env.CRYPTOBOT_API_URL.replace(/\/api$/, '')}/__control/pay`, {
-      method: 'POST',
-      body: JSON.stringify({ invoice_id: payment.invoice_id, comment: 'thanks' }),
-    });
-    const { update } = (await paid.json()) as { update: { payload: Record<string, unknown> } };
+    const { id, update } = await paidInvoice();
     const bytes = unicodeHostile(JSON.stringify({ ...update, payload: { ...update.payload, comment: 'thanks @@' } }));
-    const signature = createHmac('sha256', createHash('sha256').update(env.CRYPTOBOT_TOKEN).digest()).update(bytes).digest('hex');
-    const res = await call('/webhooks/cryptobot', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'crypto-pay-api-signature': signature },
-      body: bytes,
-    });
-    expect(res.status).toBe(200);
-    const status = async () =>
-      (await withTestDb((db) => db.select({ status: paymentsTable.status }).from(paymentsTable).where(eq(paymentsTable.id, payment.id))))[0]
-        ?.status;
-    await poll(async () => ((await status()) === 'completed' ? true : undefined), { what: 'payment completed', timeoutMs: 15_000 });
+    expect((await postCryptoPayUpdate(bytes)).status).toBe(200);
+    await paymentReaches(id, 'completed');
   });
 });
 
