@@ -11,7 +11,7 @@ export const testSecrets = {
   ADMIN_TELEGRAM_IDS: '900001,900002',
   CRYPTOBOT_TOKEN: CRYPTOBOT_TEST_TOKEN,
   REMNAWAVE_API_TOKEN: REMNAWAVE_STAND_IN_TOKEN,
-  REMNAWAVE_WEBHOOK_SECRET: 'test-remnawave-webhook-secret',
+  REMNAWAVE_WEBHOOK_SECRET: 'test-remnawave-webhook-secret-0123456789',
   METRICS_TOKEN: 'test-metrics-token-0123',
 };
 
