@@ -11,7 +11,7 @@ export const testSecrets = {
   ADMIN_TELEGRAM_IDS: '900001,900002',
   CRYPTOBOT_TOKEN: CRYPTOBOT_TEST_TOKEN,
   REMNAWAVE_API_TOKEN: REMNAWAVE_STAND_IN_TOKEN,
-  REMNAWAVE_WEBHOOK_SECRET: 'test-remnawave-webhook-secret',
+  REMNAWAVE_WEBHOOK_SECRET: 'test-remnawave-webhook-secret-0123456789',
   METRICS_TOKEN: 'test-metrics-token-0123',
 };
 
@@ -34,6 +34,10 @@ export default defineConfig({
           CRYPTOBOT_API_URL: inject('cryptobotApiUrl'),
           REMNAWAVE_URL: inject('remnawaveUrl'),
           RESULT_TTL_SECONDS: '3600',
+        },
+        // Tests only: a sign-in ceiling low enough to reach, swapped in for SIGN_IN_GLOBAL_LIMITER.
+        ratelimits: {
+          TEST_SIGN_IN_CEILING: { namespace_id: '9001', simple: { limit: 3, period: 60 } },
         },
       },
     })),

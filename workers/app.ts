@@ -4,7 +4,7 @@ import { bulkRoutes } from './bulk/bulk.routes';
 import { campaignRoutes } from './campaigns/campaigns.routes';
 import { consoleRoutes } from './console/console.routes';
 import { onError } from './core/errors';
-import { createRouter, requestContext, requireAdminToken } from './core/http';
+import { createRouter, limitBody, requestContext, requireAdminToken } from './core/http';
 import { exportDownloadRoutes, exportRoutes } from './exports/exports.routes';
 import { healthRoutes } from './health/health.routes';
 import { metricsRoutes } from './metrics/metrics.routes';
@@ -14,10 +14,32 @@ import { panelWebhookRoutes } from './subscriptions/panel-webhook.routes';
 import type { TaskRegistry } from './tasks/task';
 import { taskRoutes } from './tasks/tasks.routes';
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * Largest body of an admin API route, in bytes, read only after the bearer token is checked. 1 MiB
+ * holds any single task (its arguments must pack into a 60 KB queue message), notification, payment
+ * or export request; the routes below take lists.
+ */
+export const API_BODY_MAX_BYTES = 1 * MiB;
+/** Routes that take lists, and more. */
+export const apiBodyLimits: Record<string, number> = {
+  // Up to 50 variants of 4,096 characters, each JSON-escaped to at most 6 bytes a character.
+  'POST /api/campaigns': 2 * MiB,
+  // Up to 100,000 user ids of up to 16 digits.
+  'POST /api/bulk/users': 2 * MiB,
+  // Up to 1,000 tasks, an average of 8 KiB of arguments each.
+  'POST /api/tasks/bulk': 8 * MiB,
+};
+const apiLimit = limitBody(API_BODY_MAX_BYTES);
+const apiRouteLimits = new Map(Object.entries(apiBodyLimits).map(([route, max]) => [route, limitBody(max)]));
+
 /** The HTTP surface: health, the Telegram webhook, the bearer-protected admin API and the web console. */
 export function createApp(deps: { registry: TaskRegistry }) {
   const api = createRouter();
   api.use('*', requireAdminToken());
+  api.use('*', (c, next) => (apiRouteLimits.get(`${c.req.method} ${c.req.path}`) ?? apiLimit)(c, next));
   api.route('/', taskRoutes(deps.registry));
   api.route('/', campaignRoutes());
   api.route('/', notificationRoutes(deps.registry));

@@ -97,9 +97,16 @@ export async function handleControl(
   if (!req) return failure(400, 'body must be a JSON object');
   switch (route) {
     case 'POST /__control/config': {
-      const failNext = req.failNext as { status?: unknown; count?: unknown } | null | undefined;
-      if (failNext && !(FAIL_STATUSES.has(Number(failNext.status)) && Number.isInteger(failNext.count))) {
-        return failure(400, 'failNext must be { status: 429 | 500 | 502 | 503, count: integer }');
+      const failNext = req.failNext as { status?: unknown; count?: unknown; after?: unknown } | null | undefined;
+      if (
+        failNext &&
+        !(
+          FAIL_STATUSES.has(Number(failNext.status)) &&
+          Number.isInteger(failNext.count) &&
+          [undefined, true, false].includes(failNext.after as boolean)
+        )
+      ) {
+        return failure(400, 'failNext must be { status: 429 | 500 | 502 | 503, count: integer, after?: boolean }');
       }
       configure(state, req as CryptoBotConfigPatch);
       return { status: 200, body: { ok: true, options: currentOptions(state) } };

@@ -348,6 +348,16 @@ await run('failNext: 429 and 500 envelopes, 502/503 proxy pages, then back to no
   result(await call('getMe'));
   assert.equal(standIn.invoices().length, 0, 'failed calls have no effect');
   assert.equal((await control('config', { failNext: { status: 404, count: 1 } })).status, 400);
+  // `after`: the call is carried out and only its answer is lost.
+  standIn.configure({ failNext: { status: 502, count: 1, after: true } });
+  res = await fetch(`${standIn.url}/createInvoice`, {
+    method: 'POST',
+    headers: { 'Crypto-Pay-API-Token': CRYPTOBOT_TEST_TOKEN, 'content-type': 'application/json' },
+    body: JSON.stringify({ asset: 'USDT', amount: '1' }),
+  });
+  assert.equal(res.status, 502);
+  await res.text();
+  assert.equal(standIn.invoices().length, 1, 'the invoice exists though its answer was lost');
 });
 
 await run('down drops connections; latency delays answers', async () => {

@@ -82,10 +82,12 @@ async function handleApi(state: State, req: IncomingMessage, url: URL, signal: A
   if (state.settings.down) return undefined;
   const body = await readBody(req);
   let reply: ApiReply | { status: 502 | 503; html: string };
-  const fail = state.settings.failNext;
-  if (fail && fail.count > 0) {
+  const fail = state.settings.failNext?.count ? state.settings.failNext : undefined;
+  if (fail) {
     fail.count -= 1;
     if (fail.count === 0) state.settings.failNext = undefined;
+  }
+  if (fail && !fail.after) {
     reply = failureReply(fail.status);
   } else if (req.headers['crypto-pay-api-token'] !== state.settings.token) {
     reply = errorReply(401, 'UNAUTHORIZED');
@@ -96,6 +98,7 @@ async function handleApi(state: State, req: IncomingMessage, url: URL, signal: A
     } catch {
       reply = errorReply(400, 'PARAMS_INVALID');
     }
+    if (fail) reply = failureReply(fail.status);
   }
   call.status = reply.status;
   if ('body' in reply && !reply.body.ok) call.error = reply.body.error.name;

@@ -20,8 +20,12 @@ export interface CryptoBotStandInOptions {
   latencyMs: number | { min: number; max: number };
   /** Where `invoice_paid` updates are POSTed, as set in the app's settings in @CryptoBot. Default none. */
   webhookUrl: string | undefined;
-  /** The next `count` API requests answer `status` instead, whatever they ask. Default none. */
-  failNext: { status: FailStatus; count: number } | undefined;
+  /**
+   * The next `count` API requests answer `status` instead, whatever they ask. With `after`, each is
+   * carried out first and only its answer is lost (a gateway that failed after the API acted: the
+   * invoice exists, the client cannot know it). Default none.
+   */
+  failNext: { status: FailStatus; count: number; after?: boolean } | undefined;
   /** While true, every API connection is dropped without an answer (the control API keeps working). Default false. */
   down: boolean;
 }

@@ -36,7 +36,7 @@ export const bulkUserOperationTask = defineTask({
   args: bulkArgs,
   retry: { maxAttempts: 1, backoffSeconds: [60] },
   timeoutSeconds: 900,
-  handler: async ({ args, api, config, log, progress }) => {
+  handler: async ({ args, api, config, log, progress, signal }) => {
     const ids = [...new Set(args.user_ids)];
     const state: BulkProgress = { done: 0, total: ids.length, processed: 0, failed: 0, failures: [] };
     const fail = (id: number, reason: string) => {
@@ -44,12 +44,14 @@ export const bulkUserOperationTask = defineTask({
       if (state.failures.length < MAX_LISTED) state.failures.push({ id, reason });
     };
     if (ids.length) {
-      const panel = remnawave(config);
+      const panel = remnawave(config, { signal });
       const known = new Set((await panel.allUsers()).map((u) => u.id));
       const present = ids.filter((id) => known.has(id));
       for (const id of ids) if (!known.has(id)) fail(id, 'user not found');
       const size = Math.min(config.BULK_BATCH_SIZE, PANEL_BULK_LIMIT);
       for (let i = 0; i < present.length; i += size) {
+        // Timed out: the run is over, and no chunk is sent after it (another try may own the run).
+        signal.throwIfAborted();
         const chunk = present.slice(i, i + size);
         try {
           if (args.operation === 'disable') await panel.bulkUpdate(chunk, { status: 'DISABLED' });

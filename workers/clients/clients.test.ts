@@ -103,6 +103,38 @@ describe('clients', () => {
     expect(read?.invoice_id).toBe(invoice.invoice_id);
   });
 
+  it('Crypto Pay: an invoice whose answer is lost (a 502 after the API acted) is found by its payload, not made twice', async () => {
+    const control = `${env.CRYPTOBOT_API_URL.replace(/\/api$/, '')}/__control`;
+    const invoices = async () => ((await (await fetch(`${control}/invoices`)).json()) as { invoices: unknown[] }).invoices.length;
+    const before = await invoices();
+    await fetch(`${control}/config`, { method: 'POST', body: JSON.stringify({ failNext: { status: 502, count: 1, after: true } }) });
+    const payload = `lost-answer-${crypto.randomUUID()}`;
+    const invoice = await cryptoPay(getConfig(env)).createInvoice({ asset: 'USDT', amount: '2.00', payload });
+    expect(invoice.payload).toBe(payload);
+    expect(await invoices()).toBe(before + 1);
+    // A retry of the work that made it (`lookupFirst`) finds it too.
+    const again = await cryptoPay(getConfig(env)).createInvoice({ asset: 'USDT', amount: '2.00', payload }, { lookupFirst: true });
+    expect(again.invoice_id).toBe(invoice.invoice_id);
+    expect(await invoices()).toBe(before + 1);
+  });
+
+  it("Remnawave: a run's signal ends a call at once, and the service is not held to blame", async () => {
+    await configurePanel({ latencyMs: 3000 });
+    try {
+      const run = new AbortController();
+      const started = Date.now();
+      const call = remnawave(getConfig(env), { signal: run.signal }).stats();
+      setTimeout(() => run.abort(new Error('run timed out')), 100);
+      await expect(call).rejects.toThrow('run timed out');
+      expect(Date.now() - started).toBeLessThan(1000);
+      // An aborted signal: no request at all.
+      await expect(remnawave(getConfig(env), { signal: AbortSignal.abort(new Error('over')) }).stats()).rejects.toThrow('over');
+    } finally {
+      await calm();
+    }
+    await expect(remnawave(getConfig(env)).stats()).resolves.toBeDefined();
+  });
+
   it('refuses to run without their configuration, naming the variable', () => {
     const config = getConfig(env);
     expect(() => cryptoPay({ ...config, CRYPTOBOT_TOKEN: '' })).toThrow('CRYPTOBOT_TOKEN is not set');

@@ -1,4 +1,3 @@
-import { sleepUntil } from '../core/concurrency';
 import { errorMessage } from '../core/logger';
 import { breakerFor, CircuitOpenError } from './breaker';
 
@@ -25,10 +24,30 @@ export interface ServiceRequest {
   method?: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   headers?: Record<string, string>;
   body?: unknown;
+  /**
+   * False for a call that creates something and must not be repeated blindly: after a timeout or a
+   * 5xx the service may have acted, so only a 429 (refused before acting) is tried again; the caller
+   * looks up what happened. Default true
+   */
+  idempotent?: boolean;
+  /** The caller's own deadline (a task run's timeout): aborting it ends the call and its waits at once. */
+  signal?: AbortSignal;
+}
+
+/** What a client is made with besides its configuration. */
+export interface ClientOptions {
+  /** Ends every call of the client when aborted: pass a task run's `signal`. */
+  signal?: AbortSignal;
 }
 
 /** Per try. */
 const TIMEOUT_MS = 4_000;
+/**
+ * Most a whole call takes, tries and waits included, in ms. Shorter than the 30 s by which a task
+ * run's claim outlasts its timeout (`LEASE_MARGIN_SECONDS` in workers/tasks/consumer.ts), so a call
+ * still in flight when its run times out has ended before another consumer may take the run over.
+ */
+export const CALL_BUDGET_MS = 20_000;
 /** Waits before the 2nd and 3rd try of a 5xx, 429 or network failure. */
 const RETRY_DELAYS_MS = [250, 1_000];
 /** A `Retry-After` longer than this is not waited for here: the caller's own retry policy takes over. */
@@ -36,14 +55,22 @@ const MAX_RETRY_AFTER_MS = 5_000;
 
 /**
  * Calls a service with a 4 s timeout per try, up to 3 tries on 5xx, 429 (honouring `Retry-After`) and
- * network errors, through the service's circuit breaker. Resolves with the status and parsed JSON
- * body of the first answer that is not retryable; `errorOf` turns a non-2xx body into a message.
+ * network errors (only 429 when `idempotent` is false), through the service's circuit breaker, all
+ * within `CALL_BUDGET_MS` and the caller's `signal`. Resolves with the status and parsed JSON body of
+ * the first answer that is not retryable.
  */
 export async function callService(req: ServiceRequest): Promise<{ status: number; body: unknown }> {
   const breaker = breakerFor(req.service);
+  const deadline = Date.now() + CALL_BUDGET_MS;
   let last: ServiceError | undefined;
   for (let attempt = 0; attempt <= RETRY_DELAYS_MS.length; attempt++) {
-    if (attempt > 0) await sleepUntil(Date.now() + (retryAfterMs(last) ?? (RETRY_DELAYS_MS[attempt - 1] as number)));
+    if (attempt > 0) {
+      const wait = retryAfterMs(last) ?? (RETRY_DELAYS_MS[attempt - 1] as number);
+      // Another try must fit in the budget with its full timeout.
+      if (Date.now() + wait + TIMEOUT_MS > deadline) throw last as ServiceError;
+      await pause(wait, req.signal);
+    }
+    req.signal?.throwIfAborted();
     try {
       return await breaker.run(
         () => once(req),
@@ -53,12 +80,29 @@ export async function callService(req: ServiceRequest): Promise<{ status: number
       // The breaker opened on this call's own failures: the failure itself is the better answer.
       if (err instanceof CircuitOpenError && last) throw last;
       if (!(err instanceof ServiceError) || !err.retryable) throw err;
+      if (req.idempotent === false && err.status !== 429) throw err;
       last = err;
       const wait = retryAfterMs(err);
       if (wait !== undefined && wait > MAX_RETRY_AFTER_MS) throw err;
     }
   }
   throw last as ServiceError;
+}
+
+/** Waits `ms`, or rejects with `signal`'s reason as soon as it aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 const retryAfter = new WeakMap<ServiceError, number>();
@@ -74,9 +118,11 @@ async function once(req: ServiceRequest): Promise<{ status: number; body: unknow
       method: req.method ?? 'GET',
       headers: { accept: 'application/json', ...(req.body === undefined ? {} : { 'content-type': 'application/json' }), ...req.headers },
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
+      signal: req.signal ? AbortSignal.any([AbortSignal.timeout(TIMEOUT_MS), req.signal]) : AbortSignal.timeout(TIMEOUT_MS),
     });
   } catch (err) {
+    // The caller gave up, not the service: its reason goes back as it is, and counts as no failure.
+    if (req.signal?.aborted) throw req.signal.reason;
     const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
     throw new ServiceError(
       req.service,

@@ -12,7 +12,7 @@ import {
 } from '@remnawave/backend-contract';
 import type { z } from 'zod';
 import type { Config } from '../core/config';
-import { callService, describe, ServiceError } from './http';
+import { type ClientOptions, callService, describe, ServiceError } from './http';
 
 export type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
 export type PanelNode = z.infer<typeof GetNodesCommand.ResponseSchema>['response'][number];
@@ -44,10 +44,11 @@ const accepted = { parse: () => undefined };
 /**
  * The Remnawave panel at `REMNAWAVE_URL`, by the routes and zod schemas of
  * `@remnawave/backend-contract`: bearer token, the forwarded headers a direct call to the panel's
- * port needs, 4 s timeouts, retries on 5xx/429 and a circuit breaker. A 4xx throws a `ServiceError`
+ * port needs, 4 s timeouts, retries on 5xx/429 and a circuit breaker; `opts.signal` (a task run's)
+ * ends every call when the run's time is up. A 4xx throws a `ServiceError`
  * with the panel's `errorCode` (A063: no such user).
  */
-export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_TOKEN'>): Remnawave {
+export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_TOKEN'>, opts: ClientOptions = {}): Remnawave {
   if (!config.REMNAWAVE_URL) throw new ServiceError('remnawave', 0, 'not_configured', 'REMNAWAVE_URL is not set');
   const root = config.REMNAWAVE_URL.replace(/\/$/, '');
   // The contract carries its own zod: its schemas are used through `parse` only.
@@ -58,6 +59,7 @@ export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_
       method,
       headers: { authorization: `Bearer ${config.REMNAWAVE_API_TOKEN}`, 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'https' },
       body,
+      signal: opts.signal,
     });
     if (res.status >= 400) {
       const code = String((res.body as { errorCode?: string } | null)?.errorCode ?? `http_${res.status}`);

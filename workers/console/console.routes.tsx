@@ -5,16 +5,19 @@ import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { AppError, type ErrorBody, onError } from '../core/errors';
-import type { AppEnv } from '../core/http';
+import { type AppEnv, limitBody } from '../core/http';
+import { errorMessage } from '../core/logger';
 import { secretsEqual } from '../core/secrets';
 import { nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
 import { recentNodeEvents } from '../monitoring/nodes';
 import { anomaliesTable } from '../reports/reports.schema';
+import { kick } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { getRun } from '../tasks/tasks.repo';
 import { consoleCss, consoleJs, favicon } from './assets';
 import type { ConsoleSession } from './console.schema';
 import { closeSession, findSession, openSession, randomToken, SESSION_TTL_SECONDS } from './sessions';
+import { clientNetwork, signInAttempt } from './sign-in-limit';
 import {
   ApiReferencePage,
   CampaignPage,
@@ -48,6 +51,14 @@ export const publicConsoleRoutes = [
 ];
 
 const cookieBase = { path: '/admin', httpOnly: true, secure: true, sameSite: 'Strict' } as const;
+
+/** The sign-in form: a CSRF token and the admin token, in bytes. Read by no one who is not signed in yet. */
+export const SIGN_IN_FORM_MAX_BYTES = 8 * 1024;
+/**
+ * A signed-in form, in bytes: the new-campaign form's three texts of 4,096 characters are at most
+ * about 110 KiB percent-encoded (9 bytes a character of CJK text).
+ */
+export const CONSOLE_FORM_MAX_BYTES = 256 * 1024;
 
 /**
  * Pages as the console says them after a redirect (`?done=`): only these fixed strings are shown,
@@ -198,20 +209,32 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       .get('/static/console.css', (c) => asset(c, consoleCss, 'text/css; charset=utf-8'))
       .get('/static/console.js', (c) => asset(c, consoleJs, 'text/javascript; charset=utf-8'))
       .get('/static/favicon.svg', (c) => asset(c, favicon, 'image/svg+xml'))
+      // Before anything reads the form: the only post anyone may send without a session.
+      .use('/login', limitBody(SIGN_IN_FORM_MAX_BYTES))
       .get('/login', (c) => signInForm(c))
       .post('/login', async (c) => {
-        const client = c.req.header('cf-connecting-ip') ?? 'unknown';
-        if (!(await c.env.SIGN_IN_LIMITER.limit({ key: client })).success) {
-          c.var.log.warn('console_sign_in_throttled', { ip: client });
-          return signInForm(c, 'Too many sign-in attempts from this address; wait a minute.', 429, getCookie(c, LOGIN_COOKIE));
+        const network = clientNetwork(c.req.header('cf-connecting-ip'));
+        if (!network) {
+          c.var.log.warn('console_sign_in_refused', { reason: 'no client address' });
+          return signInForm(c, 'Sign-in needs the client address the edge reports.', 400);
         }
-        const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+        const verdict = await signInAttempt(c.env, network);
+        if (verdict !== 'allowed') {
+          c.var.log.warn('console_sign_in_throttled', { network, verdict });
+          const message =
+            verdict === 'client_throttled'
+              ? 'Too many sign-in attempts from this address; wait a minute.'
+              : 'Too many sign-in attempts right now; wait a minute.';
+          return signInForm(c, message, 429, getCookie(c, LOGIN_COOKIE));
+        }
         const expected = getCookie(c, LOGIN_COOKIE);
-        // No token or another one: a forged post, or a form left open past its 10 minutes.
-        if (!expected || typeof form._csrf !== 'string' || !secretsEqual(expected, form._csrf))
+        // No form cookie: a forged post, or a form left open past its 10 minutes. Refused unread.
+        if (!expected) return signInForm(c, 'The sign-in form expired; sign in again.', 403);
+        const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
+        if (typeof form._csrf !== 'string' || !secretsEqual(expected, form._csrf))
           return signInForm(c, 'The sign-in form expired; sign in again.', 403);
         if (typeof form.token !== 'string' || !secretsEqual(c.var.config.ADMIN_API_TOKEN, form.token)) {
-          c.var.log.warn('console_sign_in_refused', { ip: client });
+          c.var.log.warn('console_sign_in_refused', { network });
           return signInForm(c, 'Wrong token.', 401, expected);
         }
         const session = await openSession(c.var.db, c.var.config.ADMIN_API_TOKEN);
@@ -285,8 +308,17 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
         if (!run) throw new AppError(404, 'not_found', 'no such task run');
         if (run.status !== 'dead')
           throw new AppError(409, 'invalid_transition', `only dead runs are kicked again; this one is ${run.status}`);
-        // Keyed by the dead run: a double submit or two admins at once kick it again once, not twice.
-        must(await api(c, 'POST', '/tasks', { name: run.name, args: run.args, idempotency_key: `rekick:${run.id}` }));
+        // Keyed by the dead run, in the system's own key scope: a double submit or two admins at once
+        // kick it again once, not twice, and no API caller can take the key first.
+        const { db, config, log } = c.var;
+        await kick(
+          { db, queue: c.env.TASKS_QUEUE, registry: deps.registry, config, log },
+          {
+            name: run.name,
+            args: run.args,
+            idempotencyKey: `rekick:${run.id}`,
+          },
+        );
         c.var.log.info('console_rekick', { run: run.id, task: run.name });
         return c.redirect(`/admin/tasks?name=${encodeURIComponent(run.name)}&done=rekick`, 303);
       })
@@ -304,7 +336,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       try {
         return await read();
       } catch (err) {
-        problems.push(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        problems.push(`${what}: ${errorMessage(err)}`);
         return fallback;
       }
     };
@@ -339,6 +371,8 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
   }
 }
 
+const formLimit = limitBody(CONSOLE_FORM_MAX_BYTES);
+
 /**
  * Every `/admin` route but the public ones needs the session cookie; a page asked for without one
  * goes to the sign-in form, anything else is 401. A POST must carry the session's CSRF token.
@@ -352,13 +386,18 @@ function requireSession(): MiddlewareHandler<ConsoleEnv> {
       if (c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html')) return c.redirect('/admin/login', 303);
       throw new AppError(401, 'unauthorized', 'sign in to the console first');
     }
-    if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') {
+      c.set('session', session);
+      return next();
+    }
+    // The form is read only once the session is known, and only up to the largest form the console has.
+    return formLimit(c, async () => {
       const form = await c.req.parseBody().catch(() => ({}) as Record<string, unknown>);
       const given = typeof form._csrf === 'string' ? form._csrf : '';
       if (!secretsEqual(session.csrfToken, given)) throw new AppError(403, 'csrf', 'missing or wrong CSRF token; reload the page');
-    }
-    c.set('session', session);
-    await next();
+      c.set('session', session);
+      await next();
+    });
   };
 }
 
@@ -394,7 +433,7 @@ function noticeOf(c: C): string | undefined {
  * The sign-in form with its double-submit token (cookie + hidden field, 10 minutes): the one the
  * browser holds when given, else a fresh one.
  */
-function signInForm(c: C, error?: string, status: 200 | 401 | 403 | 429 = 200, keep?: string) {
+function signInForm(c: C, error?: string, status: 200 | 400 | 401 | 403 | 429 = 200, keep?: string) {
   const csrf = keep ?? randomToken();
   setCookie(c, LOGIN_COOKIE, csrf, { ...cookieBase, path: '/admin/login', maxAge: 600 });
   return c.html(<LoginPage csrf={csrf} error={error} />, status);

@@ -32,8 +32,8 @@ const consoleRoutes = createApp({ registry: taskRegistry })
 /** A browser's cookie jar for one origin, enough for the console's two cookies. */
 class Browser {
   readonly cookies = new Map<string, string>();
-  /** The client address Cloudflare would report (sign-ins are limited per address). */
-  ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}-${crypto.randomUUID().slice(0, 4)}`;
+  /** The client address Cloudflare would report (sign-ins are limited per network): a /64 of its own. */
+  ip = `2001:db8:${crypto.randomUUID().slice(0, 4)}:${crypto.randomUUID().slice(0, 4)}::1`;
 
   async fetch(path: string, init: { method?: string; form?: Record<string, string>; accept?: string } = {}): Promise<Response> {
     const headers = new Headers({ accept: init.accept ?? 'text/html', 'cf-connecting-ip': this.ip });
@@ -163,6 +163,50 @@ describe('web console', () => {
     expect((await attacker.fetch('/admin/login', { form: { _csrf: csrf, token: env.ADMIN_API_TOKEN } })).status).toBe(429);
     expect(attacker.cookies.has(SESSION_COOKIE)).toBe(false);
     await new Browser().signIn();
+  });
+
+  it('counts an IPv6 client by its /64: rotating addresses inside it does not reset the limit', async () => {
+    const attacker = new Browser();
+    const prefix = attacker.ip.replace(/::1$/, '');
+    const csrf = Browser.csrf(await (await attacker.fetch('/admin/login')).text());
+    const statuses: number[] = [];
+    for (let i = 1; i <= 11; i++) {
+      attacker.ip = `${prefix}:${i.toString(16)}:ffff:0:${i}`;
+      statuses.push((await attacker.fetch('/admin/login', { form: { _csrf: csrf, token: `guess-${i}` } })).status);
+    }
+    expect(statuses).toEqual([...Array(10).fill(401), 429]);
+    // The same address written another way (expanded, upper case) is the same network.
+    attacker.ip = `${prefix.toUpperCase().replace('2001:DB8:', '2001:0DB8:')}:0:0:0:2`;
+    expect((await attacker.fetch('/admin/login', { form: { _csrf: csrf, token: env.ADMIN_API_TOKEN } })).status).toBe(429);
+    // The next /64 over is another client.
+    const neighbour = new Browser();
+    neighbour.ip = `${prefix.replace(/:([0-9a-f]+)$/, (_, last: string) => `:${((Number.parseInt(last, 16) + 1) % 0x10000).toString(16)}`)}::1`;
+    await neighbour.signIn();
+  });
+
+  it('refuses a sign-in that carries no client address instead of sharing one bucket among all such', async () => {
+    const browser = new Browser();
+    const csrf = Browser.csrf(await (await browser.fetch('/admin/login')).text());
+    for (const ip of ['', 'unknown', '999.1.1.1']) {
+      browser.ip = ip;
+      expect((await browser.fetch('/admin/login', { form: { _csrf: csrf, token: env.ADMIN_API_TOKEN } })).status).toBe(400);
+    }
+    expect(browser.cookies.has(SESSION_COOKIE)).toBe(false);
+  });
+
+  it('holds all clients together to a ceiling, so guesses spread over many networks are limited too', async () => {
+    // The app with a ceiling of 3 sign-ins a minute (the deployed one allows 100).
+    const app = createApp({ registry: taskRegistry });
+    const ceilingEnv = { ...env, SIGN_IN_GLOBAL_LIMITER: env.TEST_SIGN_IN_CEILING };
+    const attempt = async (browser: Browser) => {
+      const csrf = Browser.csrf(await (await browser.fetch('/admin/login')).text());
+      const headers = new Headers({ 'cf-connecting-ip': browser.ip, cookie: `flarecast_login=${browser.cookies.get('flarecast_login')}` });
+      const body = new URLSearchParams({ _csrf: csrf, token: 'guess' });
+      return (await app.request('/admin/login', { method: 'POST', headers, body }, ceilingEnv)).status;
+    };
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push(await attempt(new Browser()));
+    expect(statuses).toEqual([401, 401, 401, 429]);
   });
 
   it('creates a campaign from the form only with the CSRF token, and names a bad field', async () => {

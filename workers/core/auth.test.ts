@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../app';
 import { taskRegistry } from '../registry';
-import { callApi } from '../testing/http';
+import { call, callApi } from '../testing/http';
 
 // Every route the app serves under /api, read from the router itself so a new route cannot be missed.
 const apiRoutes = createApp({ registry: taskRegistry })
@@ -23,6 +23,20 @@ describe('admin API authentication', () => {
       }
     });
   }
+
+  it('refuses oversized credentials on every edge as it refuses wrong ones', async () => {
+    const huge = 'A'.repeat(16 * 1024);
+    const body = JSON.stringify({ update_id: 1 });
+    const post = (path: string, headers: Record<string, string>) =>
+      call(path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    expect((await callApi('/tasks', { token: huge })).status).toBe(401);
+    expect((await call('/metrics', { headers: { authorization: `Bearer ${huge}` } })).status).toBe(401);
+    expect((await post('/telegram/webhook', { 'x-telegram-bot-api-secret-token': huge })).status).toBe(401);
+    expect((await post('/webhooks/cryptobot', { 'crypto-pay-api-signature': huge })).status).toBe(401);
+    const panel = { 'x-remnawave-signature': huge, 'x-remnawave-timestamp': new Date().toISOString() };
+    expect((await post('/webhooks/remnawave', panel)).status).toBe(401);
+    expect((await call('/admin/tasks', { headers: { cookie: `flarecast_session=${huge}`, accept: 'application/json' } })).status).toBe(401);
+  });
 
   it('accepts the right token', async () => {
     expect((await callApi('/tasks')).status).toBe(200);

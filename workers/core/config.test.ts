@@ -6,7 +6,7 @@ import { redact, registerSecrets } from './redact';
 
 const valid = {
   BOT_TOKEN: '42:abcdefghijklmnopqrstuvwxyz012345',
-  TELEGRAM_WEBHOOK_SECRET: 'hook_secret-1',
+  TELEGRAM_WEBHOOK_SECRET: 'hook_secret-123456',
   ADMIN_API_TOKEN: 'an-admin-token-long-enough',
   DATABASE_URL: 'postgres://u:p@localhost:5432/db',
 };
@@ -52,6 +52,31 @@ describe('configuration', () => {
 
   it('rejects a webhook secret outside Telegram alphabet', () => {
     expect(() => parse({ ...valid, TELEGRAM_WEBHOOK_SECRET: 'has spaces!' })).toThrow(/TELEGRAM_WEBHOOK_SECRET/);
+  });
+
+  it('refuses every secret shorter than its minimum, naming the variable and never the value', () => {
+    const short: Record<string, string> = {
+      BOT_TOKEN: '42:short-secret',
+      TELEGRAM_WEBHOOK_SECRET: 'hook_secret',
+      ADMIN_API_TOKEN: 'admin-token-15c',
+      METRICS_TOKEN: 'metrics-token',
+      REMNAWAVE_API_TOKEN: 'panel-token',
+      REMNAWAVE_WEBHOOK_SECRET: 'a-panel-webhook-secret-of-31-chr',
+      CRYPTOBOT_TOKEN: '12345:AAshort',
+    };
+    for (const [name, value] of Object.entries(short)) {
+      const attempt = () => parse({ ...valid, [name]: value.slice(0, name === 'REMNAWAVE_WEBHOOK_SECRET' ? 31 : undefined) });
+      expect(attempt, name).toThrow(ConfigError);
+      expect(attempt, name).toThrow(new RegExp(`${name}: must`));
+      expect(attempt, name).not.toThrow(value);
+    }
+    // Empty still means "off" for the optional ones; long enough is accepted.
+    expect(parse({ ...valid, METRICS_TOKEN: '', REMNAWAVE_WEBHOOK_SECRET: '', CRYPTOBOT_TOKEN: '' }).METRICS_TOKEN).toBe('');
+    expect(
+      parse({ ...valid, REMNAWAVE_WEBHOOK_SECRET: 'x'.repeat(32), METRICS_TOKEN: 'm'.repeat(16) }).REMNAWAVE_WEBHOOK_SECRET,
+    ).toHaveLength(32);
+    // The secrets the tests and `npm start` use pass.
+    expect(getConfig(env).REMNAWAVE_WEBHOOK_SECRET.length).toBeGreaterThanOrEqual(32);
   });
 
   it('is parsed once per environment object', () => {

@@ -3,17 +3,30 @@ import { registerSecrets } from './redact';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-/** Telegram's secret_token alphabet: 1-256 characters of A-Z a-z 0-9 _ - */
-const webhookSecret = z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -');
+/**
+ * Shortest secret of our own making accepted, in characters: 16 random characters are out of reach of
+ * online guessing (and the sign-in limiter). `npm start` generates 48, the tests use 19 and more.
+ */
+export const MIN_SECRET_LENGTH = 16;
+/** Shortest HMAC key accepted: a panel webhook secret signs, so it gets a full SHA-256 block's worth of 32. */
+export const MIN_SIGNING_KEY_LENGTH = 32;
+
+const secret = (min = MIN_SECRET_LENGTH) => z.string().min(min, `must be at least ${min} characters`);
+/** A secret that may be left empty to turn its feature off. */
+const optionalSecret = (min = MIN_SECRET_LENGTH) => z.union([z.literal(''), secret(min)]).default('');
+
+/** Telegram's secret_token alphabet (1-256 characters of A-Z a-z 0-9 _ -), and at least 16 of them. */
+const webhookSecret = secret().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be 1-256 characters of A-Z, a-z, 0-9, _ and -');
 
 const configSchema = z.object({
-  BOT_TOKEN: z.string().regex(/^\d+:[A-Za-z0-9_-]+$/, 'must look like <bot id>:<secret>'),
+  /** `<bot id>:<secret>`; BotFather's secrets are 35 characters, and the log redaction knows 20 and more. */
+  BOT_TOKEN: z.string().regex(/^\d+:[A-Za-z0-9_-]{20,}$/, 'must look like <bot id>:<secret of 20 or more characters>'),
   /** Bot username, used as the preset `botInfo` so a cold start never calls getMe. */
   BOT_USERNAME: z.string().min(1).default('flarecast_bot'),
   /** Bot API server root. Default https://api.telegram.org */
   TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
   TELEGRAM_WEBHOOK_SECRET: webhookSecret,
-  ADMIN_API_TOKEN: z.string().min(16, 'must be at least 16 characters'),
+  ADMIN_API_TOKEN: secret(),
   /** Comma-separated Telegram user ids of the operators. */
   ADMIN_TELEGRAM_IDS: z
     .string()
@@ -49,7 +62,7 @@ const configSchema = z.object({
   /** Notifications one `process_notifications` run claims. Default 50 */
   NOTIFICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   /** Bearer token of `GET /metrics`; empty turns the endpoint off. */
-  METRICS_TOKEN: z.string().default(''),
+  METRICS_TOKEN: optionalSecret(),
   /** Users per panel bulk call in bulk operations (at most 500). Default 50 */
   BULK_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
   /** Days audit log rows are kept. Default 90 */
@@ -58,11 +71,11 @@ const configSchema = z.object({
   CLEANUP_WEBHOOK_RETENTION_DAYS: positiveInt(30),
   /** The Remnawave panel, e.g. https://panel.example.com; empty turns the subscription jobs off. */
   REMNAWAVE_URL: z.union([z.literal(''), z.url()]).default(''),
-  REMNAWAVE_API_TOKEN: z.string().default(''),
-  /** Key of the panel's webhook signatures (`X-Remnawave-Signature`). */
-  REMNAWAVE_WEBHOOK_SECRET: z.string().default(''),
+  REMNAWAVE_API_TOKEN: optionalSecret(),
+  /** Key of the panel's webhook signatures (`X-Remnawave-Signature`); empty refuses panel webhooks. */
+  REMNAWAVE_WEBHOOK_SECRET: optionalSecret(MIN_SIGNING_KEY_LENGTH),
   /** Crypto Pay API token from @CryptoBot; empty turns payments off. */
-  CRYPTOBOT_TOKEN: z.string().default(''),
+  CRYPTOBOT_TOKEN: optionalSecret(),
   /** Crypto Pay API root. Default https://pay.crypt.bot/api */
   CRYPTOBOT_API_URL: z.url().default('https://pay.crypt.bot/api'),
 });

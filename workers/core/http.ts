@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { streamSSE } from 'hono/streaming';
 import { type Config, getConfig } from './config';
 import { createDb, type Db } from './db';
@@ -52,29 +53,55 @@ export function requireAdminToken(): MiddlewareHandler<AppEnv> {
   };
 }
 
+/**
+ * Largest signed provider webhook accepted, in bytes. A Crypto Pay `invoice_paid` update is at most
+ * about 10 KiB (a 4 KB payload, a 1,024-character description, a 2,048-character hidden message); a
+ * panel event carries one user or node, a few KiB.
+ */
+export const PROVIDER_WEBHOOK_MAX_BYTES = 64 * 1024;
+
+/**
+ * Refuses a body larger than `maxBytes` with 413 before anything reads it: on `Content-Length` alone
+ * when the request has one, else while it streams in (at most `maxBytes` are ever buffered). Mounted
+ * first on every route that takes a body, so an unauthenticated caller costs no more than its headers.
+ */
+export function limitBody(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: maxBytes,
+    onError: () => {
+      throw new AppError(413, 'payload_too_large', `the body is larger than the ${maxBytes / 1024} KiB this route takes`);
+    },
+  });
+}
+
 /** A zod schema, of whichever zod copy made it (the panel's contract brings its own). */
 interface Parser<T> {
   safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
 }
 
+/** Decodes a verified body leniently: a BOM is dropped and bytes that are not UTF-8 become U+FFFD. */
+const lenientUtf8 = new TextDecoder('utf-8');
+
 /**
  * The body of a webhook signed with the hex HMAC-SHA256 of its raw bytes (`header`, under `key`),
- * checked in constant time before anything is parsed: a wrong or missing signature is 401 (logged as
- * `refusedEvent`), a body that is not JSON or does not fit `schema` is 400 naming the field.
+ * checked in constant time over the bytes as received, before they are decoded or parsed (decoding
+ * first would refuse a genuine body whose bytes do not round-trip through UTF-8, e.g. a BOM). A wrong
+ * or missing signature is 401 (logged as `refusedEvent`), a body that is not JSON or does not fit
+ * `schema` is 400 naming the field. The route caps the body first (`limitBody`).
  */
 export async function signedJson<T>(
   c: Context<AppEnv>,
   opts: { key: ArrayBuffer | string; header: string; schema: Parser<T>; refusedEvent: string; what: string },
 ): Promise<T> {
-  const raw = await c.req.text();
-  const expected = await hmacSha256Hex(opts.key, raw);
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  const expected = await hmacSha256Hex(opts.key, bytes);
   if (!secretsEqual(expected, (c.req.header(opts.header) ?? '').toLowerCase())) {
     c.var.log.warn(opts.refusedEvent, { reason: 'bad signature' });
     throw new AppError(401, 'unauthorized', 'wrong signature');
   }
   let body: unknown;
   try {
-    body = JSON.parse(raw);
+    body = JSON.parse(lenientUtf8.decode(bytes));
   } catch {
     throw AppError.badRequest('body', 'malformed JSON');
   }

@@ -1,3 +1,4 @@
+import { DrizzleQueryError } from 'drizzle-orm/errors';
 import { redact } from './redact';
 
 /** Fields of one log line; values must be JSON-serialisable and must never hold a secret. */
@@ -32,12 +33,33 @@ export function createLogger(correlationId: string, base: LogFields = {}): Logge
   };
 }
 
-/** The message of an unknown thrown value and of its causes, for logs and stored errors. */
+/**
+ * The message of an unknown thrown value and of its causes, for logs, stored errors and alerts,
+ * outermost first (`A ← B`). A failed statement says its cause first and then where, by the first
+ * words of its SQL: never its parameters, which hold whatever the statement carried (Telegram ids,
+ * names, whole webhook bodies), nor a value Postgres quotes back in its message.
+ */
 export function errorMessage(err: unknown): string {
   const parts: string[] = [];
   for (let e: unknown = err, depth = 0; e !== undefined && depth < 4; depth++) {
+    if (e instanceof DrizzleQueryError) {
+      const cause = e.cause === undefined ? 'query failed' : errorMessage(e.cause);
+      parts.push(`${withoutQuotedValues(cause)} (in ${statementHead(e.query)})`);
+      break;
+    }
     parts.push(e instanceof Error ? e.message : String(e));
     e = e instanceof Error ? e.cause : undefined;
   }
   return redact(parts.join(' ← '));
+}
+
+/** The start of a statement, enough to tell which: `insert into telegram_updates (update_id) …`. */
+function statementHead(query: string): string {
+  const flat = query.replace(/\s+/g, ' ').trim();
+  return flat.length > 80 ? `${flat.slice(0, 80)}…` : flat;
+}
+
+/** Postgres repeats the offending value in some messages (`invalid input syntax for type uuid: "…"`). */
+function withoutQuotedValues(message: string): string {
+  return message.replace(/(invalid input (?:syntax|value) for [^:"]+): ".*"/g, '$1: "…"');
 }

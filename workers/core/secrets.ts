@@ -11,11 +11,14 @@ export function secretsEqual(expected: string, given: string): boolean {
   return crypto.subtle.timingSafeEqual(a, b);
 }
 
-/** Hex HMAC-SHA256 of `message` under `key` (raw bytes or a string). */
-export async function hmacSha256Hex(key: ArrayBuffer | string, message: string): Promise<string> {
+/**
+ * Hex HMAC-SHA256 of `message` under `key` (raw bytes or a string). A string message is signed as its
+ * UTF-8 bytes; a signed request body is passed as the bytes received, never decoded and re-encoded.
+ */
+export async function hmacSha256Hex(key: ArrayBuffer | string, message: string | ArrayBuffer | Uint8Array): Promise<string> {
   const raw = typeof key === 'string' ? encoder.encode(key) : key;
   const k = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return hex(await crypto.subtle.sign('HMAC', k, encoder.encode(message)));
+  return hex(await crypto.subtle.sign('HMAC', k, typeof message === 'string' ? encoder.encode(message) : message));
 }
 
 /** Hex SHA-256 of a string. */

@@ -5,6 +5,7 @@ import { withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
+import { usersTable } from '../users/users.schema';
 import { signedPath } from './signing';
 import { csvField, PART_SIZE } from './writer';
 
@@ -111,5 +112,32 @@ describe('exports', () => {
     expect(csvField('=HYPERLINK("x")')).toBe(`"'=HYPERLINK(""x"")"`);
     expect(csvField({ a: 1 })).toBe('"{""a"":1}"');
     expect(csvField(new Date('2021-01-01T00:00:00Z'))).toBe('2021-01-01T00:00:00.000Z');
+    // A negative number is a number, not a formula.
+    expect(csvField(-4.99)).toBe('-4.99');
+  });
+
+  it("exports names a spreadsheet would run (OWASP's =, +, -, @, TAB, CR, and |) as text", async () => {
+    const hostile = ['=1+1', '+1+1', '-1+1', '@SUM(A1)', '\t=1+1', '\r=1+1', '|calc', "=cmd|' /C calc'!A0"];
+    const base = 6_100_000_000 + Math.floor(Math.random() * 1e6) * 10;
+    await withTestDb((db) =>
+      db.insert(usersTable).values(
+        hostile.map((name, i) => ({
+          telegramId: base + i,
+          username: `h${base + i}`,
+          fullName: name,
+          createdAt: new Date(Date.UTC(2019, 6, 7, 0, i)),
+        })),
+      ),
+    );
+    const res = await callApi('/exports', {
+      body: { type: 'users', from: '2019-07-07T00:00:00Z', to: '2019-07-08T00:00:00Z', format: 'csv' },
+    });
+    const done = await finished((await json<{ export_id: string }>(res)).export_id);
+    const csv = await (await call(pathOf(done.url as string))).text();
+    // id,telegram_id,username,full_name,...: the name cell starts with ' (inside quotes when quoted).
+    for (const [i, name] of hostile.entries()) {
+      const after = csv.slice(csv.indexOf(`,${base + i},h${base + i},`) + `,${base + i},h${base + i},`.length);
+      expect(after.startsWith(`'${name}`) || after.startsWith(`"'${name.replaceAll('"', '""')}`), JSON.stringify(name)).toBe(true);
+    }
   });
 });

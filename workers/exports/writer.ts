@@ -46,10 +46,19 @@ export class PartWriter {
   }
 }
 
-/** A CSV field: quoted when it holds a comma, quote or line break; formulas defused for spreadsheets. */
+/**
+ * What a spreadsheet may read as the start of a formula or a DDE call (OWASP's CSV injection list:
+ * `=` `+` `-` `@` TAB CR; and `|`, which LibreOffice takes for DDE, and NUL from the ASVS).
+ */
+const FORMULA_START = /^[=+\-@\t\r|\0]/;
+
+/**
+ * A CSV field: quoted when it holds a comma, quote or line break. A text that a spreadsheet would
+ * take for a formula gets a leading `'`, so it opens as text; numbers (a negative amount) stay numbers.
+ */
 export function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
   let s = value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value);
-  if (/^[=+\-@]/.test(s) && typeof value === 'string') s = `'${s}`;
+  if (typeof value === 'string' && FORMULA_START.test(s)) s = `'${s}`;
   return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
 }

@@ -3,7 +3,8 @@ import { sql } from 'drizzle-orm';
 import { createRouter } from '../core/http';
 import { errorMessage } from '../core/logger';
 
-const healthSchema = z.object({ ok: z.boolean(), db: z.enum(['up', 'down']), reason: z.string().optional() }).openapi('Health');
+const reasons = ['database unreachable', 'database did not answer in time'] as const;
+const healthSchema = z.object({ ok: z.boolean(), db: z.enum(['up', 'down']), reason: z.enum(reasons).optional() }).openapi('Health');
 
 const route = createRoute({
   method: 'get',
@@ -15,21 +16,29 @@ const route = createRoute({
   },
 });
 
+class DbTimeout extends Error {
+  override readonly name = 'DbTimeout';
+}
+
 /** How long /health waits for Postgres before calling it down. */
 const DB_TIMEOUT_MS = 3_000;
 
-/** `GET /health`: 200 when Postgres answers `select 1` within 3 s, else 503 with the reason. */
+/**
+ * `GET /health`: 200 when Postgres answers `select 1` within 3 s, else 503 with one of two fixed
+ * reasons. It is public: the driver's own error (host, port, what the proxy said) goes to the log only.
+ */
 export function healthRoutes() {
   return createRouter().openapi(route, async (c) => {
     try {
       await Promise.race([
         c.var.db.execute(sql`select 1`),
-        new Promise((_, reject) => setTimeout(() => reject(new Error(`no answer within ${DB_TIMEOUT_MS} ms`)), DB_TIMEOUT_MS)),
+        new Promise((_, reject) => setTimeout(() => reject(new DbTimeout(`no answer within ${DB_TIMEOUT_MS} ms`)), DB_TIMEOUT_MS)),
       ]);
       return c.json({ ok: true, db: 'up' as const }, 200);
     } catch (err) {
       c.var.log.warn('health_db_down', { error: errorMessage(err) });
-      return c.json({ ok: false, db: 'down' as const, reason: errorMessage(err) }, 503);
+      const reason = err instanceof DbTimeout ? 'database did not answer in time' : 'database unreachable';
+      return c.json({ ok: false, db: 'down' as const, reason }, 503);
     }
   });
 }

@@ -1,11 +1,10 @@
 import { env } from 'cloudflare:workers';
-import { createHmac } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { getConfig } from '../core/config';
 import { createDb } from '../core/db';
 import { withTestDb } from '../testing/db';
-import { call } from '../testing/http';
+import { panelObject, postPanelEvent } from '../testing/panel';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { taskContext } from '../testing/task-context';
@@ -123,17 +122,9 @@ describe('node health', () => {
     await setNode(uuid, name, { isConnected: true });
     await check();
     const from = await adminCount();
-    const res = await fetch(`${panel}/api/nodes/${uuid}`, { headers: { authorization: `Bearer ${env.REMNAWAVE_API_TOKEN}` } });
-    const { response } = (await res.json()) as { response: unknown };
-    const post = (event: string) => {
-      const body = JSON.stringify({ scope: 'node', event, timestamp: new Date().toISOString(), data: response });
-      const signature = createHmac('sha256', env.REMNAWAVE_WEBHOOK_SECRET).update(body).digest('hex');
-      return call('/webhooks/remnawave', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-remnawave-signature': signature },
-        body,
-      });
-    };
+    const response = await panelObject(`/api/nodes/${uuid}`);
+    const post = (event: string) =>
+      postPanelEvent(JSON.stringify({ scope: 'node', event, timestamp: new Date().toISOString(), data: response }));
     expect(await (await post('node.connection_lost')).json()).toEqual({ ok: true, status: 'offline', alerted: true });
     expect(await (await post('node.connection_lost')).json()).toEqual({ ok: true, status: 'offline', alerted: false });
     expect(await (await post('node.connection_restored')).json()).toEqual({ ok: true, status: 'online', alerted: true });

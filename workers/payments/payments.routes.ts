@@ -3,7 +3,7 @@ import { eq } from 'drizzle-orm';
 import { Hono } from 'hono';
 import { invoiceSchema } from '../clients/cryptobot';
 import { AppError } from '../core/errors';
-import { type AppEnv, createRouter, signedJson } from '../core/http';
+import { type AppEnv, createRouter, limitBody, PROVIDER_WEBHOOK_MAX_BYTES, signedJson } from '../core/http';
 import { errorSchema, errors, json } from '../core/openapi';
 import { sha256 } from '../core/secrets';
 import { kicker } from '../tasks/kick';
@@ -22,11 +22,12 @@ const updateSchema = z.object({
 /**
  * `POST /webhooks/cryptobot`: Crypto Pay's `invoice_paid` updates. The signature
  * (`crypto-pay-api-signature`: HMAC-SHA256 of the raw body under SHA-256 of the API token) is checked
- * in constant time before anything else (401, nothing stored); the update is logged once per invoice
- * and completion is kicked with the invoice as its idempotency key, so redeliveries change nothing.
+ * in constant time over the raw bytes, after the size cap (413) and before anything is parsed (401,
+ * nothing stored); the update is logged once per invoice and completion is kicked with the invoice
+ * as its idempotency key, so redeliveries change nothing.
  */
 export function paymentWebhookRoutes(registry: TaskRegistry) {
-  return new Hono<AppEnv>().post('/cryptobot', async (c) => {
+  return new Hono<AppEnv>().post('/cryptobot', limitBody(PROVIDER_WEBHOOK_MAX_BYTES), async (c) => {
     const { config, db, log } = c.var;
     if (!config.CRYPTOBOT_TOKEN) throw new AppError(404, 'not_found', 'payments are not configured');
     const update = await signedJson(c, {

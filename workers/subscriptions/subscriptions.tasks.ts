@@ -20,8 +20,8 @@ export const subscriptionRemindersTask = defineTask({
   args: z.object({}).strict(),
   retry,
   timeoutSeconds: 300,
-  handler: async ({ db, config, kick }) => {
-    const users = await remnawave(config).allUsers();
+  handler: async ({ db, config, kick, signal }) => {
+    const users = await remnawave(config, { signal }).allUsers();
     return { users: users.length, reminded: await remindExpiring({ db, kick }, users, Date.now()) };
   },
 });
@@ -36,8 +36,8 @@ export const disableExpiredUsersTask = defineTask({
   args: z.object({}).strict(),
   retry,
   timeoutSeconds: 300,
-  handler: async ({ db, config, kick, log }) => {
-    const panel = remnawave(config);
+  handler: async ({ db, config, kick, log, signal }) => {
+    const panel = remnawave(config, { signal });
     const now = Date.now();
     const users = await panel.allUsers();
     const ended = users.filter((u) => new Date(u.expireAt).getTime() <= now && (u.status === 'ACTIVE' || u.status === 'EXPIRED'));
@@ -68,8 +68,8 @@ export const resetMonthlyTrafficTask = defineTask({
   args: z.object({}).strict(),
   retry,
   timeoutSeconds: 600,
-  handler: async ({ config, progress }) => {
-    const panel = remnawave(config);
+  handler: async ({ config, progress, signal }) => {
+    const panel = remnawave(config, { signal });
     const ids = (await panel.allUsers()).filter((u) => u.status === 'ACTIVE').map((u) => u.id);
     for (let i = 0; i < ids.length; i += PANEL_BULK_LIMIT) {
       await panel.bulkResetTraffic(ids.slice(i, i + PANEL_BULK_LIMIT));
@@ -89,11 +89,11 @@ export const autoRenewTask = defineTask({
   args: z.object({}).strict(),
   retry,
   timeoutSeconds: 300,
-  handler: async ({ db, config, kick }) => {
+  handler: async ({ db, config, kick, run, signal }) => {
     const renewals = await db.select().from(autoRenewalsTable).where(eq(autoRenewalsTable.enabled, true));
     if (!renewals.length) return { candidates: 0, invoiced: 0 };
     const now = Date.now();
-    const byId = new Map((await remnawave(config).allUsers()).map((u) => [u.id, u]));
+    const byId = new Map((await remnawave(config, { signal }).allUsers()).map((u) => [u.id, u]));
     const soon = renewals.filter((r) => {
       const user = byId.get(r.panelUserId);
       const left = user ? new Date(user.expireAt).getTime() - now : -1;
@@ -117,14 +117,14 @@ export const autoRenewTask = defineTask({
     const invoiced = new Set(open.map((o) => o.id));
     let created = 0;
     for (const r of soon.filter((s) => !invoiced.has(s.panelUserId))) {
-      const payment = await createPayment(db, config, {
-        remnawaveUserId: r.panelUserId,
-        telegramId: r.telegramId,
-        plan: r.plan,
-        days: r.days,
-        amount: r.amount,
-        asset: r.asset,
-      });
+      const expireAt = new Date(byId.get(r.panelUserId)?.expireAt ?? 0).toISOString();
+      // One invoice per user and expiry: a retried run finds the one an earlier try created.
+      const payment = await createPayment(
+        db,
+        config,
+        { remnawaveUserId: r.panelUserId, telegramId: r.telegramId, plan: r.plan, days: r.days, amount: r.amount, asset: r.asset },
+        { ref: `renewal:${r.panelUserId}:${expireAt}`, retry: run.attempt > 1, signal },
+      );
       await notify({ db, kick }, [
         {
           telegramId: r.telegramId,

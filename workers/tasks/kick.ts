@@ -37,6 +37,22 @@ export interface ProducerDeps {
 const MAX_DELAY_SECONDS = 12 * 60 * 60;
 
 /**
+ * Scopes of the idempotency keys the system makes itself: `payment:<invoice>` (a paid invoice is
+ * completed once), `cron:<task>:<minute>`, `bot:ping:<update>`, `rekick:<dead run>`. Keys in them are
+ * the system's alone: the admin API refuses them (400), so no caller can take a key first and have
+ * the system's own kick refused or answered with someone else's run.
+ */
+export const INTERNAL_KEY_SCOPES = ['payment', 'cron', 'bot', 'rekick'] as const;
+
+/** Who is kicking: the system itself (the default), or a caller of the admin API. */
+export type KickOrigin = 'internal' | 'api';
+
+function keyScope(key: string): string | undefined {
+  const scope = /^([^:]*):/.exec(key)?.[1];
+  return scope !== undefined && (INTERNAL_KEY_SCOPES as readonly string[]).includes(scope) ? scope : undefined;
+}
+
+/**
  * Checks every request against its task's schema, stores the runs and enqueues them in as few queue
  * messages as possible (one `sendBatch` per 100 messages). All or nothing: one bad request rejects the
  * call with the field named (`tasks.3.args.chat_id`), and a failed enqueue removes the stored runs.
@@ -45,10 +61,12 @@ export async function kickMany(
   deps: ProducerDeps,
   requests: KickRequest[],
   path: (i: number) => string = (i) => `tasks.${i}`,
+  origin: KickOrigin = 'internal',
 ): Promise<Kicked[]> {
   const runs: (NewRun & { args: unknown })[] = requests.map((req, i) => {
     const task = deps.registry.get(req.name);
     if (!task) throw AppError.badRequest(field(path(i), 'name'), `unknown task "${req.name}"`);
+    checkKeyScope(req.idempotencyKey, origin, field(path(i), 'idempotency_key'));
     const args = parseArgs(task.args, req.args, field(path(i), 'args'));
     if (!fitsInMessage({ id: '', name: task.name, args, attempt: 1, correlation_id: deps.log.correlationId, enqueued_at: 0 }))
       throw AppError.badRequest(field(path(i), 'args'), `too large: a task's arguments must pack into ${MAX_MESSAGE_BYTES / 1024} KB`);
@@ -100,8 +118,8 @@ export function kicker(deps: ProducerDeps): KickFn {
   return (name, args, opts) => kick(deps, { name, args, idempotencyKey: opts?.idempotencyKey });
 }
 
-export async function kick(deps: ProducerDeps, request: KickRequest): Promise<Kicked> {
-  const [kicked] = await kickMany(deps, [request], () => '');
+export async function kick(deps: ProducerDeps, request: KickRequest, origin: KickOrigin = 'internal'): Promise<Kicked> {
+  const [kicked] = await kickMany(deps, [request], () => '', origin);
   if (!kicked) throw new Error('kickMany returned nothing');
   return kicked;
 }
@@ -138,6 +156,15 @@ function parseArgs(schema: z.ZodType, args: unknown, path: string): unknown {
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw AppError.badRequest(field(path, ...(issue?.path ?? []).map(String)), issue?.message ?? 'invalid');
+}
+
+/** An API key in an internal scope is refused; an internal key outside them is a bug, caught in tests. */
+function checkKeyScope(key: string | undefined, origin: KickOrigin, path: string): void {
+  if (key === undefined) return;
+  const scope = keyScope(key);
+  if (origin === 'api' && scope !== undefined) throw AppError.badRequest(path, `keys starting "${scope}:" are reserved for the system`);
+  if (origin === 'internal' && scope === undefined)
+    throw new Error(`internal idempotency key "${key}" is outside the reserved scopes (${INTERNAL_KEY_SCOPES.join(', ')})`);
 }
 
 function rejectRepeatedKeys(runs: NewRun[], path: (i: number) => string): void {

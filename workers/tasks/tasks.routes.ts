@@ -11,7 +11,9 @@ import { type TaskRun, taskStatuses } from './tasks.schema';
 const kickBody = z.object({
   name: z.string().min(1).openapi({ example: 'ping_db' }),
   args: z.record(z.string(), z.unknown()).default({}).openapi({ example: {} }),
-  idempotency_key: z.string().min(1).max(200).optional(),
+  idempotency_key: z.string().min(1).max(200).optional().openapi({
+    description: 'Runs the task once per key. Keys starting `payment:`, `cron:`, `bot:` or `rekick:` are reserved for the system.',
+  }),
   delay_seconds: z.number().int().min(0).optional(),
 });
 
@@ -113,12 +115,11 @@ export function taskRoutes(registry: TaskRegistry) {
   return createRouter()
     .openapi(kickRoute, async (c) => {
       const body = c.req.valid('json');
-      const run = await kick(producer(c), {
-        name: body.name,
-        args: body.args,
-        idempotencyKey: body.idempotency_key,
-        delaySeconds: body.delay_seconds,
-      });
+      const run = await kick(
+        producer(c),
+        { name: body.name, args: body.args, idempotencyKey: body.idempotency_key, delaySeconds: body.delay_seconds },
+        'api',
+      );
       return c.json({ id: run.id, status: run.status }, 202);
     })
     .openapi(bulkRoute, async (c) => {
@@ -126,6 +127,8 @@ export function taskRoutes(registry: TaskRegistry) {
       const runs = await kickMany(
         producer(c),
         tasks.map((t) => ({ name: t.name, args: t.args, idempotencyKey: t.idempotency_key, delaySeconds: t.delay_seconds })),
+        undefined,
+        'api',
       );
       return c.json({ runs: runs.map((r) => ({ id: r.id, status: r.status })) }, 202);
     })
