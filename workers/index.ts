@@ -18,7 +18,7 @@ export default {
     try {
       const config = getConfig(env);
       const api = createApi(config, env);
-      if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
+      if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api, env, registry: taskRegistry }, batch);
       else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
       else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
     } catch (err) {

@@ -2,18 +2,19 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
 import { auditLogsTable, paymentDailyStatsTable } from '../payments/payments.schema';
-import { defineTask } from '../tasks/task';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { usersTable } from '../users/users.schema';
 import { bandwidthHourlyTable, bandwidthSnapshotsTable, dailyStatsTable } from './analytics.schema';
 
-/** The seed's analytics policy: one try, a failure is skipped (the next run comes). */
-const once = { maxAttempts: 1, backoffSeconds: [60] };
+/** The seed's analytics policy: one retry at once, then skipped (the next run comes). */
+const analytics = { retry: seedPolicies.analytics, onExhausted: 'skip' } as const;
 
 /** Every 5 minutes: one snapshot per node, with the bytes it carried since its previous one. */
 export const collectBandwidthTask = defineTask({
   name: 'collect_bandwidth',
   args: z.object({}).strict(),
-  retry: once,
+  ...analytics,
+  requires: ['panel'],
   handler: async ({ db, config }) => {
     const nodes = await remnawave(config).nodes();
     if (!nodes.length) return { nodes: 0 };
@@ -43,7 +44,7 @@ export const collectBandwidthTask = defineTask({
 export const aggregateBandwidthTask = defineTask({
   name: 'aggregate_bandwidth',
   args: z.object({ hour: z.iso.datetime({ offset: true }).optional() }).strict(),
-  retry: once,
+  ...analytics,
   handler: async ({ args, db }) => {
     const hour = args.hour ?? new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
     const s = bandwidthSnapshotsTable;
@@ -68,7 +69,7 @@ export const aggregateBandwidthTask = defineTask({
 export const dailyStatsTask = defineTask({
   name: 'daily_stats',
   args: z.object({ day: z.iso.date().optional() }).strict(),
-  retry: once,
+  ...analytics,
   handler: async ({ args, db, config }) => {
     const day = args.day ?? new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     const byStatus: Record<string, number> = {};

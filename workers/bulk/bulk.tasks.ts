@@ -3,7 +3,7 @@ import { ServiceError } from '../clients/http';
 import { PANEL_BULK_LIMIT, remnawave } from '../clients/remnawave';
 import { errorMessage } from '../core/logger';
 import { notifyRequester } from '../core/telegram';
-import { defineTask, type Progress } from '../tasks/task';
+import { defineTask, type Progress, seedPolicies } from '../tasks/task';
 
 export const bulkOperations = ['disable', 'enable', 'reset_traffic', 'delete'] as const;
 export type BulkOperation = (typeof bulkOperations)[number];
@@ -34,7 +34,8 @@ const MAX_LISTED = 1000;
 export const bulkUserOperationTask = defineTask({
   name: 'bulk_user_operation',
   args: bulkArgs,
-  retry: { maxAttempts: 1, backoffSeconds: [60] },
+  retry: seedPolicies.bulk,
+  requires: ['panel'],
   timeoutSeconds: 900,
   handler: async ({ args, api, config, log, progress }) => {
     const ids = [...new Set(args.user_ids)];

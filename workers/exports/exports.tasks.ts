@@ -4,7 +4,7 @@ import { remnawave } from '../clients/remnawave';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { notifyRequester } from '../core/telegram';
-import { defineTask } from '../tasks/task';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { signedPath } from './signing';
 import { csvField, PartWriter } from './writer';
 
@@ -115,7 +115,7 @@ async function* rows(db: Db, config: Config, args: ExportArgs): AsyncGenerator<{
 export const exportDataTask = defineTask({
   name: 'export_data',
   args: exportArgs,
-  retry: { maxAttempts: 2, backoffSeconds: [60] },
+  retry: seedPolicies.bulk,
   timeoutSeconds: 900,
   handler: async ({ args, run, db, api, config, env, log, progress }) => {
     const key = `exports/${run.id}.${args.format}`;
@@ -166,7 +166,8 @@ export const exportDataTask = defineTask({
 export const cleanupExportsTask = defineTask({
   name: 'cleanup_exports',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  retry: seedPolicies.cleanup,
+  onExhausted: 'warn',
   handler: async ({ env, log }) => {
     const before = Date.now() - 24 * 3600_000;
     let removed = 0;

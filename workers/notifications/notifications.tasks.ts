@@ -153,7 +153,7 @@ export const sendNotificationTask = defineTask({
     type: z.string().min(1).max(64).default('custom'),
     parse_mode: parseMode,
   }),
-  retry: { maxAttempts: 3, backoffSeconds: [10, 30, 90] },
+  retry: { maxAttempts: 4, backoffSeconds: [10, 30, 90] },
   handler: async ({ args, run, db, api, kick }) => {
     try {
       const m = await api.sendMessage(args.telegram_id, args.message, sendOptions(args.parse_mode));

@@ -6,7 +6,7 @@ import { remnawave } from '../clients/remnawave';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { notify } from '../notifications/notifications.service';
 import { renderTemplate } from '../notifications/templates';
-import { defineTask, PermanentTaskError, type TaskContext } from '../tasks/task';
+import { defineTask, PermanentTaskError, seedPolicies, type TaskContext } from '../tasks/task';
 import { usersTable } from '../users/users.schema';
 import {
   audit,
@@ -39,7 +39,9 @@ function mismatch(p: Payment, invoice: Invoice): string | undefined {
 export const processPaymentCompletionTask = defineTask({
   name: 'process_payment_completion',
   args: z.object({ invoice_id: z.number().int().positive() }),
-  retry: { maxAttempts: 4, backoffSeconds: [30, 120, 600] },
+  retry: seedPolicies.payments,
+  requires: ['payments', 'panel'],
+  onExhausted: 'critical',
   handler: async (ctx) => {
     const { args, db, config, log } = ctx;
     const payment = await findPaymentByInvoice(db, args.invoice_id);
@@ -116,7 +118,9 @@ async function confirm({ db, kick }: TaskContext<unknown>, payment: Payment, exp
 export const verifyPendingPaymentsTask = defineTask({
   name: 'verify_pending_payments',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 3, backoffSeconds: [30, 120] },
+  retry: seedPolicies.payments,
+  requires: ['payments'],
+  onExhausted: 'critical',
   handler: async ({ db, config, kick }) => {
     const pending = await pendingPayments(db, new Date(Date.now() - DAY_MS));
     const api = pending.length ? cryptoPay(config) : undefined;
@@ -152,7 +156,9 @@ export const verifyPendingPaymentsTask = defineTask({
 export const retryFailedWebhooksTask = defineTask({
   name: 'retry_failed_webhooks',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  retry: seedPolicies.payments,
+  requires: ['payments'],
+  onExhausted: 'critical',
   handler: async ({ db, kick }) => {
     const due = await claimWebhookRetries(db);
     for (const w of due)
@@ -169,7 +175,9 @@ export const retryFailedWebhooksTask = defineTask({
 export const dailyFinancialStatsTask = defineTask({
   name: 'daily_financial_stats',
   args: z.object({ day: z.iso.date().optional() }).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [600] },
+  // An aggregation (the seed's analytics row): the reports read the payments themselves.
+  retry: seedPolicies.analytics,
+  onExhausted: 'skip',
   handler: async ({ args, db }) => {
     const day = args.day ?? new Date(Date.now() - DAY_MS).toISOString().slice(0, 10);
     return { day, stats: await storeDailyStats(db, day) };

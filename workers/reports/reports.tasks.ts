@@ -2,13 +2,13 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../core/db';
 import { notifyAdmins } from '../core/telegram';
-import { defineTask, type TaskContext } from '../tasks/task';
+import { defineTask, seedPolicies, type TaskContext } from '../tasks/task';
 import { renderReport, reportFigures } from './reports';
 import { anomaliesTable } from './reports.schema';
 
 const DAY = 86_400_000;
-/** The seed's report policy: 2 tries, 10 minutes apart; then the admins are told (a dead run). */
-const retry = { maxAttempts: 2, backoffSeconds: [600] };
+/** The seed's report policy: 2 retries, 10 minutes apart; then the admins are told (a dead run). */
+const retry = seedPolicies.reports;
 const startOfUtcDay = (t: number) => new Date(Math.floor(t / DAY) * DAY);
 
 /** Daily at 06:00 UTC: yesterday, to the admins. */
@@ -115,7 +115,10 @@ async function flip(db: Db, kind: string, active: boolean, value: number): Promi
 export const detectAnomaliesTask = defineTask({
   name: 'detect_anomalies',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 1, backoffSeconds: [60] },
+  // Every 5 minutes: the seed's reports policy (10 min retries) would overlap two later runs; the
+  // analytics one (one retry at once, then skip) fits a check that comes again in 5 minutes.
+  retry: seedPolicies.analytics,
+  onExhausted: 'skip',
   handler: async ({ db, api, config, log }: TaskContext<unknown>) => {
     const report: Record<string, { value: number; active: boolean }> = {};
     for (const check of checks) {

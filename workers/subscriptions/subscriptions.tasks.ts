@@ -7,18 +7,19 @@ import { renderTemplate } from '../notifications/templates';
 import { audit } from '../payments/payments.repo';
 import { paymentsTable } from '../payments/payments.schema';
 import { createPayment } from '../payments/payments.service';
-import { defineTask } from '../tasks/task';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { autoRenewalsTable } from './subscriptions.schema';
 import { remindExpiring, tellExpired } from './subscriptions.service';
 
-/** The seed's policy for subscription jobs: 3 tries, 60 s apart. */
-const retry = { maxAttempts: 3, backoffSeconds: [60] };
+/** The seed's policy for subscription jobs: 3 retries, 60 s apart, then the admins are told. */
+const retry = seedPolicies.subscriptions;
 
 /** Hourly: reminders at 7 d, 3 d, 24 h and 6 h before expiry, each bracket once per user and expiry. */
 export const subscriptionRemindersTask = defineTask({
   name: 'subscription_reminders',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel'],
   timeoutSeconds: 300,
   handler: async ({ db, config, kick }) => {
     const users = await remnawave(config).allUsers();
@@ -35,6 +36,7 @@ export const disableExpiredUsersTask = defineTask({
   name: 'disable_expired_users',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel'],
   timeoutSeconds: 300,
   handler: async ({ db, config, kick, log }) => {
     const panel = remnawave(config);
@@ -67,6 +69,7 @@ export const resetMonthlyTrafficTask = defineTask({
   name: 'reset_monthly_traffic',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel'],
   timeoutSeconds: 600,
   handler: async ({ config, progress }) => {
     const panel = remnawave(config);
@@ -88,6 +91,7 @@ export const autoRenewTask = defineTask({
   name: 'auto_renew_subscriptions',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel', 'payments'],
   timeoutSeconds: 300,
   handler: async ({ db, config, kick }) => {
     const renewals = await db.select().from(autoRenewalsTable).where(eq(autoRenewalsTable.enabled, true));

@@ -2,12 +2,12 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
 import type { Db } from '../core/db';
-import { defineTask } from '../tasks/task';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { COUNTRY_CENTRES } from './countries';
 import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
 
-/** The seed's sync policy: 3 tries, 2 minutes apart; then the next cycle. */
-const retry = { maxAttempts: 3, backoffSeconds: [120] };
+/** The seed's sync policy: 3 retries, 2 minutes apart; then the next cycle (skip). */
+const sync = { retry: seedPolicies.sync, requires: ['panel'], onExhausted: 'skip' } as const;
 
 /** Stores `value` under `key` until `ttlSeconds` from now. */
 export async function cachePut(db: Db, key: string, value: unknown, ttlSeconds: number): Promise<void> {
@@ -28,7 +28,7 @@ export async function cacheGet<T>(db: Db, key: string): Promise<T | undefined> {
 export const syncGeolocationsTask = defineTask({
   name: 'sync_geolocations',
   args: z.object({}).strict(),
-  retry,
+  ...sync,
   handler: async ({ db, config }) => {
     const nodes = await remnawave(config).nodes();
     if (!nodes.length) return { nodes: 0, unknown_countries: [] };
@@ -57,7 +57,7 @@ export const syncGeolocationsTask = defineTask({
 export const syncUserStatsTask = defineTask({
   name: 'sync_user_stats',
   args: z.object({}).strict(),
-  retry,
+  ...sync,
   handler: async ({ db, config }) => {
     const stats = await remnawave(config).stats();
     await cachePut(db, 'panel:stats', stats, 600);
@@ -69,7 +69,7 @@ export const syncUserStatsTask = defineTask({
 export const syncNodeConfigsTask = defineTask({
   name: 'sync_node_configs',
   args: z.object({}).strict(),
-  retry,
+  ...sync,
   handler: async ({ db, config }) => {
     const nodes = await remnawave(config).nodes();
     await cachePut(db, 'panel:nodes', nodes, 1800);
@@ -81,7 +81,8 @@ export const syncNodeConfigsTask = defineTask({
 export const cleanupCacheTask = defineTask({
   name: 'cleanup_cache',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  retry: seedPolicies.cleanup,
+  onExhausted: 'warn',
   handler: async ({ db, log }) => {
     const result = await db.execute(sql`delete from ${cacheEntriesTable} where expires_at < now()`);
     log.info('cleanup_done', { table: 'cache_entries', removed: result.rowCount ?? 0 });
