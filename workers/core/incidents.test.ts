@@ -87,10 +87,20 @@ describe('critical failures reach the admins once per incident', () => {
     expect(await ledger.report(key, t0 + 3, 'warning')).toEqual({ alert: false, escalated: false, occurrences: 4, severity: 'critical' });
     // Not quiet for 10 minutes yet: not resolved.
     expect(await ledger.resolve(key, t0 + 4, 600_000)).toBeNull();
-    expect(await ledger.resolve(key, t0 + 600_003, 600_000)).toMatchObject({ key, occurrences: 4, severity: 'critical', resolvedAt: t0 + 600_003 });
+    expect(await ledger.resolve(key, t0 + 600_003, 600_000)).toMatchObject({
+      key,
+      occurrences: 4,
+      severity: 'critical',
+      resolvedAt: t0 + 600_003,
+    });
     expect(await ledger.resolve(key, t0 + 600_004)).toBeNull();
     // The next occurrence is a new incident.
-    expect(await ledger.report(key, t0 + 600_005, 'warning')).toEqual({ alert: true, escalated: false, occurrences: 1, severity: 'warning' });
+    expect(await ledger.report(key, t0 + 600_005, 'warning')).toEqual({
+      alert: true,
+      escalated: false,
+      occurrences: 1,
+      severity: 'warning',
+    });
   });
 
   it('numbers and ids do not split an incident', () => {

@@ -104,7 +104,7 @@ describe('anomalies', () => {
         .map((d) => d.text);
       return a.length === 2 ? a : undefined;
     });
-    expect(alerts[0]).toContain('Anomaly');
+    expect(alerts[0]).toMatch(/^⚠️ WARNING: anomaly: queue backlog/);
     expect(alerts[1]).toContain('Resolved');
   });
 });
