@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { createHmac } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { getConfig } from '../core/config';
 import { createDb } from '../core/db';
 import { withTestDb } from '../testing/db';
@@ -153,10 +154,19 @@ describe('service checks', () => {
         .values({ service: 'postgres', failures: 4, down: true })
         .onConflictDoUpdate({ target: serviceHealthTable.service, set: { failures: 4, down: true } }),
     );
+    // The outage those four failures opened in the incident ledger.
+    expect(await incidents(env).report('outage:postgres', Date.now(), 'critical')).toMatchObject({ alert: true });
     const from = await adminCount();
     const run = await runWithStatus(await kickOverHttp('check_services'), 'succeeded');
     expect(run.result).toEqual({ postgres: 'up', telegram: 'up', remnawave: 'up', cryptobot: 'up' });
-    await poll(async () => ((await alertsAbout('postgres', from)).some((t) => t?.includes('Resolved')) ? true : undefined));
+    const resolved = await poll(async () => {
+      const texts = await alertsAbout('postgres', from);
+      return texts.length ? texts : undefined;
+    });
+    expect(resolved).toEqual([expect.stringMatching(/^✅ Resolved: postgres answers again after 1 min \(1 failure\(s\) counted\)$/)]);
+    // The next pass finds nothing to resolve.
+    await runWithStatus(await kickOverHttp('check_services'), 'succeeded');
+    expect(await alertsAbout('postgres', from)).toHaveLength(1);
     const [row] = await withTestDb((db) => db.select().from(serviceHealthTable).where(eq(serviceHealthTable.service, 'postgres')));
     expect(row).toMatchObject({ failures: 0, down: false });
   });
