@@ -72,7 +72,7 @@ export const processNotificationsTask = defineTask({
     const sender = async () => {
       for (let item = await nextRow(); item; item = await nextRow()) {
         const { n, batch, i } = item;
-        batch.outcomes[i] = await sendOne(api, n, config.NOTIFICATION_MAX_RETRIES);
+        batch.outcomes[i] = await sendOne(api, n, config.NOTIFICATION_MAX_RETRIES + 1);
         if (--batch.left === 0) settling.push(settleBatch(ctx, batch.rows, batch.outcomes));
       }
     };
@@ -98,7 +98,7 @@ async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Cl
   // Failed after every try (not refused by the user): the admins hear of it once, in one message.
   const exhausted = claimed.flatMap((n, i) => {
     const o = outcomes[i];
-    return o?.status === 'failed' && n.attempts >= config.NOTIFICATION_MAX_RETRIES && !isRefusal(o) ? [{ n, error: o.error ?? '' }] : [];
+    return o?.status === 'failed' && n.attempts > config.NOTIFICATION_MAX_RETRIES && !isRefusal(o) ? [{ n, error: o.error ?? '' }] : [];
   });
   if (exhausted.length) {
     log.error('notifications_failed', { count: exhausted.length, ids: exhausted.map((e) => e.n.id) });
@@ -107,7 +107,7 @@ async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Cl
     await notifyAdmins(
       api,
       config,
-      `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES} tries\n${lines.join('\n')}`,
+      `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES + 1} tries\n${lines.join('\n')}`,
       log,
     );
   }
@@ -154,6 +154,8 @@ export const sendNotificationTask = defineTask({
     parse_mode: parseMode,
   }),
   retry: { maxAttempts: 4, backoffSeconds: [10, 30, 90] },
+  // Exhausted tries go to the notification queue; a dead run is a refusal (blocked, bad markup), not an incident.
+  onExhausted: 'warn',
   handler: async ({ args, run, db, api, kick }) => {
     try {
       const m = await api.sendMessage(args.telegram_id, args.message, sendOptions(args.parse_mode));
