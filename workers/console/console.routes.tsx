@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
+import { type Capability, capabilities, capabilityTable } from '../core/capabilities';
 import { AppError, type ErrorBody, onError } from '../core/errors';
 import type { AppEnv } from '../core/http';
 import { secretsEqual } from '../core/secrets';
@@ -335,7 +336,11 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       part('exports', runs('export_data'), []),
       part('incidents', async (): Promise<OperationsData['incidents']> => [...(await incidents(c.env).recent(20))], []),
     ]);
-    return { dashboard, nodes, history, services, alerts, bulk, exports, incidents: recentIncidents, problems };
+    const on = capabilities(c.var.config);
+    const off = Object.entries(capabilityTable)
+      .filter(([name]) => !on[name as Capability])
+      .map(([capability, t]) => ({ capability, variable: t.variable, what: t.what }));
+    return { dashboard, nodes, history, services, alerts, bulk, exports, incidents: recentIncidents, problems, off };
   }
 }
 

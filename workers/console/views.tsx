@@ -423,10 +423,12 @@ export interface OperationsData {
   alerts: { kind: string; active: boolean; value: number | null; changedAt: Date }[];
   bulk: RunView[];
   exports: RunView[];
-  /** Critical failures of the last day (`where|type|message`), each alerted once. */
-  incidents: { key: string; openedAt: number; lastAt: number; occurrences: number }[];
+  /** Incidents of the last day (`outage:<service>`, or `where|type|message`), each alerted once. */
+  incidents: { key: string; severity: string; openedAt: number; lastAt: number; occurrences: number; resolvedAt: number | null }[];
   /** Parts that could not be read (the others still show). */
   problems: string[];
+  /** Optional capabilities that are not configured: their jobs are skipped, not failing. */
+  off: { capability: string; variable: string; what: string }[];
 }
 
 const when = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString()).slice(0, 19).replace('T', ' ');
@@ -435,6 +437,18 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
   <Layout title="Operations" page="operations" csrf={csrf}>
     <h1>Operations</h1>
     {d.problems.length > 0 && <p class="error">Could not read: {d.problems.join('; ')}</p>}
+    {d.off.length > 0 && (
+      <section data-off>
+        <h2>Switched off</h2>
+        <ul class="plain">
+          {d.off.map((o) => (
+            <li>
+              <span class="badge maintenance">off</span> {o.what} — set <code>{o.variable}</code> to turn it on; its jobs are skipped
+            </li>
+          ))}
+        </ul>
+      </section>
+    )}
     {d.dashboard && (
       <section class="cards">
         <div class="card">
@@ -514,9 +528,12 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
         const [where, type, ...message] = i.key.split('|');
         return (
           <li>
-            <span class="badge offline">{i.occurrences}×</span> {where}: <b>{type}</b> {message.join('|')}{' '}
+            <span class="badge offline">{i.occurrences}×</span> <b>{i.severity.toUpperCase()}</b> {where}
+            {type ? ': ' : ''}
+            <b>{type}</b> {message.join('|')}{' '}
             <small>
               first {when(new Date(i.openedAt))}, last {when(new Date(i.lastAt))}
+              {i.resolvedAt ? `, resolved ${when(new Date(i.resolvedAt))}` : ''}
             </small>
           </li>
         );

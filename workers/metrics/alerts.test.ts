@@ -92,19 +92,17 @@ describe('deploy/alerts.yml against recorded scrapes', () => {
     const base = 2_000_000_000 + Math.floor(Math.random() * 1_000_000) * 20;
     const payments = (from: number, statuses: ('failed' | 'completed')[]) =>
       withTestDb((db) =>
-        db
-          .insert(paymentsTable)
-          .values(
-            statuses.map((status, i) => ({
-              invoiceId: base + from + i,
-              remnawaveUserId: 1,
-              plan: 'month',
-              days: 30,
-              amount: '1',
-              asset: 'USDT',
-              status,
-            })),
-          ),
+        db.insert(paymentsTable).values(
+          statuses.map((status, i) => ({
+            invoiceId: base + from + i,
+            remnawaveUserId: 1,
+            plan: 'month',
+            days: 30,
+            amount: '1',
+            asset: 'USDT',
+            status,
+          })),
+        ),
       );
     // A payment series appears once a payment has its status: make both exist before the recording.
     await payments(0, ['failed', 'completed']);
