@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
-import { auditLogsTable, paymentDailyStatsTable } from '../payments/payments.schema';
+import { revenueBetween } from '../payments/payments.repo';
+import { auditLogsTable } from '../payments/payments.schema';
 import { defineTask, seedPolicies } from '../tasks/task';
 import { usersTable } from '../users/users.schema';
 import { bandwidthHourlyTable, bandwidthSnapshotsTable, dailyStatsTable } from './analytics.schema';
@@ -65,7 +66,10 @@ export const aggregateBandwidthTask = defineTask({
   },
 });
 
-/** Daily at 00:05 UTC: yesterday's figures into `daily_stats` (kept 90 days). */
+/**
+ * Daily at 00:05 UTC: yesterday's figures into `daily_stats` (kept 90 days). Revenue is summed from
+ * `payments` here: `payment_daily_stats` is written at 00:30, after this runs.
+ */
 export const dailyStatsTask = defineTask({
   name: 'daily_stats',
   args: z.object({ day: z.iso.date().optional() }).strict(),
@@ -75,18 +79,19 @@ export const dailyStatsTask = defineTask({
     const byStatus: Record<string, number> = {};
     if (config.REMNAWAVE_URL) for (const u of await remnawave(config).allUsers()) byStatus[u.status] = (byStatus[u.status] ?? 0) + 1;
     const [row] = (
-      await db.execute<{ new_users: number; bandwidth: string; operations: number; revenue: unknown }>(sql`
+      await db.execute<{ new_users: number; bandwidth: string; operations: number }>(sql`
         select
           (select count(*)::int from ${usersTable} where created_at >= ${day}::date and created_at < ${day}::date + 1) as new_users,
           (select coalesce(sum(sum_bytes), 0)::text from ${bandwidthHourlyTable} where hour >= ${day}::date and hour < ${day}::date + 1) as bandwidth,
-          (select count(*)::int from ${auditLogsTable} where created_at >= ${day}::date and created_at < ${day}::date + 1) as operations,
-          (select stats from ${paymentDailyStatsTable} where day = ${day}::date) as revenue`)
+          (select count(*)::int from ${auditLogsTable} where created_at >= ${day}::date and created_at < ${day}::date + 1) as operations`)
     ).rows;
+    const start = new Date(`${day}T00:00:00Z`);
+    const revenue = await revenueBetween(db, start, new Date(start.getTime() + 86_400_000));
     const stats = {
       users_by_status: byStatus,
       new_users: row?.new_users ?? 0,
       bandwidth_bytes: Number(row?.bandwidth ?? 0),
-      revenue: row?.revenue ?? null,
+      revenue,
       admin_operations: row?.operations ?? 0,
     };
     await db

@@ -245,6 +245,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       // The API's streams, passed through: the browser's EventSource sends the session cookie, not a token.
       .get('/campaigns/:id{[0-9a-f-]{36}}/events', (c) => passThrough(c, `/campaigns/${c.req.param('id')}/events`))
       .get('/bulk/:id{[0-9a-f-]{36}}/events', (c) => passThrough(c, `/bulk/${c.req.param('id')}/events`))
+      .get('/dashboard/events', (c) => passThrough(c, '/dashboard/events'))
       .post('/campaigns/:id{[0-9a-f-]{36}}/preview', async (c) => {
         const id = c.req.param('id');
         const form = await c.req.parseBody();

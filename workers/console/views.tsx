@@ -415,6 +415,7 @@ export interface OperationsData {
     bandwidth_bytes_5m: number;
     active_servers: number;
     servers: number;
+    last_event?: string | null;
     errors?: string[];
   } | null;
   nodes: { uuid: string; name: string; status: string; since: Date; checkedAt: Date; escalated: boolean }[];
@@ -450,10 +451,10 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
       </section>
     )}
     {d.dashboard && (
-      <section class="cards">
+      <section class="cards" data-events="/admin/dashboard/events">
         <div class="card">
           <small>Online users</small>
-          <b>{d.dashboard.online_users}</b>
+          <b data-field="online_users">{d.dashboard.online_users}</b>
         </div>
         <div class="card">
           <small>Bandwidth, last 5 min</small>
@@ -462,8 +463,12 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
         <div class="card">
           <small>Active servers</small>
           <b>
-            {d.dashboard.active_servers} / {d.dashboard.servers}
+            <span data-field="active_servers">{d.dashboard.active_servers}</span> / <span data-field="servers">{d.dashboard.servers}</span>
           </b>
+        </div>
+        <div class="card">
+          <small>Latest node change (live)</small>
+          <b data-field="last_event">{d.dashboard.last_event ?? '—'}</b>
         </div>
         <div class="card">
           <small>Snapshot at</small>

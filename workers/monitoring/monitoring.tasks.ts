@@ -1,5 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
 import { cryptoPay } from '../clients/cryptobot';
 import { remnawave } from '../clients/remnawave';
 import type { Db } from '../core/db';
@@ -21,7 +22,7 @@ export const checkNodeHealthTask = defineTask({
   retry: seedPolicies.healthCheck,
   requires: ['panel'],
   onExhausted: 'skip',
-  handler: async ({ db, api, config, log }) => {
+  handler: async ({ db, api, config, env, log }) => {
     const nodes = await remnawave(config).nodes();
     const counts: Record<string, number> = { online: 0, offline: 0, warning: 0, maintenance: 0 };
     let alerts = 0;
@@ -31,7 +32,8 @@ export const checkNodeHealthTask = defineTask({
       counts[status] = (counts[status] ?? 0) + 1;
       if (!stored) continue;
       try {
-        if ((await observeNode({ db, api, config, log }, node, status, 'poll')).alerted) alerts++;
+        if ((await observeNode({ db, api, config, log, onChange: (e) => dashboard(env).nodeChanged(e) }, node, status, 'poll')).alerted)
+          alerts++;
       } catch (err) {
         stored = false;
         log.error('node_health_store_unavailable', {

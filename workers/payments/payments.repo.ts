@@ -104,6 +104,41 @@ export async function claimWebhookRetries(db: Db): Promise<{ event_key: string; 
   return result.rows;
 }
 
+/** Revenue of a period: amounts per asset, overall and by plan and by payment method (provider). */
+export interface Revenue {
+  count: number;
+  revenue: Record<string, number>;
+  by_plan: Record<string, { count: number; revenue: Record<string, number> }>;
+  by_method: Record<string, { count: number; revenue: Record<string, number> }>;
+}
+
+/** The completed payments of [from, to), from `payments` itself (never from an aggregate that may not exist yet). */
+export async function revenueBetween(db: Db, from: Date, to: Date): Promise<Revenue> {
+  const result = await db.execute<{ plan: string; provider: string; asset: string; n: number; total: string }>(sql`
+    select plan, provider, asset, count(*)::int as n, sum(amount::numeric)::text as total from ${paymentsTable}
+    where status = 'completed' and completed_at >= ${from.toISOString()}::timestamptz and completed_at < ${to.toISOString()}::timestamptz
+    group by plan, provider, asset order by plan, provider, asset`);
+  const out: Revenue = { count: 0, revenue: {}, by_plan: {}, by_method: {} };
+  const add = (into: Record<string, number>, asset: string, amount: number) => {
+    into[asset] = Math.round(((into[asset] ?? 0) + amount) * 1e8) / 1e8;
+  };
+  for (const r of result.rows) {
+    const amount = Number(r.total);
+    out.count += r.n;
+    add(out.revenue, r.asset, amount);
+    for (const [group, name] of [
+      [out.by_plan, r.plan],
+      [out.by_method, r.provider],
+    ] as const) {
+      const g = group[name] ?? { count: 0, revenue: {} };
+      g.count += r.n;
+      add(g.revenue, r.asset, amount);
+      group[name] = g;
+    }
+  }
+  return out;
+}
+
 /** Aggregates one UTC day's completed payments into `payment_daily_stats` (replacing a previous run's row). */
 export async function storeDailyStats(db: Db, day: string): Promise<unknown> {
   const p = paymentsTable;

@@ -1,5 +1,6 @@
 import { RemnawaveWebhookEventSchema } from '@remnawave/backend-contract';
 import { Hono } from 'hono';
+import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, signedJson } from '../core/http';
 import { createApi } from '../core/telegram';
@@ -28,7 +29,12 @@ export function panelWebhookRoutes(registry: TaskRegistry) {
     });
     if (event.scope === 'node' && (event.event === 'node.connection_lost' || event.event === 'node.connection_restored')) {
       const status = event.event === 'node.connection_lost' ? 'offline' : 'online';
-      const result = await observeNode({ db, api: createApi(config, c.env), config, log }, event.data, status, 'webhook');
+      const result = await observeNode(
+        { db, api: createApi(config, c.env), config, log, onChange: (e) => dashboard(c.env).nodeChanged(e) },
+        event.data,
+        status,
+        'webhook',
+      );
       return c.json({ ok: true, status, alerted: result.alerted });
     }
     if (event.scope !== 'user' || (event.event !== 'user.expired' && event.event !== 'user.expiration'))

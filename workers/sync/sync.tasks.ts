@@ -6,6 +6,16 @@ import { defineTask, seedPolicies } from '../tasks/task';
 import { COUNTRY_CENTRES } from './countries';
 import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
 
+/** Keys of the panel data cached here, read by the dashboard and the reports. */
+export const PANEL_STATS_KEY = 'panel:stats';
+export const PANEL_NODES_KEY = 'panel:nodes';
+/**
+ * Seconds a cached value lives: longer than its refresh (10 and 30 min), so one late or failed
+ * refresh (retried 2 min apart) leaves the readers the previous value rather than nothing (the seed's 15 and 35 min).
+ */
+export const PANEL_STATS_TTL_SECONDS = 15 * 60;
+export const PANEL_NODES_TTL_SECONDS = 35 * 60;
+
 /** The seed's sync policy: 3 retries, 2 minutes apart; then the next cycle (skip). */
 const sync = { retry: seedPolicies.sync, requires: ['panel'], onExhausted: 'skip' } as const;
 
@@ -53,27 +63,27 @@ export const syncGeolocationsTask = defineTask({
   },
 });
 
-/** Every 10 minutes: the panel's user statistics, cached 10 minutes. */
+/** Every 10 minutes: the panel's user statistics, cached 15 minutes (the dashboard's users by status, the daily report's active users). */
 export const syncUserStatsTask = defineTask({
   name: 'sync_user_stats',
   args: z.object({}).strict(),
   ...sync,
   handler: async ({ db, config }) => {
     const stats = await remnawave(config).stats();
-    await cachePut(db, 'panel:stats', stats, 600);
-    return { cached: 'panel:stats', ttl_seconds: 600 };
+    await cachePut(db, PANEL_STATS_KEY, stats, PANEL_STATS_TTL_SECONDS);
+    return { cached: PANEL_STATS_KEY, ttl_seconds: PANEL_STATS_TTL_SECONDS };
   },
 });
 
-/** Every 30 minutes: the nodes' configuration, cached 30 minutes. */
+/** Every 30 minutes: the nodes' configuration, cached 35 minutes (the dashboard's node list). */
 export const syncNodeConfigsTask = defineTask({
   name: 'sync_node_configs',
   args: z.object({}).strict(),
   ...sync,
   handler: async ({ db, config }) => {
     const nodes = await remnawave(config).nodes();
-    await cachePut(db, 'panel:nodes', nodes, 1800);
-    return { cached: 'panel:nodes', nodes: nodes.length, ttl_seconds: 1800 };
+    await cachePut(db, PANEL_NODES_KEY, nodes, PANEL_NODES_TTL_SECONDS);
+    return { cached: PANEL_NODES_KEY, nodes: nodes.length, ttl_seconds: PANEL_NODES_TTL_SECONDS };
   },
 });
 

@@ -1,6 +1,7 @@
 import { env } from 'cloudflare:workers';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
 import { withTestDb } from '../testing/db';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
@@ -27,13 +28,23 @@ describe('sync', () => {
     expect(rows.map((r) => r.name)).toEqual(['de-renamed']);
   });
 
-  it('caches user stats and node configs with their TTLs, and removes stale entries', async () => {
-    expect(await run('sync_user_stats')).toEqual({ cached: 'panel:stats', ttl_seconds: 600 });
-    expect(await run('sync_node_configs')).toMatchObject({ cached: 'panel:nodes', ttl_seconds: 1800 });
-    const stats = await withTestDb((db) => cacheGet<{ users: unknown }>(db, 'panel:stats'));
-    expect(stats).toHaveProperty('users');
+  it('caches user stats and node configs longer than they are refreshed (15 and 35 min), and the dashboard reads them', async () => {
+    expect(await run('sync_user_stats')).toEqual({ cached: 'panel:stats', ttl_seconds: 900 });
+    expect(await run('sync_node_configs')).toMatchObject({ cached: 'panel:nodes', ttl_seconds: 2100 });
+    const stats = await withTestDb((db) => cacheGet<{ users: { statusCounts: Record<string, number> } }>(db, 'panel:stats'));
     const [nodes] = await withTestDb((db) => db.select().from(cacheEntriesTable).where(eq(cacheEntriesTable.key, 'panel:nodes')));
-    expect((nodes?.expiresAt.getTime() ?? 0) - Date.now()).toBeGreaterThan(1700_000);
+    // Alive past the next refresh (10 and 30 min), so a late one leaves the readers the last value.
+    const ttl = (e: { expiresAt: Date; updatedAt: Date } | undefined) =>
+      Math.round(((e?.expiresAt.getTime() ?? 0) - (e?.updatedAt.getTime() ?? 0)) / 60_000);
+    const [statsRow] = await withTestDb((db) => db.select().from(cacheEntriesTable).where(eq(cacheEntriesTable.key, 'panel:stats')));
+    expect([ttl(statsRow), ttl(nodes)]).toEqual([15, 35]);
+    // The dashboard shows the cached figures, not a panel call of its own.
+    await withTestDb((db) =>
+      cachePut(db, 'panel:nodes', [{ uuid: 'cached-1', name: 'from-the-cache', address: '10.0.0.9', countryCode: 'NL' }], 2100),
+    );
+    const snap = await dashboard(env).refresh();
+    expect(snap.users_by_status).toEqual(stats?.users.statusCounts);
+    expect(snap.nodes).toEqual([{ uuid: 'cached-1', name: 'from-the-cache', address: '10.0.0.9', country_code: 'NL' }]);
     await withTestDb(async (db) => {
       await cachePut(db, 'test:stale', { x: 1 }, 60);
       await db
