@@ -2,6 +2,9 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
 import type { Db } from '../core/db';
+import { nodeHealthHistoryTable, serviceLatencyTable } from '../monitoring/monitoring.schema';
+import { subscriptionRemindersTable } from '../subscriptions/subscriptions.schema';
+import { REMINDER_RETENTION_DAYS } from '../subscriptions/subscriptions.service';
 import { defineTask, seedPolicies } from '../tasks/task';
 import { COUNTRY_CENTRES } from './countries';
 import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
@@ -87,16 +90,41 @@ export const syncNodeConfigsTask = defineTask({
   },
 });
 
-/** Daily: cache entries past their expiry are removed. */
+/**
+ * Node status changes are kept this long: the weekly report compares a week with the one before
+ * (the seed keeps 7 days). The latest change of each node stays, as its status since then.
+ */
+export const NODE_HISTORY_DAYS = 14;
+/** Daily answer times of the checked services are kept this long. */
+export const SERVICE_LATENCY_DAYS = 90;
+
+/**
+ * Daily (the seed's stale-data cleanup, 6.5): cache entries past their expiry, node status changes
+ * past 14 days, service answer times past 90 days, and reminder records of expiries over 30 days ago.
+ */
 export const cleanupCacheTask = defineTask({
   name: 'cleanup_cache',
   args: z.object({}).strict(),
   retry: seedPolicies.cleanup,
   onExhausted: 'warn',
   handler: async ({ db, log }) => {
-    const result = await db.execute(sql`delete from ${cacheEntriesTable} where expires_at < now()`);
-    log.info('cleanup_done', { table: 'cache_entries', removed: result.rowCount ?? 0 });
-    return { removed: result.rowCount ?? 0 };
+    const count = async (q: ReturnType<typeof sql>) => (await db.execute(q)).rowCount ?? 0;
+    const removed = await count(sql`delete from ${cacheEntriesTable} where expires_at < now()`);
+    const history = await count(sql`
+      delete from ${nodeHealthHistoryTable} h where h.at < now() - make_interval(days => ${NODE_HISTORY_DAYS})
+        and h.id <> (select max(id) from ${nodeHealthHistoryTable} l where l.node_uuid = h.node_uuid)`);
+    const latency = await count(sql`delete from ${serviceLatencyTable} where day < current_date - ${SERVICE_LATENCY_DAYS}::int`);
+    const reminders = await count(
+      sql`delete from ${subscriptionRemindersTable} where expire_at < now() - make_interval(days => ${REMINDER_RETENTION_DAYS})`,
+    );
+    log.info('cleanup_done', {
+      table: 'cache_entries',
+      removed,
+      node_health_history: history,
+      service_latency: latency,
+      subscription_reminders: reminders,
+    });
+    return { removed, node_health_history: history, service_latency: latency, subscription_reminders: reminders };
   },
 });
 
