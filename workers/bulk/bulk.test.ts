@@ -82,6 +82,28 @@ describe('bulk user operations', () => {
     expect(progress?.processed).toBeGreaterThan(0);
   });
 
+  it('goes on user by user when the panel refuses a chunk: only the refused user fails', async () => {
+    const ids = await seedPanelUsers(120);
+    const bad = ids[70] as number;
+    await fetch(`${panel}/__control/config`, { method: 'POST', body: JSON.stringify({ refuseIds: [bad] }) });
+    try {
+      const res = await callApi('/bulk/users', { body: { operation: 'disable', user_ids: ids } });
+      const done = await untilDone((await json<{ job_id: string }>(res)).job_id);
+      expect(done).toMatchObject({ total: 120, processed: 119, failed: 1 });
+      expect(done.failures).toEqual([{ id: bad, reason: expect.stringContaining('HTTP 400') }]);
+      const after = new Map(
+        ((await (await fetch(`${panel}/__control/users`)).json()) as { users: { id: number; status: string }[] }).users.map((u) => [
+          u.id,
+          u.status,
+        ]),
+      );
+      expect(ids.filter((id) => after.get(id) === 'DISABLED')).toEqual(ids.filter((id) => id !== bad));
+      expect(after.get(bad)).toBe('ACTIVE');
+    } finally {
+      await fetch(`${panel}/__control/config`, { method: 'POST', body: JSON.stringify({ refuseIds: [] }) });
+    }
+  });
+
   it('completes an empty list at once, and streams progress then done', async () => {
     const { job_id } = await json<{ job_id: string }>(await callApi('/bulk/users', { body: { operation: 'enable', user_ids: [] } }));
     expect(await untilDone(job_id)).toMatchObject({ total: 0, processed: 0, failed: 0, failures: [] });
