@@ -196,7 +196,18 @@ describe('bulk_notify', () => {
       },
       { what: 'the bulk send to finish', timeoutMs: 20_000 },
     );
-    expect(progress).toMatchObject({ done: 20, total: 20, sent: 19, failed: 1 });
+    expect(progress).toMatchObject({
+      done: 20,
+      total: 20,
+      sent: 19,
+      failed: 1,
+      errors: [{ error: 'Forbidden: bot was blocked by the user', count: 1 }],
+      duration_seconds: expect.any(Number),
+    });
+    // From the kick to the last settled send: within the poll's bound.
+    const { duration_seconds } = progress as unknown as { duration_seconds: number };
+    expect(duration_seconds).toBeGreaterThanOrEqual(0);
+    expect(duration_seconds).toBeLessThan(20);
     for (const chat of chats) expect(await deliveries(chat)).toHaveLength(chat === blocked ? 0 : 1);
   });
 
