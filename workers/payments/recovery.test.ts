@@ -85,7 +85,9 @@ describe('a paid invoice is never lost', () => {
         .from(taskRunsTable)
         .where(like(taskRunsTable.idempotencyKey, `payment:${p.invoice_id}:after:%`)),
     );
-    expect(retried.map((r) => [r.idempotencyKey, r.status])).toEqual([[`payment:${p.invoice_id}:after:${first?.id}`, 'succeeded']]);
+    expect(retried.map((r) => r.idempotencyKey)).toEqual([`payment:${p.invoice_id}:after:${first?.id}`]);
+    // The payment completes before the run's last steps (the confirmation, the webhook log).
+    await runWithStatus(retried[0]?.id as string, 'succeeded');
     expect(await panelExpiry(panelUserId)).toBe(new Date(expireAt.getTime() + 30 * DAY).toISOString());
 
     // Another verification changes nothing: extended once, and the payer only ever heard "received".
@@ -97,7 +99,7 @@ describe('a paid invoice is never lost', () => {
     expect(told.map((d) => d.text?.includes('Payment received'))).toEqual([true]);
     expect((await payment(p.id)).status).toBe('completed');
     const [incident] = (await incidents(env).recent(20)).filter((i) => i.key.startsWith('task:process_payment_completion'));
-    expect(incident).toMatchObject({ severity: 'critical', occurrences: 1 });
+    expect(incident).toMatchObject({ severity: 'critical', occurrences: 1, resolvedAt: null });
   });
 
   it('completes a payment we expired unpaid when its invoice turns out paid', async () => {
