@@ -35,6 +35,7 @@ notify-payment-expired = ⌛ Your invoice for { $amount } { $asset } expired unp
 notify-expiry-reminder = ⏰ Your subscription ends in <b>{ $left }</b> ({ $expires }). Renew in the bot to stay connected.
 notify-subscription-expired = 🔒 Your subscription has ended and access is paused. Renew in the bot (/start → Renew) to reconnect.
 notify-renewal-invoice = 🔁 Your subscription ends within the hour. Pay { $amount } { $asset } to renew: { $url }
+notify-traffic-reset = 🔄 A new month: your traffic counter was reset to zero ({ $month }).
 bracket-7d = 7 days
 bracket-3d = 3 days
 bracket-24h = 24 hours

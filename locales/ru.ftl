@@ -35,6 +35,7 @@ notify-payment-expired = ⌛ Счёт на { $amount } { $asset } истёк н�
 notify-expiry-reminder = ⏰ Подписка закончится через <b>{ $left }</b> ({ $expires }). Продлите её в боте, чтобы не потерять доступ.
 notify-subscription-expired = 🔒 Подписка закончилась, доступ приостановлен. Продлите её в боте (/start → Продлить), чтобы подключиться снова.
 notify-renewal-invoice = 🔁 Подписка заканчивается в течение часа. Оплатите { $amount } { $asset } для продления: { $url }
+notify-traffic-reset = 🔄 Новый месяц: счётчик трафика обнулён ({ $month }).
 bracket-7d = 7 дней
 bracket-3d = 3 дня
 bracket-24h = 24 часа

@@ -19,7 +19,7 @@ export default {
       const config = getConfig(env);
       const api = createApi(config, env);
       if (batch.queue.endsWith('-broadcast-dlq')) await settleDeadRecipients(env, batch);
-      else if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api }, batch);
+      else if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api, env, registry: taskRegistry }, batch);
       else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
       else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
     } catch (err) {

@@ -2,50 +2,137 @@ import { DurableObject } from 'cloudflare:workers';
 
 /** An incident ends after an hour without a new occurrence; the next one opens a new incident. */
 export const INCIDENT_QUIET_MS = 3600_000;
+/** Incidents are forgotten a day after their last occurrence. */
+const KEEP_MS = 24 * INCIDENT_QUIET_MS;
+
+export type Severity = 'warning' | 'critical';
+const rank: Record<Severity, number> = { warning: 1, critical: 2 };
+
+/** What the ledger decided about one occurrence. */
+export interface Occurrence {
+  /** Tell the admins: a new incident, or one whose severity went up (`escalated`). */
+  alert: boolean;
+  escalated: boolean;
+  occurrences: number;
+  /** The incident's severity after this occurrence. */
+  severity: Severity;
+}
+
+export interface IncidentView {
+  key: string;
+  severity: Severity;
+  summary: string | null;
+  openedAt: number;
+  lastAt: number;
+  occurrences: number;
+  /** When it was resolved; null while open (or until it went quiet). */
+  resolvedAt: number | null;
+}
 
 /**
- * The ledger of critical failures (one object, `INCIDENTS.idFromName('incidents')`): each failure
- * is reported with a fingerprint, and only the first occurrence of an incident is alerted. It lives
- * in a Durable Object rather than Postgres because the failures it counts are often Postgres's own.
+ * The ledger of incidents (one object, `INCIDENTS.idFromName('incidents')`): every failure is reported
+ * with a key that names its cause (`outage:remnawave` for every job a panel outage kills, or the task
+ * and its error), and only the first occurrence is alerted, then once more if its severity rises from
+ * WARNING to CRITICAL, and once when it is resolved. It lives in a Durable Object rather than Postgres
+ * because the failures it counts are often Postgres's own.
+ *
+ * Storage (SQLite): `incidents(key primary key, severity, summary, opened_at, last_at, occurrences,
+ * resolved_at)`, times in ms since the epoch; rows go a day after their last occurrence.
  */
 export class IncidentObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    ctx.storage.sql.exec(`create table if not exists incidents (
+    const sql = ctx.storage.sql;
+    sql.exec(`create table if not exists incidents (
       key text primary key, opened_at integer not null, last_at integer not null, occurrences integer not null)`);
+    // Columns added after the first deploy: an object created by it has the table without them.
+    const columns = new Set(
+      sql
+        .exec<{ name: string }>('select name from pragma_table_info(?)', 'incidents')
+        .toArray()
+        .map((c) => c.name),
+    );
+    if (!columns.has('severity')) sql.exec(`alter table incidents add column severity text not null default 'critical'`);
+    if (!columns.has('summary')) sql.exec('alter table incidents add column summary text');
+    if (!columns.has('resolved_at')) sql.exec('alter table incidents add column resolved_at integer');
   }
 
-  /** Counts an occurrence of `key`; `alert` is true when it opens a new incident. */
-  report(key: string, now = Date.now()): { alert: boolean; occurrences: number } {
+  /**
+   * Counts an occurrence of `key`. `alert` is true when it opens an incident (none open, the last one
+   * resolved, or quiet for an hour) or raises an open one's severity.
+   */
+  report(key: string, now = Date.now(), severity: Severity = 'critical', summary?: string): Occurrence {
     const sql = this.ctx.storage.sql;
-    sql.exec('delete from incidents where last_at < ?', now - 24 * INCIDENT_QUIET_MS);
+    sql.exec('delete from incidents where last_at < ?', now - KEEP_MS);
     const row = sql
-      .exec<{ last_at: number; occurrences: number }>('select last_at, occurrences from incidents where key = ?', key)
-      .toArray()[0];
-    if (!row || now - row.last_at > INCIDENT_QUIET_MS) {
-      sql.exec(
-        'insert into incidents (key, opened_at, last_at, occurrences) values (?, ?, ?, 1) on conflict (key) do update set opened_at = ?, last_at = ?, occurrences = 1',
+      .exec<{ last_at: number; occurrences: number; severity: Severity; resolved_at: number | null }>(
+        'select last_at, occurrences, severity, resolved_at from incidents where key = ?',
         key,
-        now,
-        now,
+      )
+      .toArray()[0];
+    if (!row || row.resolved_at !== null || now - row.last_at > INCIDENT_QUIET_MS) {
+      sql.exec(
+        `insert into incidents (key, severity, summary, opened_at, last_at, occurrences, resolved_at) values (?, ?, ?, ?, ?, 1, null)
+         on conflict (key) do update set severity = excluded.severity, summary = excluded.summary, opened_at = excluded.opened_at,
+           last_at = excluded.last_at, occurrences = 1, resolved_at = null`,
+        key,
+        severity,
+        summary ?? null,
         now,
         now,
       );
-      return { alert: true, occurrences: 1 };
+      return { alert: true, escalated: false, occurrences: 1, severity };
     }
-    sql.exec('update incidents set last_at = ?, occurrences = occurrences + 1 where key = ?', now, key);
-    return { alert: false, occurrences: row.occurrences + 1 };
+    const escalated = rank[severity] > rank[row.severity];
+    const current = escalated ? severity : row.severity;
+    sql.exec(
+      'update incidents set last_at = ?, occurrences = occurrences + 1, severity = ?, summary = coalesce(?, summary) where key = ?',
+      now,
+      current,
+      escalated ? (summary ?? null) : null,
+      key,
+    );
+    return { alert: escalated, escalated, occurrences: row.occurrences + 1, severity: current };
+  }
+
+  /**
+   * Resolves the open incident of `key` if its last occurrence is at least `quietMs` old. Returns it
+   * when this call resolved it (tell the admins once), else null.
+   */
+  resolve(key: string, now = Date.now(), quietMs = 0): IncidentView | null {
+    const sql = this.ctx.storage.sql;
+    const row = this.#rows('where key = ? and resolved_at is null', key)[0];
+    if (!row || now - row.lastAt > INCIDENT_QUIET_MS || now - row.lastAt < quietMs) return null;
+    sql.exec('update incidents set resolved_at = ? where key = ?', now, key);
+    return { ...row, resolvedAt: now };
   }
 
   /** The incidents of the last day, latest first (for the console). */
-  recent(limit = 20): { key: string; openedAt: number; lastAt: number; occurrences: number }[] {
+  recent(limit = 20): IncidentView[] {
+    return this.#rows('order by last_at desc limit ?', limit);
+  }
+
+  #rows(clause: string, ...bindings: (string | number)[]): IncidentView[] {
     return this.ctx.storage.sql
-      .exec<{ key: string; opened_at: number; last_at: number; occurrences: number }>(
-        'select key, opened_at, last_at, occurrences from incidents order by last_at desc limit ?',
-        limit,
-      )
+      .exec<{
+        key: string;
+        severity: Severity;
+        summary: string | null;
+        opened_at: number;
+        last_at: number;
+        occurrences: number;
+        resolved_at: number | null;
+      }>(`select key, severity, summary, opened_at, last_at, occurrences, resolved_at from incidents ${clause}`, ...bindings)
       .toArray()
-      .map((r) => ({ key: r.key, openedAt: r.opened_at, lastAt: r.last_at, occurrences: r.occurrences }));
+      .map((r) => ({
+        key: r.key,
+        severity: r.severity,
+        summary: r.summary,
+        openedAt: r.opened_at,
+        lastAt: r.last_at,
+        occurrences: r.occurrences,
+        resolvedAt: r.resolved_at,
+      }));
   }
 }
 

@@ -22,6 +22,7 @@ const ConfigPatch = z.strictObject({
   subPublicDomain: z.url().optional(),
   requireProxyHeaders: z.boolean().optional(),
   deleteAfterListing: z.array(z.int()).optional(),
+  refuseIds: z.array(z.int()).optional(),
 });
 
 /** One seed, a list of seeds, or `{ users: [...] }` / `{ nodes: [...] }`. */
@@ -77,7 +78,7 @@ function seedList(key: 'users' | 'nodes', value: unknown): Array<Record<string, 
  * Answers `/__control/*` (no auth):
  * - `GET users` → `{ users }` with statuses refreshed; `POST users` (seed | seed[] | `{ users }`) → `{ users }` as stored
  * - `GET nodes` → `{ nodes }`; `POST nodes` (seed | seed[] | `{ nodes }`) → `{ nodes }`
- * - `GET config` → the options; `POST config` (token, latencyMs, failNext, down, subPublicDomain, requireProxyHeaders) → `{ ok, options }`
+ * - `GET config` → the options; `POST config` (token, latencyMs, failNext, down, expiryLagMs, subPublicDomain, requireProxyHeaders, deleteAfterListing, refuseIds) → `{ ok, options }`
  * - `GET calls?since_seq=&method=&path=` → `{ calls }`
  * - `POST webhooks` `{ url, secret, event, userId | nodeUuid, meta? }` → the delivery `{ status, body, payload, signature }`
  * - `POST reset` → `{ ok: true }`

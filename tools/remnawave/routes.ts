@@ -130,6 +130,10 @@ function findUser(state: State, match: (user: PanelUser) => boolean): Outcome {
   return user ? ok(user) : { error: ERRORS.GET_USER_BY_UNIQUE_FIELDS_NOT_FOUND };
 }
 
+/** What a bulk route answers when it names a user of `refuseIds`. */
+const REFUSED: ErrorDef = { code: 'A400', message: 'Bulk request refused: it names a user the panel will not change', httpCode: 400 };
+const refuses = (state: State, ids: number[]) => ids.some((id) => state.settings.refuseIds.includes(id));
+
 /** Routes in the panel's matching order: literal paths before `:userId`. */
 export const ROUTES: Route[] = [
   route(GetUsersStreamCommand, (state, { query }) => {
@@ -157,10 +161,12 @@ export const ROUTES: Route[] = [
   }),
   route(BulkUpdateUsersCommand, (state, { body }) => {
     if (body.fields.status === 'EXPIRED' || body.fields.status === 'LIMITED') return { error: ERRORS.INVALID_USER_STATUS_ERROR };
+    if (refuses(state, body.userIds)) return { error: REFUSED };
     forUsers(state, body.userIds, (user) => applyChanges(user, body.fields));
     return { status: 202 };
   }),
   route(BulkResetTrafficUsersCommand, (state, { body }) => {
+    if (refuses(state, body.userIds)) return { error: REFUSED };
     forUsers(state, body.userIds, (user) => resetTraffic(user));
     return { status: 202 };
   }),
@@ -169,6 +175,7 @@ export const ROUTES: Route[] = [
     return { status: 204 };
   }),
   route(BulkDeleteUsersCommand, (state, { body }) => {
+    if (refuses(state, body.userIds)) return { error: REFUSED };
     for (const id of body.userIds) state.users.delete(id);
     return { status: 204 };
   }),

@@ -50,6 +50,11 @@ export interface RemnawaveStandInOptions {
    * delete them: whoever acts on that listing finds them gone (404). Default none.
    */
   deleteAfterListing: number[];
+  /**
+   * Users (ids) the bulk routes refuse: a bulk request naming any of them answers 400 (`A400`) and
+   * changes nobody, as a panel refuses a batch with one bad entry. Default none.
+   */
+  refuseIds: number[];
 }
 
 /** One request under /api (or anything outside /__control/), whatever its outcome. */
@@ -113,6 +118,7 @@ export function createState(opts: Partial<RemnawaveStandInOptions>): State {
       subPublicDomain: 'https://sub.stand-in.test',
       requireProxyHeaders: false,
       deleteAfterListing: [],
+      refuseIds: [],
     },
     seeds: { users: opts.users ?? [], nodes: opts.nodes ?? [] },
     users: new Map(),
@@ -136,6 +142,7 @@ export function configure(state: State, patch: Partial<RemnawaveStandInOptions>)
   if (patch.subPublicDomain !== undefined) s.subPublicDomain = patch.subPublicDomain.replace(/\/+$/, '');
   if (patch.requireProxyHeaders !== undefined) s.requireProxyHeaders = patch.requireProxyHeaders;
   if (patch.deleteAfterListing !== undefined) s.deleteAfterListing = [...patch.deleteAfterListing];
+  if (patch.refuseIds !== undefined) s.refuseIds = [...patch.refuseIds];
 }
 
 /** After a users listing: the users set to vanish (`deleteAfterListing`) are deleted, once. */
@@ -149,6 +156,7 @@ export function reset(state: State): void {
   state.calls.length = 0;
   state.settings.failNext = null;
   state.settings.deleteAfterListing = [];
+  state.settings.refuseIds = [];
   state.settings.down = false;
   state.users.clear();
   state.nodes.clear();

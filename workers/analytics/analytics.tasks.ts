@@ -1,19 +1,21 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
-import { auditLogsTable, paymentDailyStatsTable } from '../payments/payments.schema';
-import { defineTask } from '../tasks/task';
+import { revenueBetween } from '../payments/payments.repo';
+import { auditLogsTable } from '../payments/payments.schema';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { usersTable } from '../users/users.schema';
 import { bandwidthHourlyTable, bandwidthSnapshotsTable, dailyStatsTable } from './analytics.schema';
 
-/** The seed's analytics policy: one try, a failure is skipped (the next run comes). */
-const once = { maxAttempts: 1, backoffSeconds: [60] };
+/** The seed's analytics policy: one retry at once, then skipped (the next run comes). */
+const analytics = { retry: seedPolicies.analytics, onExhausted: 'skip' } as const;
 
 /** Every 5 minutes: one snapshot per node, with the bytes it carried since its previous one. */
 export const collectBandwidthTask = defineTask({
   name: 'collect_bandwidth',
   args: z.object({}).strict(),
-  retry: once,
+  ...analytics,
+  requires: ['panel'],
   handler: async ({ db, config }) => {
     const nodes = await remnawave(config).nodes();
     if (!nodes.length) return { nodes: 0 };
@@ -43,7 +45,7 @@ export const collectBandwidthTask = defineTask({
 export const aggregateBandwidthTask = defineTask({
   name: 'aggregate_bandwidth',
   args: z.object({ hour: z.iso.datetime({ offset: true }).optional() }).strict(),
-  retry: once,
+  ...analytics,
   handler: async ({ args, db }) => {
     const hour = args.hour ?? new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();
     const s = bandwidthSnapshotsTable;
@@ -64,28 +66,32 @@ export const aggregateBandwidthTask = defineTask({
   },
 });
 
-/** Daily at 00:05 UTC: yesterday's figures into `daily_stats` (kept 90 days). */
+/**
+ * Daily at 00:05 UTC: yesterday's figures into `daily_stats` (kept 90 days). Revenue is summed from
+ * `payments` here: `payment_daily_stats` is written at 00:30, after this runs.
+ */
 export const dailyStatsTask = defineTask({
   name: 'daily_stats',
   args: z.object({ day: z.iso.date().optional() }).strict(),
-  retry: once,
+  ...analytics,
   handler: async ({ args, db, config }) => {
     const day = args.day ?? new Date(Date.now() - 86_400_000).toISOString().slice(0, 10);
     const byStatus: Record<string, number> = {};
     if (config.REMNAWAVE_URL) for (const u of await remnawave(config).allUsers()) byStatus[u.status] = (byStatus[u.status] ?? 0) + 1;
     const [row] = (
-      await db.execute<{ new_users: number; bandwidth: string; operations: number; revenue: unknown }>(sql`
+      await db.execute<{ new_users: number; bandwidth: string; operations: number }>(sql`
         select
           (select count(*)::int from ${usersTable} where created_at >= ${day}::date and created_at < ${day}::date + 1) as new_users,
           (select coalesce(sum(sum_bytes), 0)::text from ${bandwidthHourlyTable} where hour >= ${day}::date and hour < ${day}::date + 1) as bandwidth,
-          (select count(*)::int from ${auditLogsTable} where created_at >= ${day}::date and created_at < ${day}::date + 1) as operations,
-          (select stats from ${paymentDailyStatsTable} where day = ${day}::date) as revenue`)
+          (select count(*)::int from ${auditLogsTable} where created_at >= ${day}::date and created_at < ${day}::date + 1) as operations`)
     ).rows;
+    const start = new Date(`${day}T00:00:00Z`);
+    const revenue = await revenueBetween(db, start, new Date(start.getTime() + 86_400_000));
     const stats = {
       users_by_status: byStatus,
       new_users: row?.new_users ?? 0,
       bandwidth_bytes: Number(row?.bandwidth ?? 0),
-      revenue: row?.revenue ?? null,
+      revenue,
       admin_operations: row?.operations ?? 0,
     };
     await db

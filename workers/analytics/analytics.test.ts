@@ -3,6 +3,10 @@ import { env } from 'cloudflare:workers';
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
+import worker from '../index';
+import type { Revenue } from '../payments/payments.repo';
+import { paymentsTable } from '../payments/payments.schema';
+import { taskRunsTable } from '../tasks/tasks.schema';
 import { withTestDb } from '../testing/db';
 import { callApi, json } from '../testing/http';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
@@ -65,7 +69,10 @@ describe('daily stats and the dashboard', () => {
     };
     expect((await fetch(`${panel}/__control/users`, { method: 'POST', body: JSON.stringify(panelUser) })).ok).toBe(true);
     const result = await run('daily_stats', { day });
-    expect(result).toMatchObject({ day, stats: { new_users: 2, bandwidth_bytes: 0, revenue: null, admin_operations: 0 } });
+    expect(result).toMatchObject({
+      day,
+      stats: { new_users: 2, bandwidth_bytes: 0, revenue: { count: 0, revenue: {}, by_plan: {}, by_method: {} }, admin_operations: 0 },
+    });
     // A day past the 90 kept is removed by the same run.
     await withTestDb((db) => db.insert(dailyStatsTable).values({ day: '2000-01-01', stats: {} }).onConflictDoNothing());
     await run('daily_stats', { day });
@@ -73,6 +80,41 @@ describe('daily stats and the dashboard', () => {
     expect((result.stats as { users_by_status: Record<string, number> }).users_by_status.ACTIVE).toBeGreaterThanOrEqual(1);
     const [row] = await withTestDb((db) => db.select().from(dailyStatsTable).where(eq(dailyStatsTable.day, day)));
     expect(row?.stats).toMatchObject({ new_users: 2 });
+  });
+
+  it("stores yesterday's real revenue when its cron fires at 00:05, before daily_financial_stats at 00:30", async () => {
+    const today = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate());
+    const yesterdayNoon = new Date(today - 12 * 3600_000);
+    const base = 3_000_000_000 + Math.floor(Math.random() * 1_000_000) * 10;
+    const paid = (i: number, plan: string, amount: string, asset: string) => ({
+      invoiceId: base + i,
+      remnawaveUserId: 1,
+      plan: `${plan}-${base}`,
+      days: 30,
+      amount,
+      asset,
+      status: 'completed' as const,
+      completedAt: yesterdayNoon,
+    });
+    await withTestDb((db) =>
+      db.insert(paymentsTable).values([paid(0, 'month', '5', 'USDT'), paid(1, 'year', '45', 'USDT'), paid(2, 'month', '1.5', 'TON')]),
+    );
+    const scheduledTime = today + 5 * 60_000;
+    await worker.scheduled({ cron: '5 0 * * *', scheduledTime, noRetry: () => {} } as ScheduledController, env);
+    const key = `cron:daily_stats:${new Date(scheduledTime).toISOString()}`;
+    const [kicked] = await withTestDb((db) => db.select().from(taskRunsTable).where(eq(taskRunsTable.idempotencyKey, key)));
+    const run = await runWithStatus(kicked?.id as string, 'succeeded');
+    const revenue = (run.result as { stats: { revenue: Revenue } }).stats.revenue;
+    // Only this test completes payments yesterday: the figures are exactly its three.
+    expect(revenue).toEqual({
+      count: 3,
+      revenue: { TON: 1.5, USDT: 50 },
+      by_plan: {
+        [`month-${base}`]: { count: 2, revenue: { TON: 1.5, USDT: 5 } },
+        [`year-${base}`]: { count: 1, revenue: { USDT: 45 } },
+      },
+      by_method: { cryptobot: { count: 3, revenue: { TON: 1.5, USDT: 50 } } },
+    });
   });
 
   it('aggregates the previous hour and yesterday when no time is given', async () => {

@@ -3,7 +3,7 @@ import { ServiceError } from '../clients/http';
 import { PANEL_BULK_LIMIT, remnawave } from '../clients/remnawave';
 import { errorMessage } from '../core/logger';
 import { notifyRequester } from '../core/telegram';
-import { defineTask, type Progress } from '../tasks/task';
+import { defineTask, type Progress, seedPolicies } from '../tasks/task';
 
 export const bulkOperations = ['disable', 'enable', 'reset_traffic', 'delete'] as const;
 export type BulkOperation = (typeof bulkOperations)[number];
@@ -28,13 +28,15 @@ const MAX_LISTED = 1000;
 /**
  * A bulk operation on panel users: ids deduplicated, ids the panel does not have failed as "user not
  * found", the rest sent through the panel's bulk routes in chunks of `BULK_BATCH_SIZE` (≤ 500), with
- * progress after each chunk. A chunk the panel refuses fails with its reason and the job goes on;
- * the admin who asked gets a summary in Telegram. No retries of the job: the failures are the report.
+ * progress after each chunk. A chunk the panel refuses is tried again user by user, so one bad user
+ * fails alone with its reason and the others go through (the seed: log it and continue); the admin
+ * who asked gets a summary in Telegram. No retries of the job: the failures are the report.
  */
 export const bulkUserOperationTask = defineTask({
   name: 'bulk_user_operation',
   args: bulkArgs,
-  retry: { maxAttempts: 1, backoffSeconds: [60] },
+  retry: seedPolicies.bulk,
+  requires: ['panel'],
   timeoutSeconds: 900,
   handler: async ({ args, api, config, log, progress, signal }) => {
     const ids = [...new Set(args.user_ids)];
@@ -49,19 +51,32 @@ export const bulkUserOperationTask = defineTask({
       const present = ids.filter((id) => known.has(id));
       for (const id of ids) if (!known.has(id)) fail(id, 'user not found');
       const size = Math.min(config.BULK_BATCH_SIZE, PANEL_BULK_LIMIT);
+      const apply = (ids: number[]) =>
+        args.operation === 'disable'
+          ? panel.bulkUpdate(ids, { status: 'DISABLED' })
+          : args.operation === 'enable'
+            ? panel.bulkUpdate(ids, { status: 'ACTIVE' })
+            : args.operation === 'reset_traffic'
+              ? panel.bulkResetTraffic(ids)
+              : panel.bulkDelete(ids);
+      const reasonOf = (err: unknown) => (err instanceof ServiceError ? err.message : errorMessage(err));
       for (let i = 0; i < present.length; i += size) {
         // Timed out: the run is over, and no chunk is sent after it (another try may own the run).
         signal.throwIfAborted();
         const chunk = present.slice(i, i + size);
         try {
-          if (args.operation === 'disable') await panel.bulkUpdate(chunk, { status: 'DISABLED' });
-          else if (args.operation === 'enable') await panel.bulkUpdate(chunk, { status: 'ACTIVE' });
-          else if (args.operation === 'reset_traffic') await panel.bulkResetTraffic(chunk);
-          else await panel.bulkDelete(chunk);
+          await apply(chunk);
           state.processed += chunk.length;
         } catch (err) {
-          const reason = err instanceof ServiceError ? err.message : errorMessage(err);
-          for (const id of chunk) fail(id, reason);
+          log.warn('bulk_chunk_refused', { operation: args.operation, ids: chunk.length, error: reasonOf(err) });
+          for (const id of chunk) {
+            try {
+              await apply([id]);
+              state.processed++;
+            } catch (one) {
+              fail(id, reasonOf(one));
+            }
+          }
         }
         state.done = state.processed + state.failed;
         state.note = `${state.processed} done, ${state.failed} failed of ${state.total}`;

@@ -1,5 +1,11 @@
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { getConfig } from '../core/config';
+import { createDb } from '../core/db';
+import { createApi } from '../core/telegram';
+import { taskRegistry } from '../registry';
+import { runTry } from '../tasks/runner';
+import { setProgress } from '../tasks/tasks.repo';
 import { callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { storedRun } from '../testing/runs';
@@ -80,6 +86,58 @@ describe('bulk user operations', () => {
     expect(summary.text).toContain('490 of 500 users done, 10 failed');
     const progress = (await storedRun(job_id))?.progress as { processed: number } | null;
     expect(progress?.processed).toBeGreaterThan(0);
+  });
+
+  it('goes on user by user when the panel refuses a chunk: only the refused user fails', async () => {
+    const ids = await seedPanelUsers(120);
+    const bad = ids[70] as number;
+    await fetch(`${panel}/__control/config`, { method: 'POST', body: JSON.stringify({ refuseIds: [bad] }) });
+    try {
+      const res = await callApi('/bulk/users', { body: { operation: 'disable', user_ids: ids } });
+      const done = await untilDone((await json<{ job_id: string }>(res)).job_id);
+      expect(done).toMatchObject({ total: 120, processed: 119, failed: 1 });
+      expect(done.failures).toEqual([{ id: bad, reason: expect.stringContaining('HTTP 400') }]);
+      const after = new Map(
+        ((await (await fetch(`${panel}/__control/users`)).json()) as { users: { id: number; status: string }[] }).users.map((u) => [
+          u.id,
+          u.status,
+        ]),
+      );
+      expect(ids.filter((id) => after.get(id) === 'DISABLED')).toEqual(ids.filter((id) => id !== bad));
+      expect(after.get(bad)).toBe('ACTIVE');
+    } finally {
+      await fetch(`${panel}/__control/config`, { method: 'POST', body: JSON.stringify({ refuseIds: [] }) });
+    }
+  });
+
+  it('goes on without progress when its progress cannot be written (the store is unreachable)', async () => {
+    const ids = await seedPanelUsers(60);
+    const config = getConfig(env);
+    // A real handle to a database that does not answer: every progress write fails.
+    const unreachable = createDb({ ...config, DATABASE_URL: 'postgres://nobody:x@127.0.0.1:9/none' });
+    const warnings = vi.spyOn(console, 'warn');
+    const id = crypto.randomUUID();
+    const args = { operation: 'reset_traffic', user_ids: ids, requested_by: admin };
+    const outcome = await runTry(
+      {
+        registry: taskRegistry,
+        config,
+        env,
+        api: createApi(config, env),
+        kick: () => async () => ({ id: 'none' }),
+        saveProgress: (runId, p) => setProgress(unreachable, runId, p),
+      },
+      { id, name: 'bulk_user_operation', attempts: 1, max_attempts: 1, correlation_id: 'degraded' },
+      { id, name: 'bulk_user_operation', args, attempt: 1, correlation_id: 'degraded', enqueued_at: Date.now() },
+    );
+    expect(outcome).toMatchObject({ status: 'succeeded', result: { total: 60, processed: 60, failed: 0 } });
+    const lost = warnings.mock.calls.map(([l]) => String(l)).filter((l) => l.includes('"progress_not_saved"'));
+    warnings.mockRestore();
+    // Both chunks' writes failed, each was logged, and the job went on to the end.
+    expect(lost.map((l) => JSON.parse(l))).toEqual([
+      expect.objectContaining({ level: 'warn', task: 'bulk_user_operation', run_id: id, done: 50, total: 60 }),
+      expect.objectContaining({ level: 'warn', task: 'bulk_user_operation', run_id: id, done: 60, total: 60 }),
+    ]);
   });
 
   it('completes an empty list at once, and streams progress then done', async () => {

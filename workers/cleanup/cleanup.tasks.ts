@@ -5,7 +5,7 @@ import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { notificationQueueTable } from '../notifications/notifications.schema';
 import { auditLogsTable, webhookLogsTable } from '../payments/payments.schema';
-import { defineTask } from '../tasks/task';
+import { defineTask, seedPolicies } from '../tasks/task';
 
 const BATCH = 1000;
 
@@ -22,9 +22,6 @@ export async function deleteInBatches(db: Db, table: PgTable, where: SQL): Promi
   }
 }
 
-/** The seed's cleanup policy: 2 tries, 5 minutes apart (a failure is only logged). */
-const retry = { maxAttempts: 2, backoffSeconds: [300] };
-
 /**
  * A retention job: deletes the rows of `table` older than `days(config)` days (and matching `also`),
  * 1,000 per statement, and logs how many went.
@@ -33,7 +30,9 @@ function retentionTask(name: string, table: PgTable & { createdAt: AnyPgColumn }
   return defineTask({
     name,
     args: z.object({}).strict(),
-    retry,
+    // The seed's cleanup policy: 2 retries, 5 minutes apart; then a warning in the log.
+    retry: seedPolicies.cleanup,
+    onExhausted: 'warn',
     timeoutSeconds: 600,
     handler: async ({ db, config, log }) => {
       const retention = days(config);

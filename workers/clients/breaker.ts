@@ -49,9 +49,12 @@ export class CircuitBreaker {
 
 export class CircuitOpenError extends Error {
   override readonly name = 'CircuitOpenError';
+  /** The service whose breaker is open (its outage is the cause of this failure). */
+  readonly service: string;
   readonly until: number;
   constructor(service: string, until: number) {
     super(`${service} is unavailable (circuit open until ${new Date(until).toISOString()})`);
+    this.service = service;
     this.until = until;
   }
 }

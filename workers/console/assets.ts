@@ -49,7 +49,8 @@ pre { overflow: auto; font-size: .8rem; }
 `;
 
 export const consoleJs = `'use strict';
-// Live campaign progress: each element with data-events follows its campaign's server-sent events.
+// Live campaign progress: each element with data-events follows its campaign's server-sent events
+// (the operations page's cards follow the dashboard's the same way: their data-field values).
 // Browsers keep at most 6 connections per host, so at most 4 streams are opened per page.
 (() => {
   const HISTORY = 120;

@@ -4,6 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
+import { type Capability, capabilities, capabilityTable } from '../core/capabilities';
 import { AppError, type ErrorBody, onError } from '../core/errors';
 import { type AppEnv, limitBody } from '../core/http';
 import { errorMessage } from '../core/logger';
@@ -267,6 +268,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       // The API's streams, passed through: the browser's EventSource sends the session cookie, not a token.
       .get('/campaigns/:id{[0-9a-f-]{36}}/events', (c) => passThrough(c, `/campaigns/${c.req.param('id')}/events`))
       .get('/bulk/:id{[0-9a-f-]{36}}/events', (c) => passThrough(c, `/bulk/${c.req.param('id')}/events`))
+      .get('/dashboard/events', (c) => passThrough(c, '/dashboard/events'))
       .post('/campaigns/:id{[0-9a-f-]{36}}/preview', async (c) => {
         const id = c.req.param('id');
         const form = await c.req.parseBody();
@@ -367,7 +369,11 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
       part('exports', runs('export_data'), []),
       part('incidents', async (): Promise<OperationsData['incidents']> => [...(await incidents(c.env).recent(20))], []),
     ]);
-    return { dashboard, nodes, history, services, alerts, bulk, exports, incidents: recentIncidents, problems };
+    const on = capabilities(c.var.config);
+    const off = Object.entries(capabilityTable)
+      .filter(([name]) => !on[name as Capability])
+      .map(([capability, t]) => ({ capability, variable: t.variable, what: t.what }));
+    return { dashboard, nodes, history, services, alerts, bulk, exports, incidents: recentIncidents, problems, off };
   }
 }
 

@@ -1,9 +1,11 @@
+import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { eq, inArray, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { createApp } from '../app';
 import { campaignsTable } from '../campaigns/campaigns.schema';
+import worker from '../index';
 import { nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
 import { taskRegistry } from '../registry';
 import { anomaliesTable } from '../reports/reports.schema';
@@ -106,6 +108,11 @@ describe('web console', () => {
       if (route === 'POST /admin/logout') continue; // it would end this session
       expect(path, route).not.toMatch(/[{}]/);
       const res = await browser.fetch(path, { method, form: method === 'POST' ? { _csrf: csrf } : undefined });
+      // A live stream (the dashboard's) never ends: reaching its handler is the answer.
+      if (res.headers.get('content-type')?.includes('text/event-stream')) {
+        await res.body?.cancel();
+        continue;
+      }
       const body = await res.text();
       expect(body, route).not.toContain('no route for');
     }
@@ -349,6 +356,24 @@ describe('web console', () => {
     expect(refusal).toContain('href="/admin/campaigns"');
   });
 
+  it('says on the operations page which capabilities are switched off', async () => {
+    const browser = new Browser();
+    await browser.signIn();
+    const cookie = [...browser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const ctx = createExecutionContext();
+    const res = await worker.fetch(
+      new Request('https://flarecast.test/admin/operations', { headers: { cookie, accept: 'text/html', 'cf-connecting-ip': browser.ip } }),
+      { ...env, REMNAWAVE_URL: '', CRYPTOBOT_TOKEN: '' },
+      ctx,
+    );
+    await waitOnExecutionContext(ctx);
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    const off = /<section data-off[^>]*>([\s\S]*?)<\/section>/.exec(html)?.[1] ?? '';
+    expect([...off.matchAll(/<code>([A-Z_]+)<\/code>/g)].map((m) => m[1])).toEqual(['REMNAWAVE_URL', 'CRYPTOBOT_TOKEN']);
+    expect(off).toContain('its jobs are skipped');
+  });
+
   it('shows operations and the API reference of every /api route', async () => {
     const browser = new Browser();
     await browser.signIn();
@@ -375,7 +400,9 @@ describe('web console', () => {
       const html = await ops.text();
       for (const heading of ['Online users', 'Nodes', 'Services and alerts', 'Incidents', 'Bulk jobs', 'Exports'])
         expect(html).toContain(heading);
-      expect(html).toMatch(new RegExp(`2×</span> GET /x: <b>TypeError</b> ${tag}`));
+      expect(html).toMatch(new RegExp(`2×</span> <b>CRITICAL</b> GET /x: <b>TypeError</b> ${tag}`));
+      // Everything is configured here: nothing is switched off.
+      expect(html).not.toContain('data-off');
       expect(html).toContain(`node-${tag}</td><td><span class="badge offline">offline</span> CRITICAL`);
       expect(html).toContain(`node-${tag}: new → online (poll)`);
       expect(html).toContain(`node-${tag}: online → offline (webhook)`);

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { deleteInBatches } from '../cleanup/cleanup.tasks';
 import type { Db } from '../core/db';
 import { sha256Hex } from '../core/secrets';
-import { defineTask } from '../tasks/task';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { type ConsoleSession, consoleSessionsTable } from './console.schema';
 
 /** A console sign-in lasts 12 hours; then the admin signs in again. */
@@ -58,7 +58,8 @@ export async function closeSession(db: Db, token: string): Promise<void> {
 export const cleanupConsoleSessionsTask = defineTask({
   name: 'cleanup_console_sessions',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  retry: seedPolicies.cleanup,
+  onExhausted: 'warn',
   timeoutSeconds: 300,
   handler: async ({ db, log }) => {
     const removed = await deleteInBatches(db, consoleSessionsTable, lt(consoleSessionsTable.expiresAt, new Date()));

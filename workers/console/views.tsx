@@ -415,6 +415,7 @@ export interface OperationsData {
     bandwidth_bytes_5m: number;
     active_servers: number;
     servers: number;
+    last_event?: string | null;
     errors?: string[];
   } | null;
   nodes: { uuid: string; name: string; status: string; since: Date; checkedAt: Date; escalated: boolean }[];
@@ -423,10 +424,12 @@ export interface OperationsData {
   alerts: { kind: string; active: boolean; value: number | null; changedAt: Date }[];
   bulk: RunView[];
   exports: RunView[];
-  /** Critical failures of the last day (`where|type|message`), each alerted once. */
-  incidents: { key: string; openedAt: number; lastAt: number; occurrences: number }[];
+  /** Incidents of the last day (`outage:<service>`, or `where|type|message`), each alerted once. */
+  incidents: { key: string; severity: string; openedAt: number; lastAt: number; occurrences: number; resolvedAt: number | null }[];
   /** Parts that could not be read (the others still show). */
   problems: string[];
+  /** Optional capabilities that are not configured: their jobs are skipped, not failing. */
+  off: { capability: string; variable: string; what: string }[];
 }
 
 const when = (d: Date | string) => (typeof d === 'string' ? d : d.toISOString()).slice(0, 19).replace('T', ' ');
@@ -435,11 +438,23 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
   <Layout title="Operations" page="operations" csrf={csrf}>
     <h1>Operations</h1>
     {d.problems.length > 0 && <p class="error">Could not read: {d.problems.join('; ')}</p>}
+    {d.off.length > 0 && (
+      <section data-off>
+        <h2>Switched off</h2>
+        <ul class="plain">
+          {d.off.map((o) => (
+            <li>
+              <span class="badge maintenance">off</span> {o.what} — set <code>{o.variable}</code> to turn it on; its jobs are skipped
+            </li>
+          ))}
+        </ul>
+      </section>
+    )}
     {d.dashboard && (
-      <section class="cards">
+      <section class="cards" data-events="/admin/dashboard/events">
         <div class="card">
           <small>Online users</small>
-          <b>{d.dashboard.online_users}</b>
+          <b data-field="online_users">{d.dashboard.online_users}</b>
         </div>
         <div class="card">
           <small>Bandwidth, last 5 min</small>
@@ -448,8 +463,12 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
         <div class="card">
           <small>Active servers</small>
           <b>
-            {d.dashboard.active_servers} / {d.dashboard.servers}
+            <span data-field="active_servers">{d.dashboard.active_servers}</span> / <span data-field="servers">{d.dashboard.servers}</span>
           </b>
+        </div>
+        <div class="card">
+          <small>Latest node change (live)</small>
+          <b data-field="last_event">{d.dashboard.last_event ?? '—'}</b>
         </div>
         <div class="card">
           <small>Snapshot at</small>
@@ -514,9 +533,12 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
         const [where, type, ...message] = i.key.split('|');
         return (
           <li>
-            <span class="badge offline">{i.occurrences}×</span> {where}: <b>{type}</b> {message.join('|')}{' '}
+            <span class="badge offline">{i.occurrences}×</span> <b>{i.severity.toUpperCase()}</b> {where}
+            {type ? ': ' : ''}
+            <b>{type}</b> {message.join('|')}{' '}
             <small>
               first {when(new Date(i.openedAt))}, last {when(new Date(i.lastAt))}
+              {i.resolvedAt ? `, resolved ${when(new Date(i.resolvedAt))}` : ''}
             </small>
           </li>
         );

@@ -1,5 +1,5 @@
 import { env } from 'cloudflare:workers';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ConfigError, getConfig } from './config';
 import { createLogger, errorMessage } from './logger';
 import { redact, registerSecrets } from './redact';
@@ -22,7 +22,31 @@ describe('configuration', () => {
       RESULT_TTL_SECONDS: 3600,
       ADMIN_TELEGRAM_IDS: [],
       BOT_USERNAME: 'flarecast_bot',
+      LOG_LEVEL: 'info',
     });
+  });
+
+  it('writes only lines at or above LOG_LEVEL (the seed spells it WARNING too), and names a bad one', () => {
+    const lines: string[] = [];
+    const capture = (line: unknown) => void lines.push(JSON.parse(String(line)).event as string);
+    const spies = [vi.spyOn(console, 'log'), vi.spyOn(console, 'warn'), vi.spyOn(console, 'error')].map((s) =>
+      s.mockImplementation(capture),
+    );
+    try {
+      expect(parse({ ...valid, LOG_LEVEL: 'WARNING' }).LOG_LEVEL).toBe('warn');
+      const log = createLogger('level-test');
+      log.debug('a_debug');
+      log.info('an_info');
+      log.warn('a_warning');
+      log.error('an_error');
+      expect(parse({ ...valid, LOG_LEVEL: 'debug' }).LOG_LEVEL).toBe('debug');
+      log.debug('a_debug_now');
+      expect(lines).toEqual(['a_warning', 'an_error', 'a_debug_now']);
+    } finally {
+      for (const s of spies) s.mockRestore();
+      getConfig(env);
+    }
+    expect(() => parse({ ...valid, LOG_LEVEL: 'loud' })).toThrow(/LOG_LEVEL/);
   });
 
   it('parses the admin id list and numbers', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type LogLevel, setLogLevel } from './logger';
 import { registerSecrets } from './redact';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -57,7 +58,7 @@ const configSchema = z.object({
   TELEGRAM_PACE: z.coerce.number().min(0.5).max(1).default(0.96),
   /** How long a finished task run is kept, in seconds. Default 3600 */
   RESULT_TTL_SECONDS: positiveInt(3600),
-  /** Tries of a queued notification before it is `failed`. Default 5 */
+  /** Retries of a queued notification after its first try before it is `failed`. Default 5 */
   NOTIFICATION_MAX_RETRIES: positiveInt(5),
   /** Notifications one `process_notifications` run claims. Default 50 */
   NOTIFICATION_BATCH_SIZE: z.coerce.number().int().min(1).max(500).default(50),
@@ -78,6 +79,13 @@ const configSchema = z.object({
   CRYPTOBOT_TOKEN: optionalSecret(),
   /** Crypto Pay API root. Default https://pay.crypt.bot/api */
   CRYPTOBOT_API_URL: z.url().default('https://pay.crypt.bot/api'),
+  /** Lowest level written to the log: debug, info, warn (or warning), error, in any case. Default info */
+  LOG_LEVEL: z
+    .string()
+    .default('info')
+    .transform((v) => v.toLowerCase().replace(/^warning$/, 'warn'))
+    .pipe(z.enum(['debug', 'info', 'warn', 'error']))
+    .transform((v): LogLevel => v),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -92,7 +100,10 @@ const cache = new WeakMap<object, Config>();
 /** Parses the environment once per isolate and env object; throws `ConfigError` naming each bad variable. */
 export function getConfig(env: Env): Config {
   const hit = cache.get(env);
-  if (hit) return hit;
+  if (hit) {
+    setLogLevel(hit.LOG_LEVEL);
+    return hit;
+  }
   const parsed = configSchema.safeParse(emptyToUndefined(env));
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
@@ -110,6 +121,7 @@ export function getConfig(env: Env): Config {
     config.METRICS_TOKEN,
   ]);
   cache.set(env, config);
+  setLogLevel(config.LOG_LEVEL);
   return config;
 }
 

@@ -45,7 +45,7 @@ describe('critical failures reach the admins once per incident', () => {
     await poll(async () => ((await alertsAbout(`${tag}: queue`)).every((n) => n === 1) ? true : undefined), { what: 'the second alert' });
     expect(await alertsAbout(`${tag}: db`)).toEqual([1, 1]);
     const [alert] = (await deliveries(admins[0])).filter((d) => d.text?.includes(`${tag}: db`));
-    expect(alert?.text).toContain('Critical failure in GET /boom/:kind/:ms');
+    expect(alert?.text).toContain('CRITICAL: unhandled failure in GET /boom/:kind/:ms');
     expect(alert?.text).toMatch(/Correlation id: [0-9a-f-]{36}/);
   });
 
@@ -69,10 +69,38 @@ describe('critical failures reach the admins once per incident', () => {
     const key = `test|Error|${crypto.randomUUID()}`;
     const ledger = incidents(env);
     const t0 = Date.now();
-    expect(await ledger.report(key, t0)).toEqual({ alert: true, occurrences: 1 });
-    expect(await ledger.report(key, t0 + 1000)).toEqual({ alert: false, occurrences: 2 });
-    expect(await ledger.report(key, t0 + 1000 + INCIDENT_QUIET_MS)).toEqual({ alert: false, occurrences: 3 });
-    expect(await ledger.report(key, t0 + 1001 + 2 * INCIDENT_QUIET_MS + 1)).toEqual({ alert: true, occurrences: 1 });
+    const critical = { escalated: false, severity: 'critical' };
+    expect(await ledger.report(key, t0)).toEqual({ alert: true, occurrences: 1, ...critical });
+    expect(await ledger.report(key, t0 + 1000)).toEqual({ alert: false, occurrences: 2, ...critical });
+    expect(await ledger.report(key, t0 + 1000 + INCIDENT_QUIET_MS)).toEqual({ alert: false, occurrences: 3, ...critical });
+    expect(await ledger.report(key, t0 + 1001 + 2 * INCIDENT_QUIET_MS + 1)).toEqual({ alert: true, occurrences: 1, ...critical });
+  });
+
+  it('alerts a WARNING once, its escalation to CRITICAL once, and its resolution once', async () => {
+    const key = `outage:test-${crypto.randomUUID()}`;
+    const ledger = incidents(env);
+    const t0 = Date.now();
+    expect(await ledger.report(key, t0, 'warning')).toEqual({ alert: true, escalated: false, occurrences: 1, severity: 'warning' });
+    expect(await ledger.report(key, t0 + 1, 'warning')).toEqual({ alert: false, escalated: false, occurrences: 2, severity: 'warning' });
+    expect(await ledger.report(key, t0 + 2, 'critical')).toEqual({ alert: true, escalated: true, occurrences: 3, severity: 'critical' });
+    // A WARNING after that changes nothing: the incident stays CRITICAL.
+    expect(await ledger.report(key, t0 + 3, 'warning')).toEqual({ alert: false, escalated: false, occurrences: 4, severity: 'critical' });
+    // Not quiet for 10 minutes yet: not resolved.
+    expect(await ledger.resolve(key, t0 + 4, 600_000)).toBeNull();
+    expect(await ledger.resolve(key, t0 + 600_003, 600_000)).toMatchObject({
+      key,
+      occurrences: 4,
+      severity: 'critical',
+      resolvedAt: t0 + 600_003,
+    });
+    expect(await ledger.resolve(key, t0 + 600_004)).toBeNull();
+    // The next occurrence is a new incident.
+    expect(await ledger.report(key, t0 + 600_005, 'warning')).toEqual({
+      alert: true,
+      escalated: false,
+      occurrences: 1,
+      severity: 'warning',
+    });
   });
 
   it('numbers and ids do not split an incident', () => {

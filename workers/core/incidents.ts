@@ -1,8 +1,11 @@
-import { incidents } from '../../durable-objects/incidents/incidents.do';
+import type { Api } from 'grammy';
+import { incidents, type Occurrence, type Severity } from '../../durable-objects/incidents/incidents.do';
 import { type Config, getConfig } from './config';
 import type { Logger } from './logger';
 import { errorMessage } from './logger';
 import { createApi, escapeHtml, notifyAdmins } from './telegram';
+
+export type { Severity } from '../../durable-objects/incidents/incidents.do';
 
 /**
  * What makes two failures the same incident: where it happened, the error's type and its message
@@ -10,32 +13,104 @@ import { createApi, escapeHtml, notifyAdmins } from './telegram';
  */
 export function incidentKey(where: string, err: unknown): string {
   const name = err instanceof Error ? err.name : typeof err;
-  return `${where}|${name}|${errorMessage(err).slice(0, 200)}`
-    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>')
-    .replace(/\d+/g, '#');
+  return fingerprint(`${where}|${name}|${errorMessage(err).slice(0, 200)}`);
+}
+
+/** Text with its ids and numbers taken out, so that occurrences of one failure share a key. */
+export function fingerprint(text: string): string {
+  return text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi, '<id>').replace(/\d+/g, '#');
+}
+
+/** The ledger key of an outage of an external service: every failure it causes is this one incident. */
+export const outageKey = (service: string) => `outage:${service}`;
+
+export interface Incident {
+  /** What makes occurrences the same incident: `outage:<service>`, or a task and its error. */
+  key: string;
+  severity: Severity;
+  /** One line, HTML-escaped by the caller where it carries outside text. */
+  title: string;
+  /** More lines under the title (HTML). */
+  detail?: string;
+}
+
+export interface AlertDeps {
+  env: Env;
+  api: Api;
+  config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>;
+}
+
+const LABEL: Record<Severity, string> = { warning: '⚠️ WARNING', critical: '🚨 CRITICAL' };
+
+/** The alert of an incident's first occurrence, or of its escalation to CRITICAL. */
+export function incidentText(incident: Incident, o: Pick<Occurrence, 'escalated' | 'severity'>): string {
+  const label = o.escalated ? `${LABEL.critical} (was WARNING)` : LABEL[o.severity];
+  return `${label}: ${incident.title}${incident.detail ? `\n${incident.detail}` : ''}\nRepeats are counted, not sent.`;
+}
+
+/**
+ * Counts an occurrence of an incident and tells the admins when the ledger says so (a new incident,
+ * or one that became CRITICAL). Never throws: reporting must not hide the failure it reports.
+ */
+export async function raiseIncident(deps: AlertDeps, log: Logger, incident: Incident): Promise<Occurrence | undefined> {
+  try {
+    const o = await incidents(deps.env).report(incident.key, Date.now(), incident.severity, incident.title);
+    log[o.severity === 'critical' ? 'error' : 'warn']('incident', {
+      key: incident.key,
+      severity: o.severity,
+      occurrences: o.occurrences,
+      alerted: o.alert,
+    });
+    if (o.alert) await notifyAdmins(deps.api, deps.config, incidentText(incident, o), log);
+    return o;
+  } catch (err) {
+    log.error('incident_report_failed', { key: incident.key, error: errorMessage(err) });
+    return undefined;
+  }
+}
+
+/**
+ * Resolves the open incident of `key` when its last occurrence is at least `quietMs` old, and tells
+ * the admins once (`what` names what recovered). Returns whether it was resolved now. Never throws.
+ */
+export async function resolveIncident(deps: AlertDeps, log: Logger, key: string, what: string, quietMs = 0): Promise<boolean> {
+  try {
+    const done = await incidents(deps.env).resolve(key, Date.now(), quietMs);
+    if (!done) return false;
+    const minutes = Math.max(1, Math.round((Date.now() - done.openedAt) / 60_000));
+    log.info('incident_resolved', { key, occurrences: done.occurrences, minutes });
+    await notifyAdmins(deps.api, deps.config, `✅ Resolved: ${what} after ${minutes} min (${done.occurrences} failure(s) counted)`, log);
+    return true;
+  } catch (err) {
+    log.error('incident_resolve_failed', { key, error: errorMessage(err) });
+    return false;
+  }
 }
 
 /**
  * Tells the admins about a critical failure (an unhandled error of a request, a queue batch or a
  * cron run) once per incident: the first occurrence alerts, the same failure again within the hour
- * only counts. Never throws: reporting must not hide the failure it reports.
+ * only counts. Never throws.
  */
 export async function reportIncident(env: Env, log: Logger, where: string, err: unknown): Promise<void> {
+  const key = incidentKey(where, err);
+  let config: Config;
   try {
-    const { alert, occurrences } = await incidents(env).report(incidentKey(where, err));
-    log.error('incident', { where, error: errorMessage(err), occurrences, alerted: alert });
-    if (!alert) return;
-    let config: Config;
+    config = getConfig(env);
+  } catch {
+    // Misconfigured: there may be no bot to alert with; the ledger still counts it, the log line is the report.
     try {
-      config = getConfig(env);
-    } catch {
-      return; // misconfigured: there may be no bot to alert with; the log line above is the report
+      const o = await incidents(env).report(key, Date.now(), 'critical');
+      log.error('incident', { where, error: errorMessage(err), occurrences: o.occurrences, alerted: false });
+    } catch (reportErr) {
+      log.error('incident_report_failed', { where, error: errorMessage(reportErr) });
     }
-    const text =
-      `🚨 <b>Critical failure</b> in ${escapeHtml(where)}\n<code>${escapeHtml(errorMessage(err).slice(0, 500))}</code>\n` +
-      `Correlation id: <code>${escapeHtml(log.correlationId)}</code>\nRepeats within the hour are counted, not sent.`;
-    await notifyAdmins(createApi(config, env), config, text, log);
-  } catch (reportErr) {
-    log.error('incident_report_failed', { where, error: errorMessage(reportErr) });
+    return;
   }
+  await raiseIncident({ env, api: createApi(config, env), config }, log, {
+    key,
+    severity: 'critical',
+    title: `unhandled failure in ${escapeHtml(where)}`,
+    detail: `<code>${escapeHtml(errorMessage(err).slice(0, 500))}</code>\nCorrelation id: <code>${escapeHtml(log.correlationId)}</code>`,
+  });
 }

@@ -13,11 +13,22 @@ export interface Logger {
   child(fields: LogFields): Logger;
 }
 
-type Level = 'debug' | 'info' | 'warn' | 'error';
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+type Level = LogLevel;
 
-/** A logger that writes one JSON line per event and carries `correlation_id` on every line. */
+const rank: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+/** The isolate's threshold, set from `LOG_LEVEL` each time the configuration is read. Default info */
+let threshold: LogLevel = 'info';
+
+/** Lines below `level` are not written from now on (in this isolate). */
+export function setLogLevel(level: LogLevel): void {
+  threshold = level;
+}
+
+/** A logger that writes one JSON line per event at or above `LOG_LEVEL` and carries `correlation_id` on every line. */
 export function createLogger(correlationId: string, base: LogFields = {}): Logger {
   const write = (level: Level, event: string, fields?: LogFields) => {
+    if (rank[level] < rank[threshold]) return;
     const line = redact(JSON.stringify({ ts: new Date().toISOString(), level, event, correlation_id: correlationId, ...base, ...fields }));
     if (level === 'error') console.error(line);
     else if (level === 'warn') console.warn(line);

@@ -4,8 +4,8 @@ import { remnawave } from '../clients/remnawave';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { notifyRequester } from '../core/telegram';
-import { defineTask } from '../tasks/task';
-import { signedPath } from './signing';
+import { defineTask, seedPolicies } from '../tasks/task';
+import { LINK_TTL_SECONDS, signedPath } from './signing';
 import { csvField, PartWriter } from './writer';
 
 export const exportTypes = ['users', 'payments', 'servers', 'audit'] as const;
@@ -115,7 +115,7 @@ async function* rows(db: Db, config: Config, args: ExportArgs): AsyncGenerator<{
 export const exportDataTask = defineTask({
   name: 'export_data',
   args: exportArgs,
-  retry: { maxAttempts: 2, backoffSeconds: [60] },
+  retry: seedPolicies.bulk,
   timeoutSeconds: 900,
   handler: async ({ args, run, db, api, config, env, log, progress }) => {
     const key = `exports/${run.id}.${args.format}`;
@@ -162,13 +162,18 @@ export const exportDataTask = defineTask({
   },
 });
 
+/** Export files live as long as their links. */
+export const EXPORT_TTL_MS = LINK_TTL_SECONDS * 1000;
+
 /** Hourly: export files older than 24 hours are deleted (an R2 lifecycle rule does the same in production). */
 export const cleanupExportsTask = defineTask({
   name: 'cleanup_exports',
-  args: z.object({}).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [300] },
-  handler: async ({ env, log }) => {
-    const before = Date.now() - 24 * 3600_000;
+  // `as_of`: the moment to clean up as of (default now), so the 24 hours can be checked without waiting them.
+  args: z.object({ as_of: z.iso.datetime({ offset: true }).optional() }).strict(),
+  retry: seedPolicies.cleanup,
+  onExhausted: 'warn',
+  handler: async ({ args, env, log }) => {
+    const before = (args.as_of ? Date.parse(args.as_of) : Date.now()) - EXPORT_TTL_MS;
     let removed = 0;
     let cursor: string | undefined;
     do {

@@ -5,6 +5,7 @@ import { withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
+import { deliveries } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
 import { signedPath } from './signing';
 import { csvField, PART_SIZE } from './writer';
@@ -75,6 +76,29 @@ describe('exports', () => {
     expect(answer.status).toBe(403);
     expect(await answer.json()).toMatchObject({ message: 'link expired' });
     expect((await call(`/exports/${key}`)).status).toBe(403);
+  });
+
+  it('sends the admin who asked the link, which works for 24 hours; the file is deleted after 24 hours', async () => {
+    const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[1]);
+    const before = (await deliveries(admin)).length;
+    const res = await callApi('/exports', {
+      body: { type: 'audit', from: '2020-01-01T00:00:00Z', to: '2020-01-02T00:00:00Z', format: 'csv', requested_by: admin },
+    });
+    const started = Date.now();
+    const done = await finished((await json<{ export_id: string }>(res)).export_id);
+    const message = await poll(async () => (await deliveries(admin)).slice(before).find((d) => d.text?.startsWith('📄 Export')));
+    expect(message.text).toBe(`📄 Export audit ready: 0 rows.\n${done.url}\nThe link works for 24 hours.`);
+    const exp = Number(new URL(done.url as string).searchParams.get('exp'));
+    expect(Math.abs(exp - Math.floor(started / 1000) - 24 * 3600)).toBeLessThanOrEqual(5);
+    expect((await call(pathOf(done.url as string))).status).toBe(200);
+    // A minute short of 24 hours the file stays; a minute past, it is gone and the link answers 404.
+    const key = new URL(done.url as string).pathname.slice(1);
+    const asOf = (ms: number) => new Date(started + ms).toISOString();
+    await runWithStatus(await kickOverHttp('cleanup_exports', { as_of: asOf(24 * 3600_000 - 60_000) }), 'succeeded');
+    expect(await env.EXPORTS.head(key)).not.toBeNull();
+    await runWithStatus(await kickOverHttp('cleanup_exports', { as_of: asOf(24 * 3600_000 + 60_000) }), 'succeeded');
+    expect(await env.EXPORTS.head(key)).toBeNull();
+    expect((await call(pathOf(done.url as string))).status).toBe(404);
   });
 
   it('refuses a range that ends before it starts, naming the field; keeps fresh files', async () => {

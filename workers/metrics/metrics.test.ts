@@ -31,11 +31,13 @@ describe('GET /metrics', () => {
     const families = parsePrometheusTextFormat(text) as MetricFamily[];
     const names = families.map((f) => f.name);
     for (const name of [
-      'flarecast_tasks_received',
-      'flarecast_tasks_succeeded',
-      'flarecast_tasks_failed',
-      'flarecast_tasks_dead',
-      'flarecast_tasks_retried',
+      'flarecast_tasks_received_total',
+      'flarecast_tasks_succeeded_total',
+      'flarecast_tasks_failed_total',
+      'flarecast_tasks_dead_total',
+      'flarecast_tasks_retried_total',
+      'flarecast_task_errors_total',
+      'flarecast_task_runs',
       'flarecast_task_duration_seconds',
       'flarecast_queue_backlog',
       'flarecast_notifications',
@@ -48,7 +50,8 @@ describe('GET /metrics', () => {
       'flarecast_gate_429_total',
     ])
       expect(names).toContain(name);
-    const succeeded = families.find((f) => f.name === 'flarecast_tasks_succeeded');
+    const succeeded = families.find((f) => f.name === 'flarecast_tasks_succeeded_total');
+    expect(succeeded?.type).toBe('COUNTER');
     expect(Number(succeeded?.metrics.find((m) => m.labels?.task === 'echo')?.value)).toBeGreaterThanOrEqual(1);
     expect(families.find((f) => f.name === 'flarecast_task_duration_seconds')?.type).toBe('HISTOGRAM');
     // The parser keeps a histogram's buckets but not its other labels: read the echo series from the text.

@@ -34,17 +34,18 @@ const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /**
  * Every metric read from Postgres at scrape time: Workers keep no state between requests, so the
- * stores are the source of truth (task runs, notifications, payments, node health, campaigns).
+ * stores are the source of truth (task counters and runs, notifications, payments, node health,
+ * campaigns). Task outcomes are lifetime counters (`task_counters`), so they never decrease when
+ * finished runs expire and `rate()` / `increase()` work on them.
  */
 export async function collect(
   db: Db,
   gate: { granted: number; reports: number; blockedUntil: number; pace: number; lastFloodAt: number | null },
 ): Promise<Family[]> {
   const rows = async <T extends Record<string, unknown>>(q: ReturnType<typeof sql>) => (await db.execute<T>(q)).rows;
-  const [tasks, durations, backlog, notifications, nodes, payments, campaigns, services, taskErrors] = await Promise.all([
-    rows<{ name: string; status: string; n: number; retries: number }>(
-      sql`select name, status, count(*)::int as n, coalesce(sum(greatest(attempts - 1, 0)), 0)::int as retries from task_runs group by 1, 2`,
-    ),
+  const [counters, runs, durations, backlog, notifications, nodes, payments, campaigns, services] = await Promise.all([
+    rows<{ name: string; counter: string; value: number }>(sql`select name, counter, value::float8 as value from task_counters`),
+    rows<{ name: string; status: string; n: number }>(sql`select name, status, count(*)::int as n from task_runs group by 1, 2`),
     rows<{ name: string; le: string; n: number; sum: number; count: number }>(sql`
       with d as (select name, extract(epoch from finished_at - started_at) as s from task_runs
                  where finished_at > now() - interval '1 hour' and started_at is not null)
@@ -62,52 +63,39 @@ export async function collect(
       sql`select id::text, title, status, total, sent, failed, blocked, unknown from campaigns order by id desc limit 20`,
     ),
     rows<{ service: string; down: boolean }>(sql`select service, down from service_health`),
-    rows<{ name: string; type: string; n: number }>(sql`
-      select name, coalesce(h->>'error_type', 'Error') as type, count(*)::int as n
-        from task_runs, jsonb_array_elements(history) h where h ? 'error' group by 1, 2`),
   ]);
   const byName = new Map<string, typeof durations>();
   for (const d of durations) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
-  const outcome = (status: string) => tasks.filter((t) => t.status === status).map((t) => ({ labels: { task: t.name }, value: t.n }));
+  const counter = (name: string) => counters.filter((c) => c.counter === name).map((c) => ({ labels: { task: c.name }, value: c.value }));
   return [
+    { name: 'flarecast_tasks_received_total', help: 'Task runs stored (kicked), by task.', type: 'counter', samples: counter('received') },
+    { name: 'flarecast_tasks_succeeded_total', help: 'Task runs that succeeded.', type: 'counter', samples: counter('succeeded') },
     {
-      name: 'flarecast_tasks_received',
-      help: 'Task runs stored, by task.',
-      type: 'gauge',
-      samples: sumBy(
-        tasks,
-        (t) => t.name,
-        (t) => t.n,
-      ).map(([task, value]) => ({ labels: { task }, value })),
+      name: 'flarecast_tasks_failed_total',
+      help: 'Tries that failed (retried or not), by task: with succeeded_total, the tries made.',
+      type: 'counter',
+      samples: counter('failed'),
+    },
+    { name: 'flarecast_tasks_retried_total', help: 'Failed tries followed by a retry.', type: 'counter', samples: counter('retried') },
+    {
+      name: 'flarecast_tasks_dead_total',
+      help: 'Task runs that used up their tries (or were dead-lettered).',
+      type: 'counter',
+      samples: counter('dead'),
     },
     {
-      name: 'flarecast_tasks_succeeded',
-      help: 'Task runs that succeeded (kept for RESULT_TTL_SECONDS).',
-      type: 'gauge',
-      samples: outcome('succeeded'),
+      name: 'flarecast_task_errors_total',
+      help: 'Failed tries by task and error type (the error class, or invalid_args, unknown_task, lease_expired).',
+      type: 'counter',
+      samples: counters
+        .filter((c) => c.counter.startsWith('error:'))
+        .map((c) => ({ labels: { task: c.name, type: c.counter.slice('error:'.length) }, value: c.value })),
     },
     {
-      name: 'flarecast_tasks_failed',
-      help: 'Task runs whose last try failed and that wait for a retry.',
+      name: 'flarecast_task_runs',
+      help: 'Task runs stored now, by task and status (finished runs expire after RESULT_TTL_SECONDS; dead ones after 7 days).',
       type: 'gauge',
-      samples: outcome('failed'),
-    },
-    { name: 'flarecast_tasks_dead', help: 'Task runs that used up their retries.', type: 'gauge', samples: outcome('dead') },
-    {
-      name: 'flarecast_tasks_retried',
-      help: 'Retries made by stored task runs.',
-      type: 'gauge',
-      samples: sumBy(
-        tasks,
-        (t) => t.name,
-        (t) => t.retries,
-      ).map(([task, value]) => ({ labels: { task }, value })),
-    },
-    {
-      name: 'flarecast_task_errors',
-      help: 'Failed tries of stored task runs, by task and error type (the error class, or invalid_args, unknown_task, lease_expired).',
-      type: 'gauge',
-      samples: taskErrors.map((e) => ({ labels: { task: e.name, type: e.type }, value: e.n })),
+      samples: runs.map((r) => ({ labels: { task: r.name, status: r.status }, value: r.n })),
     },
     {
       name: 'flarecast_task_duration_seconds',
@@ -192,10 +180,4 @@ export async function collect(
       samples: [{ value: gate.lastFloodAt === null ? 0 : gate.lastFloodAt / 1000 }],
     },
   ];
-}
-
-function sumBy<T>(items: T[], key: (t: T) => string, value: (t: T) => number): [string, number][] {
-  const m = new Map<string, number>();
-  for (const i of items) m.set(key(i), (m.get(key(i)) ?? 0) + value(i));
-  return [...m.entries()];
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, date, index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 export const nodeStatuses = ['online', 'offline', 'warning', 'maintenance'] as const;
 export type NodeStatus = (typeof nodeStatuses)[number];
@@ -42,3 +42,17 @@ export const serviceHealthTable = pgTable('service_health', {
   lastError: text('last_error'),
   changedAt: timestamp('changed_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/** How fast each checked service answered, per UTC day: the weekly report's average panel latency. Kept 90 days. */
+export const serviceLatencyTable = pgTable(
+  'service_latency',
+  {
+    service: text('service').notNull(),
+    day: date('day').notNull(),
+    /** Successful checks that day. */
+    checks: integer('checks').notNull().default(0),
+    totalMs: bigint('total_ms', { mode: 'number' }).notNull().default(0),
+    maxMs: integer('max_ms').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.service, t.day] })],
+);

@@ -1,9 +1,12 @@
 import { env } from 'cloudflare:workers';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
+import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { getConfig } from '../core/config';
 import { createDb } from '../core/db';
 import { withTestDb } from '../testing/db';
+import { call, callApi, json } from '../testing/http';
 import { panelObject, postPanelEvent } from '../testing/panel';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
@@ -68,6 +71,35 @@ describe('node health', () => {
       ['online', 'offline'],
       ['offline', 'online'],
     ]);
+  });
+
+  it('pushes a status change to the dashboard at once, and the console follows it live', async () => {
+    const uuid = crypto.randomUUID();
+    const name = `push-${uuid.slice(0, 8)}`;
+    await setNode(uuid, name, { isConnected: true });
+    await check();
+    // The snapshot as the last refresh left it; from here on only the push can change it.
+    const object = dashboard(env);
+    const before = await object.refresh();
+    await setNode(uuid, name, { isConnected: false });
+    await check();
+    const snap = await json<{ at: string; last_events: { node: string; from: string; to: string }[]; last_event: string }>(
+      await callApi('/dashboard'),
+    );
+    expect(snap.at).toBe(before.at);
+    expect(snap.last_events[0]).toMatchObject({ node: name, from: 'online', to: 'offline' });
+    expect(snap.last_event).toMatch(new RegExp(`^\\d\\d:\\d\\d:\\d\\d ${name}: online → offline$`));
+    // The live stream the console's operations page follows carries it in its first event.
+    const res = await callApi('/dashboard/events');
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const { value } = await reader.read();
+    await reader.cancel();
+    const first = new TextDecoder().decode(value);
+    expect(first).toContain('event: progress');
+    expect(JSON.parse(/data: (.*)/.exec(first)?.[1] ?? '{}').last_event).toBe(snap.last_event);
+    await setNode(uuid, name, { isConnected: true });
+    await check();
   });
 
   it('treats connecting as a warning, and escalates only an outage longer than 5 minutes, once', async () => {
@@ -144,10 +176,19 @@ describe('service checks', () => {
         .values({ service: 'postgres', failures: 4, down: true })
         .onConflictDoUpdate({ target: serviceHealthTable.service, set: { failures: 4, down: true } }),
     );
+    // The outage those four failures opened in the incident ledger.
+    expect(await incidents(env).report('outage:postgres', Date.now(), 'critical')).toMatchObject({ alert: true });
     const from = await adminCount();
     const run = await runWithStatus(await kickOverHttp('check_services'), 'succeeded');
     expect(run.result).toEqual({ postgres: 'up', telegram: 'up', remnawave: 'up', cryptobot: 'up' });
-    await poll(async () => ((await alertsAbout('postgres', from)).some((t) => t?.includes('Resolved')) ? true : undefined));
+    const resolved = await poll(async () => {
+      const texts = await alertsAbout('postgres', from);
+      return texts.length ? texts : undefined;
+    });
+    expect(resolved).toEqual([expect.stringMatching(/^✅ Resolved: postgres answers again after 1 min \(1 failure\(s\) counted\)$/)]);
+    // The next pass finds nothing to resolve.
+    await runWithStatus(await kickOverHttp('check_services'), 'succeeded');
+    expect(await alertsAbout('postgres', from)).toHaveLength(1);
     const [row] = await withTestDb((db) => db.select().from(serviceHealthTable).where(eq(serviceHealthTable.service, 'postgres')));
     expect(row).toMatchObject({ failures: 0, down: false });
   });

@@ -4,6 +4,7 @@ import type { PanelNode } from '../clients/remnawave';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import type { Logger } from '../core/logger';
+import { errorMessage } from '../core/logger';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { type NodeStatus, nodeHealthHistoryTable, nodeHealthTable } from './monitoring.schema';
 
@@ -39,6 +40,16 @@ export interface AlertDeps {
   api: Api;
   config: Config;
   log: Logger;
+  /** Told of each status change as it is stored (the dashboard's push); a failure is only logged. */
+  onChange?: (event: NodeEvent) => Promise<unknown>;
+}
+
+/** A node's status change, as the dashboard lists it. */
+export interface NodeEvent {
+  node: string;
+  from: string | null;
+  to: string;
+  at: string;
 }
 
 const minutes = (ms: number) => Math.max(1, Math.round(ms / 60_000));
@@ -97,6 +108,9 @@ export async function observeNode(
         .insert(nodeHealthHistoryTable)
         .values({ nodeUuid: node.uuid, fromStatus: current?.status ?? null, toStatus: status, source });
       log.info('node_status_changed', { node: node.uuid, from: current?.status ?? null, to: status, source });
+      await deps
+        .onChange?.({ node: node.name, from: current?.status ?? null, to: status, at: new Date(now).toISOString() })
+        .catch((err: unknown) => log.warn('node_change_push_failed', { error: errorMessage(err) }));
       if (current || status !== 'online')
         alert = changeText(node.name, current?.status, status, current ? now - current.since.getTime() : 0);
     }

@@ -130,7 +130,9 @@ export async function settle(db: Db, outcomes: Settled[]): Promise<void> {
 
 /**
  * Writes the progress of the bulk sends these notifications belong to onto their task runs, in one
- * statement: `{done, total, sent, failed, unknown}`.
+ * statement: `{done, total, sent, failed, unknown, errors, duration_seconds}` (the seed's broadcast
+ * result): `errors` are the 10 commonest failures with their counts, `duration_seconds` the time since
+ * the run was kicked, final once `done` reaches `total`.
  */
 export async function recordBulkProgress(db: Db, batchIds: string[]): Promise<void> {
   if (!batchIds.length) return;
@@ -138,6 +140,11 @@ export async function recordBulkProgress(db: Db, batchIds: string[]): Promise<vo
   await db.execute(sql`
     update ${taskRunsTable} as t set progress = jsonb_build_object(
       'done', c.sent + c.failed + c.unknown, 'total', c.total, 'sent', c.sent, 'failed', c.failed, 'unknown', c.unknown,
+      'errors', coalesce((
+        select jsonb_agg(jsonb_build_object('error', e.error_message, 'count', e.n) order by e.n desc, e.error_message)
+        from (select error_message, count(*)::int as n from ${q}
+              where batch_id = c.batch_id and status = 'failed' group by error_message order by n desc, error_message limit 10) e), '[]'::jsonb),
+      'duration_seconds', round(extract(epoch from now() - t.created_at)::numeric, 1),
       'note', c.sent || ' sent, ' || c.failed || ' failed, ' || c.unknown || ' unknown of ' || c.total)
     from (
       select batch_id,

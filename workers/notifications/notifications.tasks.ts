@@ -72,7 +72,7 @@ export const processNotificationsTask = defineTask({
     const sender = async () => {
       for (let item = await nextRow(); item; item = await nextRow()) {
         const { n, batch, i } = item;
-        batch.outcomes[i] = await sendOne(telegram, n, config.NOTIFICATION_MAX_RETRIES);
+        batch.outcomes[i] = await sendOne(telegram, n, config.NOTIFICATION_MAX_RETRIES + 1);
         if (--batch.left === 0) settling.push(settleBatch(ctx, batch.rows, batch.outcomes));
       }
     };
@@ -104,7 +104,7 @@ async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Cl
   // Failed after every try (not refused by the user): the admins hear of it once, in one message.
   const exhausted = claimed.flatMap((n, i) => {
     const o = outcomes[i];
-    return o?.status === 'failed' && n.attempts >= config.NOTIFICATION_MAX_RETRIES && !o.refusedBy ? [{ n, error: o.error ?? '' }] : [];
+    return o?.status === 'failed' && n.attempts > config.NOTIFICATION_MAX_RETRIES && !o.refusedBy ? [{ n, error: o.error ?? '' }] : [];
   });
   if (exhausted.length) {
     log.error('notifications_failed', { count: exhausted.length, ids: exhausted.map((e) => e.n.id) });
@@ -113,7 +113,7 @@ async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Cl
     await notifyAdmins(
       api,
       config,
-      `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES} tries\n${lines.join('\n')}`,
+      `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES + 1} tries\n${lines.join('\n')}`,
       log,
     );
   }
@@ -165,7 +165,9 @@ export const sendNotificationTask = defineTask({
     type: z.string().min(1).max(64).default('custom'),
     parse_mode: parseMode,
   }),
-  retry: { maxAttempts: 3, backoffSeconds: [10, 30, 90] },
+  retry: { maxAttempts: 4, backoffSeconds: [10, 30, 90] },
+  // Exhausted tries go to the notification queue; a dead run is a refusal (blocked, bad markup), not an incident.
+  onExhausted: 'warn',
   handler: async ({ args, run, db, api, kick }) => {
     const outcome = await outboundOf(api).send('sendMessage', {
       chat_id: args.telegram_id,

@@ -1,7 +1,13 @@
 import type { FluentVariable } from '@fluent/bundle';
 import { negotiateLocale, translator } from '../bot/i18n';
 
-export type TemplateName = 'payment-confirmed' | 'payment-expired' | 'expiry-reminder' | 'subscription-expired' | 'renewal-invoice';
+export type TemplateName =
+  | 'payment-confirmed'
+  | 'payment-expired'
+  | 'expiry-reminder'
+  | 'subscription-expired'
+  | 'renewal-invoice'
+  | 'traffic-reset';
 
 /**
  * A notification text (Telegram HTML) from `locales/*.ftl` (`notify-<name>`) in the user's language,

@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../core/db';
 import { auditLogsTable, type Payment, paymentDailyStatsTable, paymentsTable, webhookLogsTable } from './payments.schema';
 
@@ -20,13 +20,29 @@ export async function fixTargetExpiry(db: Db, id: string, target: Date): Promise
   return row?.target ?? target;
 }
 
-/** Moves a pending payment on; false when it was not pending any more (another run got there first). */
+/** The error of a payment expired unpaid: the only `failed` a paid invoice may still complete. */
+export const EXPIRED_UNPAID = 'not paid within 24 hours';
+
+/** Whether a payment may still be completed: pending, or expired by us although its invoice may be paid. */
+export function completable(p: Pick<Payment, 'status' | 'error'>): boolean {
+  return p.status === 'pending' || (p.status === 'failed' && p.error === EXPIRED_UNPAID);
+}
+
+/**
+ * Moves a completable payment on (to `failed` only from `pending`); false when another run got there
+ * first. A payment expired unpaid whose invoice turns out paid is completed: money received wins.
+ */
 export async function finishPayment(db: Db, id: string, status: 'completed' | 'failed' | 'mismatch', error?: string): Promise<boolean> {
+  const p = paymentsTable;
+  const from =
+    status === 'failed'
+      ? eq(p.status, 'pending')
+      : sql`(${p.status} = 'pending' or (${p.status} = 'failed' and ${p.error} = ${EXPIRED_UNPAID}))`;
   const rows = await db
-    .update(paymentsTable)
+    .update(p)
     .set({ status, error: error ?? null, completedAt: status === 'completed' ? sql`now()` : null })
-    .where(and(eq(paymentsTable.id, id), eq(paymentsTable.status, 'pending')))
-    .returning({ id: paymentsTable.id });
+    .where(and(eq(p.id, id), from))
+    .returning({ id: p.id });
   return rows.length > 0;
 }
 
@@ -62,21 +78,19 @@ export async function markWebhookProcessed(db: Db, provider: string, eventKey: s
     .where(and(eq(webhookLogsTable.provider, provider), eq(webhookLogsTable.eventKey, eventKey)));
 }
 
-/** Pending payments created since `since`. */
-export async function pendingPayments(db: Db, since: Date): Promise<Payment[]> {
-  return db
-    .select()
-    .from(paymentsTable)
-    .where(and(eq(paymentsTable.status, 'pending'), sql`${paymentsTable.createdAt} >= ${since.toISOString()}::timestamptz`));
+/** Every pending payment, oldest first (the set stays small: a payment is pending for 24 h at most). */
+export async function pendingPayments(db: Db): Promise<Payment[]> {
+  return db.select().from(paymentsTable).where(eq(paymentsTable.status, 'pending')).orderBy(paymentsTable.createdAt);
 }
 
-/** Pending payments older than `before`: they expire. */
-export async function expirePayments(db: Db, before: Date): Promise<Payment[]> {
-  return db
+/** Marks a payment expired unpaid if it is still pending; returns it when this call did. */
+export async function expirePayment(db: Db, id: string): Promise<Payment | undefined> {
+  const [row] = await db
     .update(paymentsTable)
-    .set({ status: 'failed', error: 'not paid within 24 hours' })
-    .where(and(eq(paymentsTable.status, 'pending'), lt(paymentsTable.createdAt, before)))
+    .set({ status: 'failed', error: EXPIRED_UNPAID })
+    .where(and(eq(paymentsTable.id, id), eq(paymentsTable.status, 'pending')))
     .returning();
+  return row;
 }
 
 /** Valid, unprocessed webhooks of the last 24 h (older than 5 min, fewer than 3 retries), each retry counted. */
@@ -88,6 +102,41 @@ export async function claimWebhookRetries(db: Db): Promise<{ event_key: string; 
       and created_at > now() - interval '24 hours' and created_at < now() - interval '5 minutes'
     returning event_key, attempts`);
   return result.rows;
+}
+
+/** Revenue of a period: amounts per asset, overall and by plan and by payment method (provider). */
+export interface Revenue {
+  count: number;
+  revenue: Record<string, number>;
+  by_plan: Record<string, { count: number; revenue: Record<string, number> }>;
+  by_method: Record<string, { count: number; revenue: Record<string, number> }>;
+}
+
+/** The completed payments of [from, to), from `payments` itself (never from an aggregate that may not exist yet). */
+export async function revenueBetween(db: Db, from: Date, to: Date): Promise<Revenue> {
+  const result = await db.execute<{ plan: string; provider: string; asset: string; n: number; total: string }>(sql`
+    select plan, provider, asset, count(*)::int as n, sum(amount::numeric)::text as total from ${paymentsTable}
+    where status = 'completed' and completed_at >= ${from.toISOString()}::timestamptz and completed_at < ${to.toISOString()}::timestamptz
+    group by plan, provider, asset order by plan, provider, asset`);
+  const out: Revenue = { count: 0, revenue: {}, by_plan: {}, by_method: {} };
+  const add = (into: Record<string, number>, asset: string, amount: number) => {
+    into[asset] = Math.round(((into[asset] ?? 0) + amount) * 1e8) / 1e8;
+  };
+  for (const r of result.rows) {
+    const amount = Number(r.total);
+    out.count += r.n;
+    add(out.revenue, r.asset, amount);
+    for (const [group, name] of [
+      [out.by_plan, r.plan],
+      [out.by_method, r.provider],
+    ] as const) {
+      const g = group[name] ?? { count: 0, revenue: {} };
+      g.count += r.n;
+      add(g.revenue, r.asset, amount);
+      group[name] = g;
+    }
+  }
+  return out;
 }
 
 /** Aggregates one UTC day's completed payments into `payment_daily_stats` (replacing a previous run's row). */

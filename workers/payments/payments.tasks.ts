@@ -3,15 +3,18 @@ import { z } from 'zod';
 import { cryptoPay, type Invoice } from '../clients/cryptobot';
 import { ServiceError } from '../clients/http';
 import { remnawave } from '../clients/remnawave';
+import type { Db } from '../core/db';
 import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { notify } from '../notifications/notifications.service';
 import { renderTemplate } from '../notifications/templates';
-import { defineTask, PermanentTaskError, type TaskContext } from '../tasks/task';
+import { defineTask, PermanentTaskError, seedPolicies, type TaskContext } from '../tasks/task';
+import { findByIdempotencyKeys } from '../tasks/tasks.repo';
 import { usersTable } from '../users/users.schema';
 import {
   audit,
   claimWebhookRetries,
-  expirePayments,
+  completable,
+  expirePayment,
   findPaymentByInvoice,
   finishPayment,
   fixTargetExpiry,
@@ -34,17 +37,21 @@ function mismatch(p: Payment, invoice: Invoice): string | undefined {
  * Completes a paid invoice: idempotent (a completed payment is a no-op success). The invoice is read
  * from the Crypto Pay API, not trusted from the webhook. An amount or asset mismatch alerts the admins
  * and activates nothing. Activation sets an absolute expiry fixed on the first try, so a retry never
- * extends twice; the user is told once (the notification's dedupe key is the invoice).
+ * extends twice; the user is told once (the notification's dedupe key is the invoice). A payment we
+ * expired unpaid whose invoice is paid after all is completed too. When its tries are used up the
+ * admins get a CRITICAL alert, and `verify_pending_payments` kicks it again under a fresh key.
  */
 export const processPaymentCompletionTask = defineTask({
   name: 'process_payment_completion',
   args: z.object({ invoice_id: z.number().int().positive() }),
-  retry: { maxAttempts: 4, backoffSeconds: [30, 120, 600] },
+  retry: seedPolicies.payments,
+  requires: ['payments', 'panel'],
+  onExhausted: 'critical',
   handler: async (ctx) => {
     const { args, db, config, log } = ctx;
     const payment = await findPaymentByInvoice(db, args.invoice_id);
     if (!payment) throw new PermanentTaskError(`no payment for invoice ${args.invoice_id}`);
-    if (payment.status !== 'pending') {
+    if (!completable(payment)) {
       await markWebhookProcessed(db, 'cryptobot', String(args.invoice_id));
       return { invoice_id: args.invoice_id, status: payment.status, changed: false };
     }
@@ -109,27 +116,63 @@ async function confirm({ db, kick }: TaskContext<unknown>, payment: Payment, exp
   await notify({ db, kick }, [{ telegramId, type: 'payment_confirmed', text, dedupeKey: `payment:${payment.invoiceId}` }]);
 }
 
+/** Most dead completions of one invoice followed to find a free key (each took 13 minutes and a CRITICAL alert). */
+const MAX_COMPLETION_CHAIN = 20;
+
 /**
- * Every 5 minutes: pending payments of the last 24 h checked in one `getInvoices` call per 100; a
- * paid one is completed; older than 24 h → failed, and the user told.
+ * The idempotency key to kick an invoice's completion with: `payment:<invoice>` (the webhook's), or,
+ * when the run holding it is dead, `payment:<invoice>:after:<that run>`, and so on. Deterministic, so
+ * two verifications at once kick one run; a live or finished run's key is returned as is.
+ */
+export async function completionKey(db: Db, invoiceId: number): Promise<string | undefined> {
+  let key = `payment:${invoiceId}`;
+  for (let i = 0; i < MAX_COMPLETION_CHAIN; i++) {
+    const [run] = await findByIdempotencyKeys(db, [key]);
+    if (run?.status !== 'dead') return key;
+    key = `payment:${invoiceId}:after:${run.id}`;
+  }
+  return undefined;
+}
+
+/**
+ * Every 5 minutes: every pending payment checked with `getInvoices` (100 per call). Paid → completion
+ * kicked (again under a fresh key if an earlier one died). Not paid and older than 24 h (the
+ * invoice's own lifetime) → `failed`, and the user told it expired unpaid. The invoice is always
+ * consulted first: a payment whose invoice is paid is never expired, and while Crypto Pay does not
+ * answer nothing is expired.
  */
 export const verifyPendingPaymentsTask = defineTask({
   name: 'verify_pending_payments',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 3, backoffSeconds: [30, 120] },
-  handler: async ({ db, config, kick }) => {
-    const pending = await pendingPayments(db, new Date(Date.now() - DAY_MS));
-    const api = pending.length ? cryptoPay(config) : undefined;
-    let paid = 0;
+  retry: seedPolicies.payments,
+  requires: ['payments'],
+  onExhausted: 'critical',
+  handler: async ({ db, config, kick, log }) => {
+    const pending = await pendingPayments(db);
+    if (!pending.length) return { checked: 0, paid: 0, expired: 0 };
+    const api = cryptoPay(config);
+    const invoices = new Map<number, Invoice>();
     for (let i = 0; i < pending.length; i += 100) {
       const chunk = pending.slice(i, i + 100);
-      const invoices = await (api as NonNullable<typeof api>).getInvoices({ invoice_ids: chunk.map((p) => p.invoiceId), count: 100 });
-      for (const inv of invoices.filter((v) => v.status === 'paid')) {
-        await kick('process_payment_completion', { invoice_id: inv.invoice_id }, { idempotencyKey: `payment:${inv.invoice_id}` });
+      for (const inv of await api.getInvoices({ invoice_ids: chunk.map((p) => p.invoiceId), count: 100 }))
+        invoices.set(inv.invoice_id, inv);
+    }
+    const cutoff = Date.now() - DAY_MS;
+    let paid = 0;
+    const expired: Payment[] = [];
+    for (const p of pending) {
+      const invoice = invoices.get(p.invoiceId);
+      if (invoice?.status === 'paid') {
+        const key = await completionKey(db, p.invoiceId);
+        if (key) await kick('process_payment_completion', { invoice_id: p.invoiceId }, { idempotencyKey: key });
+        else log.error('payment_completion_given_up', { invoice_id: p.invoiceId, dead_runs: MAX_COMPLETION_CHAIN });
         paid++;
+      } else if (p.createdAt.getTime() < cutoff) {
+        const row = await expirePayment(db, p.id);
+        if (row) expired.push(row);
+        log.info('payment_expired', { invoice_id: p.invoiceId, invoice_status: invoice?.status ?? 'unknown' });
       }
     }
-    const expired = await expirePayments(db, new Date(Date.now() - DAY_MS));
     const told = expired.filter((p) => p.telegramId !== null);
     if (told.length)
       await notify(
@@ -152,7 +195,9 @@ export const verifyPendingPaymentsTask = defineTask({
 export const retryFailedWebhooksTask = defineTask({
   name: 'retry_failed_webhooks',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  retry: seedPolicies.payments,
+  requires: ['payments'],
+  onExhausted: 'critical',
   handler: async ({ db, kick }) => {
     const due = await claimWebhookRetries(db);
     for (const w of due)
@@ -169,7 +214,9 @@ export const retryFailedWebhooksTask = defineTask({
 export const dailyFinancialStatsTask = defineTask({
   name: 'daily_financial_stats',
   args: z.object({ day: z.iso.date().optional() }).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [600] },
+  // An aggregation (the seed's analytics row): the reports read the payments themselves.
+  retry: seedPolicies.analytics,
+  onExhausted: 'skip',
   handler: async ({ args, db }) => {
     const day = args.day ?? new Date(Date.now() - DAY_MS).toISOString().slice(0, 10);
     return { day, stats: await storeDailyStats(db, day) };

@@ -1,3 +1,4 @@
+import { missingCapabilities, variablesOf } from '../core/capabilities';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger } from '../core/logger';
@@ -7,7 +8,8 @@ import { schedules } from './schedules';
 
 /**
  * Kicks the tasks scheduled on `cron`. The idempotency key is the task and the scheduled minute, so a
- * trigger delivered twice kicks each task once.
+ * trigger delivered twice kicks each task once. A task that needs a service that is not configured
+ * is not kicked: one info line per run names them (no run, no failure, no alert).
  */
 export async function runScheduled(
   deps: { config: Config; env: Env; registry: TaskRegistry },
@@ -20,11 +22,22 @@ export async function runScheduled(
     log.warn('cron_without_schedule');
     return [];
   }
+  const off = due.flatMap((s) => {
+    const missing = missingCapabilities(deps.config, deps.registry.get(s.task)?.requires ?? []);
+    return missing.length ? [{ task: s.task, missing: variablesOf(missing) }] : [];
+  });
+  if (off.length)
+    log.info('cron_skipped_unconfigured', {
+      tasks: off.map((o) => o.task),
+      unset: [...new Set(off.flatMap((o) => o.missing))],
+    });
+  const runnable = due.filter((s) => !off.some((o) => o.task === s.task));
+  if (runnable.length === 0) return [];
   const minute = new Date(Math.floor(scheduledTime / 60_000) * 60_000).toISOString();
   const kicked = await kickMany(
     { db: createDb(deps.config), queue: deps.env.TASKS_QUEUE, registry: deps.registry, config: deps.config, log },
-    due.map((s) => ({ name: s.task, args: s.args ?? {}, idempotencyKey: `cron:${s.task}:${minute}` })),
+    runnable.map((s) => ({ name: s.task, args: s.args ?? {}, idempotencyKey: `cron:${s.task}:${minute}` })),
   );
-  log.info('cron_kicked', { tasks: due.map((s) => s.task) });
+  log.info('cron_kicked', { tasks: runnable.map((s) => s.task) });
   return kicked.map((k) => k.id);
 }

@@ -1,6 +1,7 @@
 import { RemnawaveWebhookEventSchema } from '@remnawave/backend-contract';
 import { and, eq, gt } from 'drizzle-orm';
 import { Hono } from 'hono';
+import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, limitBody, PROVIDER_WEBHOOK_MAX_BYTES, signedJson } from '../core/http';
 import { createApi } from '../core/telegram';
@@ -83,7 +84,13 @@ export function panelWebhookRoutes(registry: TaskRegistry) {
           return { ok: true, stale: true };
         }
         // The event's own time, so a later event of the node is never taken for an older one.
-        const result = await observeNode({ db, api: createApi(config, c.env), config, log }, event.data, status, 'webhook', at);
+        const result = await observeNode(
+          { db, api: createApi(config, c.env), config, log, onChange: (e) => dashboard(c.env).nodeChanged(e) },
+          event.data,
+          status,
+          'webhook',
+          at,
+        );
         return { ok: true, status, alerted: result.alerted };
       }
       if (event.scope !== 'user') return { ok: true, ignored: event.event };

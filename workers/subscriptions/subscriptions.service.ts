@@ -88,11 +88,21 @@ export async function remindExpiring({ db, kick }: Deps, users: Subscriber[], no
   return fresh.length;
 }
 
-/** Tells users whose subscription ended, once per expiry, with renewal instructions. */
-export async function tellExpired({ db, kick }: Deps, users: Subscriber[]): Promise<number> {
+/**
+ * Who was told what is kept this long past the expiry it was about (then `cleanup_cache` prunes it);
+ * only expiries younger than `TELL_EXPIRED_WITHIN_MS` are told, so a pruned record is never told again.
+ */
+export const REMINDER_RETENTION_DAYS = 30;
+/** A subscription that ended longer ago than this is not announced any more (7 days). */
+export const TELL_EXPIRED_WITHIN_MS = 7 * 24 * HOUR;
+
+/** Tells users whose subscription ended in the last 7 days, once per expiry, with renewal instructions. */
+export async function tellExpired({ db, kick }: Deps, users: Subscriber[], now = Date.now()): Promise<number> {
   const fresh = await firstTime(
     db,
-    users.filter((u) => u.telegramId !== null).map((user) => ({ user, bracket: 'expired' })),
+    users
+      .filter((u) => u.telegramId !== null && now - new Date(u.expireAt).getTime() <= TELL_EXPIRED_WITHIN_MS)
+      .map((user) => ({ user, bracket: 'expired' })),
   );
   const langs = await languages(
     db,
@@ -108,6 +118,28 @@ export async function tellExpired({ db, kick }: Deps, users: Subscriber[]): Prom
     })),
   );
   return fresh.length;
+}
+
+/**
+ * Tells every user whose traffic was just reset, once per month (`traffic-reset:<user>:<YYYY-MM>`).
+ * Returns how many were queued now.
+ */
+export async function tellTrafficReset({ db, kick }: Deps, users: Subscriber[], month: string): Promise<number> {
+  const told = users.filter((u) => u.telegramId !== null);
+  const langs = await languages(
+    db,
+    told.map((u) => u.telegramId as number),
+  );
+  const ids = await notify(
+    { db, kick },
+    told.map((user) => ({
+      telegramId: user.telegramId as number,
+      type: 'traffic_reset',
+      text: renderTemplate('traffic-reset', langs.get(user.telegramId as number), { month }),
+      dedupeKey: `traffic-reset:${user.id}:${month}`,
+    })),
+  );
+  return ids.length;
 }
 
 /** Whether a user was told about a bracket of an expiry (tests, diagnostics). */

@@ -7,18 +7,19 @@ import { renderTemplate } from '../notifications/templates';
 import { audit } from '../payments/payments.repo';
 import { paymentsTable } from '../payments/payments.schema';
 import { createPayment } from '../payments/payments.service';
-import { defineTask } from '../tasks/task';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { autoRenewalsTable } from './subscriptions.schema';
-import { remindExpiring, tellExpired } from './subscriptions.service';
+import { remindExpiring, tellExpired, tellTrafficReset } from './subscriptions.service';
 
-/** The seed's policy for subscription jobs: 3 tries, 60 s apart. */
-const retry = { maxAttempts: 3, backoffSeconds: [60] };
+/** The seed's policy for subscription jobs: 3 retries, 60 s apart, then the admins are told. */
+const retry = seedPolicies.subscriptions;
 
 /** Hourly: reminders at 7 d, 3 d, 24 h and 6 h before expiry, each bracket once per user and expiry. */
 export const subscriptionRemindersTask = defineTask({
   name: 'subscription_reminders',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel'],
   timeoutSeconds: 300,
   handler: async ({ db, config, kick, signal }) => {
     const users = await remnawave(config, { signal }).allUsers();
@@ -35,6 +36,7 @@ export const disableExpiredUsersTask = defineTask({
   name: 'disable_expired_users',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel'],
   timeoutSeconds: 300,
   handler: async ({ db, config, kick, log, signal }) => {
     const panel = remnawave(config, { signal });
@@ -62,20 +64,26 @@ export const disableExpiredUsersTask = defineTask({
   },
 });
 
-/** On the 1st at 00:00 UTC: every active user's traffic reset through the panel's bulk route, 500 ids a call. */
+/**
+ * On the 1st at 00:00 UTC: every active user's traffic reset through the panel's bulk route, 500 ids a
+ * call; then each of them with a Telegram id is told, once per month (a retry tells nobody twice).
+ */
 export const resetMonthlyTrafficTask = defineTask({
   name: 'reset_monthly_traffic',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel'],
   timeoutSeconds: 600,
-  handler: async ({ config, progress, signal }) => {
+  handler: async ({ db, config, kick, progress, signal }) => {
     const panel = remnawave(config, { signal });
-    const ids = (await panel.allUsers()).filter((u) => u.status === 'ACTIVE').map((u) => u.id);
+    const active = (await panel.allUsers()).filter((u) => u.status === 'ACTIVE');
+    const ids = active.map((u) => u.id);
     for (let i = 0; i < ids.length; i += PANEL_BULK_LIMIT) {
       await panel.bulkResetTraffic(ids.slice(i, i + PANEL_BULK_LIMIT));
       await progress({ done: Math.min(i + PANEL_BULK_LIMIT, ids.length), total: ids.length });
     }
-    return { reset: ids.length, calls: Math.ceil(ids.length / PANEL_BULK_LIMIT) };
+    const told = await tellTrafficReset({ db, kick }, active, new Date().toISOString().slice(0, 7));
+    return { reset: ids.length, calls: Math.ceil(ids.length / PANEL_BULK_LIMIT), told };
   },
 });
 
@@ -88,6 +96,7 @@ export const autoRenewTask = defineTask({
   name: 'auto_renew_subscriptions',
   args: z.object({}).strict(),
   retry,
+  requires: ['panel', 'payments'],
   timeoutSeconds: 300,
   handler: async ({ db, config, kick, run, signal }) => {
     const renewals = await db.select().from(autoRenewalsTable).where(eq(autoRenewalsTable.enabled, true));

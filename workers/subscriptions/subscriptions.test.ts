@@ -9,7 +9,7 @@ import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
 import { autoRenewalsTable } from './subscriptions.schema';
-import { bracketFor } from './subscriptions.service';
+import { bracketFor, wasTold } from './subscriptions.service';
 
 const panel = env.REMNAWAVE_URL;
 const HOUR = 3_600_000;
@@ -105,6 +105,8 @@ describe('subscription lifecycle', () => {
     try {
       const late = await seed(-5_000);
       const alreadyExpired = await seed(-3 * HOUR);
+      // Ended 8 days ago: past the 7 days announced (its reminder record may already be pruned).
+      const longGone = await seed(-8 * 24 * HOUR, { status: 'EXPIRED' });
       const first = await run('disable_expired_users');
       expect(first.disabled).toBeGreaterThanOrEqual(1);
       expect((await panelUser(late.id))?.status).toBe('DISABLED');
@@ -120,6 +122,8 @@ describe('subscription lifecycle', () => {
       await run('process_notifications');
       expect(await sentTo(late)).toHaveLength(1);
       expect((await sentTo(alreadyExpired)).map((d) => d.text)).toEqual([expect.stringContaining('subscription has ended')]);
+      expect(await sentTo(longGone)).toEqual([]);
+      expect(await withTestDb((db) => wasTold(db, longGone.id, 'expired'))).toBe(false);
     } finally {
       await configurePanel({ expiryLagMs: 0 });
     }
@@ -134,6 +138,23 @@ describe('subscription lifecycle', () => {
       calls: { status: number }[];
     };
     expect(calls.calls.at(-1)?.status).toBe(202);
+  });
+
+  it('tells every reset user once a month, in their language', async () => {
+    const ru = await seed(10 * 24 * HOUR, { lang: 'ru' });
+    const en = await seed(10 * 24 * HOUR);
+    const nobody = await seed(10 * 24 * HOUR, { telegram: false });
+    const disabled = await seed(10 * 24 * HOUR, { status: 'DISABLED' });
+    await run('reset_monthly_traffic');
+    // Run again (a retry, or a second trigger): nobody is told twice.
+    await run('reset_monthly_traffic');
+    const month = new Date().toISOString().slice(0, 7);
+    const ruTold = await poll(async () => ((await sentTo(ru)).length ? await sentTo(ru) : undefined), { what: 'the reset message' });
+    const enTold = await poll(async () => ((await sentTo(en)).length ? await sentTo(en) : undefined), { what: 'the reset message' });
+    expect(ruTold.map((d) => d.text)).toEqual([`🔄 Новый месяц: счётчик трафика обнулён (${month}).`]);
+    expect(enTold.map((d) => d.text)).toEqual([`🔄 A new month: your traffic counter was reset to zero (${month}).`]);
+    expect(await sentTo(nobody)).toEqual([]);
+    expect(await sentTo(disabled)).toEqual([]);
   });
 
   it('sends users with auto-renew an invoice when their expiry is within the hour, once', async () => {

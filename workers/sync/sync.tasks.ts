@@ -2,12 +2,25 @@ import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
 import type { Db } from '../core/db';
-import { defineTask } from '../tasks/task';
+import { nodeHealthHistoryTable, serviceLatencyTable } from '../monitoring/monitoring.schema';
+import { subscriptionRemindersTable } from '../subscriptions/subscriptions.schema';
+import { REMINDER_RETENTION_DAYS } from '../subscriptions/subscriptions.service';
+import { defineTask, seedPolicies } from '../tasks/task';
 import { COUNTRY_CENTRES } from './countries';
 import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
 
-/** The seed's sync policy: 3 tries, 2 minutes apart; then the next cycle. */
-const retry = { maxAttempts: 3, backoffSeconds: [120] };
+/** Keys of the panel data cached here, read by the dashboard and the reports. */
+export const PANEL_STATS_KEY = 'panel:stats';
+export const PANEL_NODES_KEY = 'panel:nodes';
+/**
+ * Seconds a cached value lives: longer than its refresh (10 and 30 min), so one late or failed
+ * refresh (retried 2 min apart) leaves the readers the previous value rather than nothing (the seed's 15 and 35 min).
+ */
+export const PANEL_STATS_TTL_SECONDS = 15 * 60;
+export const PANEL_NODES_TTL_SECONDS = 35 * 60;
+
+/** The seed's sync policy: 3 retries, 2 minutes apart; then the next cycle (skip). */
+const sync = { retry: seedPolicies.sync, requires: ['panel'], onExhausted: 'skip' } as const;
 
 /** Stores `value` under `key` until `ttlSeconds` from now. */
 export async function cachePut(db: Db, key: string, value: unknown, ttlSeconds: number): Promise<void> {
@@ -28,7 +41,7 @@ export async function cacheGet<T>(db: Db, key: string): Promise<T | undefined> {
 export const syncGeolocationsTask = defineTask({
   name: 'sync_geolocations',
   args: z.object({}).strict(),
-  retry,
+  ...sync,
   handler: async ({ db, config }) => {
     const nodes = await remnawave(config).nodes();
     if (!nodes.length) return { nodes: 0, unknown_countries: [] };
@@ -53,39 +66,65 @@ export const syncGeolocationsTask = defineTask({
   },
 });
 
-/** Every 10 minutes: the panel's user statistics, cached 10 minutes. */
+/** Every 10 minutes: the panel's user statistics, cached 15 minutes (the dashboard's users by status, the daily report's active users). */
 export const syncUserStatsTask = defineTask({
   name: 'sync_user_stats',
   args: z.object({}).strict(),
-  retry,
+  ...sync,
   handler: async ({ db, config }) => {
     const stats = await remnawave(config).stats();
-    await cachePut(db, 'panel:stats', stats, 600);
-    return { cached: 'panel:stats', ttl_seconds: 600 };
+    await cachePut(db, PANEL_STATS_KEY, stats, PANEL_STATS_TTL_SECONDS);
+    return { cached: PANEL_STATS_KEY, ttl_seconds: PANEL_STATS_TTL_SECONDS };
   },
 });
 
-/** Every 30 minutes: the nodes' configuration, cached 30 minutes. */
+/** Every 30 minutes: the nodes' configuration, cached 35 minutes (the dashboard's node list). */
 export const syncNodeConfigsTask = defineTask({
   name: 'sync_node_configs',
   args: z.object({}).strict(),
-  retry,
+  ...sync,
   handler: async ({ db, config }) => {
     const nodes = await remnawave(config).nodes();
-    await cachePut(db, 'panel:nodes', nodes, 1800);
-    return { cached: 'panel:nodes', nodes: nodes.length, ttl_seconds: 1800 };
+    await cachePut(db, PANEL_NODES_KEY, nodes, PANEL_NODES_TTL_SECONDS);
+    return { cached: PANEL_NODES_KEY, nodes: nodes.length, ttl_seconds: PANEL_NODES_TTL_SECONDS };
   },
 });
 
-/** Daily: cache entries past their expiry are removed. */
+/**
+ * Node status changes are kept this long: the weekly report compares a week with the one before
+ * (the seed keeps 7 days). The latest change of each node stays, as its status since then.
+ */
+export const NODE_HISTORY_DAYS = 14;
+/** Daily answer times of the checked services are kept this long. */
+export const SERVICE_LATENCY_DAYS = 90;
+
+/**
+ * Daily (the seed's stale-data cleanup, 6.5): cache entries past their expiry, node status changes
+ * past 14 days, service answer times past 90 days, and reminder records of expiries over 30 days ago.
+ */
 export const cleanupCacheTask = defineTask({
   name: 'cleanup_cache',
   args: z.object({}).strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [300] },
+  retry: seedPolicies.cleanup,
+  onExhausted: 'warn',
   handler: async ({ db, log }) => {
-    const result = await db.execute(sql`delete from ${cacheEntriesTable} where expires_at < now()`);
-    log.info('cleanup_done', { table: 'cache_entries', removed: result.rowCount ?? 0 });
-    return { removed: result.rowCount ?? 0 };
+    const count = async (q: ReturnType<typeof sql>) => (await db.execute(q)).rowCount ?? 0;
+    const removed = await count(sql`delete from ${cacheEntriesTable} where expires_at < now()`);
+    const history = await count(sql`
+      delete from ${nodeHealthHistoryTable} h where h.at < now() - make_interval(days => ${NODE_HISTORY_DAYS})
+        and h.id <> (select max(id) from ${nodeHealthHistoryTable} l where l.node_uuid = h.node_uuid)`);
+    const latency = await count(sql`delete from ${serviceLatencyTable} where day < current_date - ${SERVICE_LATENCY_DAYS}::int`);
+    const reminders = await count(
+      sql`delete from ${subscriptionRemindersTable} where expire_at < now() - make_interval(days => ${REMINDER_RETENTION_DAYS})`,
+    );
+    log.info('cleanup_done', {
+      table: 'cache_entries',
+      removed,
+      node_health_history: history,
+      service_latency: latency,
+      subscription_reminders: reminders,
+    });
+    return { removed, node_health_history: history, service_latency: latency, subscription_reminders: reminders };
   },
 });
 

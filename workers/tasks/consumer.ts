@@ -3,12 +3,12 @@ import { mapLimit } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb, type Db } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
-import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { decodeBatch, type Envelope } from './envelope';
+import { reportExhausted } from './exhaustion';
 import { kicker } from './kick';
 import { runTry } from './runner';
 import type { TaskRegistry } from './task';
-import { type ClaimedRun, claimRuns, type FinishedRun, finishRuns, type Outcome, setProgress, waitingRuns } from './tasks.repo';
+import { type ClaimedRun, claimRuns, finishRuns, type Outcome, setProgress, waitingRuns } from './tasks.repo';
 
 export interface ConsumerDeps {
   config: Config;
@@ -105,7 +105,8 @@ async function consume(deps: ConsumerDeps, db: Db, decoded: Decoded[], log: Logg
     acked,
     retried: decoded.length - acked,
   });
-  await reportDead(deps, finished, log);
+  const dead = finished.filter((f) => f.status === 'dead').map((f) => ({ ...f, cause: outcomeById.get(f.id)?.cause }));
+  if (dead.length) await reportExhausted(deps, dead, log);
 }
 
 /** Seconds until an envelope's run needs its message again, or undefined when the run is finished. */
@@ -117,16 +118,6 @@ function waitFor(outcome: Outcome | undefined, waiting: { status: string; wait_s
 
 function leaseSeconds(registry: TaskRegistry, name: string): number {
   return (registry.get(name)?.timeoutSeconds ?? 60) + LEASE_MARGIN_SECONDS;
-}
-
-/** Tells the admins once per run that went dead in this batch (the store's transition happens once). */
-async function reportDead(deps: ConsumerDeps, finished: FinishedRun[], log: Logger): Promise<void> {
-  const dead = finished.filter((f) => f.status === 'dead');
-  await Promise.all(dead.map((run) => notifyAdmins(deps.api, deps.config, deadRunText(run), log)));
-}
-
-export function deadRunText(run: FinishedRun): string {
-  return `⚠️ Task <b>${escapeHtml(run.name)}</b> is dead after ${run.attempts} tries.\nRun: <code>${run.id}</code>\nError: ${escapeHtml(run.error ?? 'unknown')}`;
 }
 
 async function sendToDeadLetters(deps: ConsumerDeps, message: Message, reason: string, log: Logger): Promise<void> {

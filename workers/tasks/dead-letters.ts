@@ -3,21 +3,23 @@ import type { Api } from 'grammy';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage } from '../core/logger';
-import { notifyAdmins } from '../core/telegram';
-import { deadRunText } from './consumer';
 import { decodeBatch } from './envelope';
+import { reportExhausted } from './exhaustion';
 import { DEAD_RUN_TTL_SECONDS } from './runner';
+import type { TaskRegistry } from './task';
 import { markDead } from './tasks.repo';
 import { deadLettersTable } from './tasks.schema';
 
 export interface DeadLetterDeps {
   config: Config;
   api: Api;
+  env: Env;
+  registry: TaskRegistry;
 }
 
 /**
  * Consumes the dead letter queue: messages the task consumer gave up on (retries exhausted) or could
- * not decode. Their runs become `dead` (admins told once per run); undecodable bodies are kept in
+ * not decode. Their runs become `dead` (each task's exhaustion policy applies); undecodable bodies are kept in
  * `dead_letters` for inspection. Nothing is dropped while the store is down: the batch is retried.
  */
 export async function processDeadLetterBatch(deps: DeadLetterDeps, batch: MessageBatch): Promise<void> {
@@ -33,7 +35,7 @@ export async function processDeadLetterBatch(deps: DeadLetterDeps, batch: Messag
           'dead-lettered: its queue message ran out of deliveries',
           Math.max(deps.config.RESULT_TTL_SECONDS, DEAD_RUN_TTL_SECONDS),
         );
-        await Promise.all(ended.map((run) => notifyAdmins(deps.api, deps.config, deadRunText(run), log)));
+        if (ended.length) await reportExhausted(deps, ended, log);
         log.error('task_message_dead_lettered', { message_id: message.id, runs: decoded.tasks.length, ended: ended.length });
       } else {
         await db.insert(deadLettersTable).values({ queue: batch.queue, reason: decoded.reason, body: toBase64(message.body) });

@@ -76,8 +76,8 @@ describe('consumer edge cases', () => {
     const kinds = await Promise.all([exhausted, gone, misfit].map(async (id) => (await row(id)).history.at(-1)?.error_type));
     expect(kinds).toEqual(['lease_expired', 'unknown_task', 'invalid_args']);
     const metrics = await (await call('/metrics', { headers: { authorization: `Bearer ${env.METRICS_TOKEN}` } })).text();
-    expect(metrics).toMatch(/^flarecast_task_errors\{task="retired_task",type="unknown_task"\} [1-9]\d*$/m);
-    expect(metrics).toMatch(/^flarecast_task_errors\{task="ping_db",type="invalid_args"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^flarecast_task_errors_total\{task="retired_task",type="unknown_task"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^flarecast_task_errors_total\{task="ping_db",type="invalid_args"\} [1-9]\d*$/m);
   });
 
   it('sends a JSON body it cannot read to the dead letter queue', async () => {

@@ -1,4 +1,6 @@
 import type { Api } from 'grammy';
+import { causeOf } from '../clients/cause';
+import { missingCapabilities, variablesOf } from '../core/capabilities';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage } from '../core/logger';
@@ -33,6 +35,13 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
 
   const task = deps.registry.get(claimed.name);
   if (!task) return dead(`unknown task "${claimed.name}"`, 'unknown_task');
+  const off = missingCapabilities(config, task.requires);
+  if (off.length) {
+    // Kicked by hand (cron does not kick it) while a service it needs is off: nothing to do, nothing to alert.
+    const reason = `not configured: ${variablesOf(off).join(', ')} empty`;
+    log.info('task_skipped', { reason });
+    return { ...base, status: 'succeeded', result: { skipped: true, reason }, ttlSeconds: config.RESULT_TTL_SECONDS };
+  }
   // A try whose consumer died holds its lease until it expires; after the last allowed try, give up.
   if (claimed.attempts > claimed.max_attempts) return dead(`no try left: try ${claimed.max_attempts} never reported back`, 'lease_expired');
   const args = task.args.safeParse(envelope.args);
@@ -65,7 +74,12 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
         const now = Date.now();
         if (now - lastProgress < 1000 && p.done !== p.total) return;
         lastProgress = now;
-        await deps.saveProgress(claimed.id, p);
+        try {
+          await deps.saveProgress(claimed.id, p);
+        } catch (err) {
+          // Progress is for people watching; the work goes on without it (the seed's graceful degradation).
+          log.warn('progress_not_saved', { error: errorMessage(err), done: p.done, total: p.total });
+        }
       },
     });
     const result = await withTimeout(handlerRun, task.timeoutSeconds * 1000, timeout);
@@ -74,13 +88,14 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
   } catch (err) {
     const error = errorMessage(err);
     const errorType = err instanceof Error ? err.name : typeof err;
+    const cause = causeOf(err);
     if (err instanceof PermanentTaskError || claimed.attempts >= task.retry.maxAttempts) {
-      log.error('task_dead', { error, error_type: errorType, ms: Date.now() - started });
-      return dead(error, errorType);
+      log.error('task_dead', { error, error_type: errorType, cause, ms: Date.now() - started });
+      return { ...dead(error, errorType), cause };
     }
     const retryInSeconds = backoffFor(task.retry, claimed.attempts);
-    log.warn('task_failed', { error, error_type: errorType, retry_in_s: retryInSeconds, ms: Date.now() - started });
-    return { ...base, status: 'failed', error, errorType, retryInSeconds, ttlSeconds: config.RESULT_TTL_SECONDS };
+    log.warn('task_failed', { error, error_type: errorType, cause, retry_in_s: retryInSeconds, ms: Date.now() - started });
+    return { ...base, status: 'failed', error, errorType, cause, retryInSeconds, ttlSeconds: config.RESULT_TTL_SECONDS };
   }
 }
 

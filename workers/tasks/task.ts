@@ -1,18 +1,30 @@
 import type { Api } from 'grammy';
 import type { z } from 'zod';
+import type { Capability } from '../core/capabilities';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import type { Logger } from '../core/logger';
 
-/** How often a run is tried and how long to wait between tries. */
+/**
+ * How often a run is tried and how long to wait between tries. The seed's "max retries" is
+ * `maxAttempts - 1` (retries after the first try); each retry waits its own step of `backoffSeconds`,
+ * so a policy may list at most one step per retry (a step that can never be reached is refused).
+ */
 export interface RetryPolicy {
-  /** Total tries including the first. Default 3 */
+  /** Total tries including the first. Default 4 (3 retries) */
   maxAttempts: number;
-  /** Seconds to wait before try 2, 3, …; the last value repeats. Default [10, 30, 90] */
+  /** Seconds to wait before try 2, 3, …; the last value repeats (a fixed backoff lists one). Default [10, 30, 90] */
   backoffSeconds: readonly number[];
 }
 
-export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 3, backoffSeconds: [10, 30, 90] };
+export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 4, backoffSeconds: [10, 30, 90] };
+
+/**
+ * What happens when a run has used up its tries (the seed's "dead letter action"): `alert` tells the
+ * admins through the incident ledger (WARNING), `critical` does so as CRITICAL, `warn` only logs a
+ * warning, `skip` logs at info (the next scheduled run comes).
+ */
+export type ExhaustionPolicy = 'alert' | 'critical' | 'warn' | 'skip';
 
 /** Seconds to wait after failed try `attempt` (1-based) before the next one. */
 export function backoffFor(policy: RetryPolicy, attempt: number): number {
@@ -58,6 +70,10 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType, Result = u
   retry: RetryPolicy;
   /** Seconds a try may take before it counts as failed. Default 60 */
   timeoutSeconds: number;
+  /** Optional services the task needs; while one is off the task is not kicked by cron, and a run ends skipped. Default none */
+  requires: readonly Capability[];
+  /** When its tries are used up. Default `alert` */
+  onExhausted: ExhaustionPolicy;
   handler(ctx: TaskContext<z.output<Schema>>): Promise<Result>;
 }
 
@@ -67,14 +83,53 @@ export function defineTask<Schema extends z.ZodType, Result>(def: {
   args: Schema;
   retry?: Partial<RetryPolicy>;
   timeoutSeconds?: number;
+  requires?: readonly Capability[];
+  onExhausted?: ExhaustionPolicy;
   handler: (ctx: TaskContext<z.output<Schema>>) => Promise<Result>;
 }): TaskDefinition<Schema, Result> {
   if (!/^[a-z][a-z0-9_]*$/.test(def.name)) throw new Error(`task name ${def.name} must be snake_case`);
-  const retry = { ...defaultRetryPolicy, ...def.retry };
+  const maxAttempts = def.retry?.maxAttempts ?? defaultRetryPolicy.maxAttempts;
+  // Without its own backoff a policy takes as many default steps as it has retries.
+  const backoffSeconds = def.retry?.backoffSeconds ?? defaultRetryPolicy.backoffSeconds.slice(0, Math.max(1, maxAttempts - 1));
+  const retry: RetryPolicy = { maxAttempts, backoffSeconds };
   if (retry.maxAttempts < 1 || retry.backoffSeconds.length === 0)
     throw new Error(`task ${def.name}: retry policy needs maxAttempts >= 1 and a backoff`);
-  return { name: def.name, args: def.args, retry, timeoutSeconds: def.timeoutSeconds ?? 60, handler: def.handler };
+  if (retry.backoffSeconds.length > Math.max(1, retry.maxAttempts - 1))
+    throw new Error(
+      `task ${def.name}: ${retry.maxAttempts - 1} retries cannot reach ${retry.backoffSeconds.length} backoff steps (maxAttempts counts the first try too)`,
+    );
+  return {
+    name: def.name,
+    args: def.args,
+    retry,
+    timeoutSeconds: def.timeoutSeconds ?? 60,
+    requires: def.requires ?? [],
+    onExhausted: def.onExhausted ?? 'alert',
+    handler: def.handler,
+  };
 }
+
+/** Retry policies of the seed's table (§10), by domain; tasks take theirs from here. */
+export const seedPolicies = {
+  /** 3 retries, 10 s → 30 s → 90 s. */
+  sendNotification: { maxAttempts: 4, backoffSeconds: [10, 30, 90] },
+  /** 3 retries, 60 s apart. */
+  subscriptions: { maxAttempts: 4, backoffSeconds: [60] },
+  /** 2 retries, 15 s apart. */
+  healthCheck: { maxAttempts: 3, backoffSeconds: [15] },
+  /** 3 retries, 30 s → 2 min → 10 min (verify and completion alike). */
+  payments: { maxAttempts: 4, backoffSeconds: [30, 120, 600] },
+  /** 1 retry, at once. */
+  analytics: { maxAttempts: 2, backoffSeconds: [0] },
+  /** 2 retries, 5 min apart. */
+  cleanup: { maxAttempts: 3, backoffSeconds: [300] },
+  /** 3 retries, 2 min apart. */
+  sync: { maxAttempts: 4, backoffSeconds: [120] },
+  /** 2 retries, 10 min apart. */
+  reports: { maxAttempts: 3, backoffSeconds: [600] },
+  /** No retry: the items are retried inside the run, and the failures are the report. */
+  bulk: { maxAttempts: 1, backoffSeconds: [0] },
+} as const satisfies Record<string, RetryPolicy>;
 
 /** The set of tasks a deployment knows. */
 export class TaskRegistry {

@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../core/db';
 import type { Progress } from './task';
 import { type TaskRun, type TaskStatus, taskRunsTable } from './tasks.schema';
@@ -15,26 +15,45 @@ export interface NewRun {
   delaySeconds: number;
 }
 
-/** Inserts runs; a run whose idempotency key already exists is skipped. Returns the ids inserted. */
+/**
+ * Inserts runs; a run whose idempotency key already exists is skipped. Counts the runs stored in
+ * `task_counters` in the same statement. Returns the ids inserted.
+ */
 export async function insertRuns(db: Db, runs: NewRun[]): Promise<Set<string>> {
   if (runs.length === 0) return new Set();
-  const rows = await db
-    .insert(taskRunsTable)
-    .values(
-      runs.map((r) => ({
-        id: r.id,
-        name: r.name,
-        args: r.args ?? {},
-        maxAttempts: r.maxAttempts,
-        idempotencyKey: r.idempotencyKey,
-        correlationId: r.correlationId,
-        nextAttemptAt: sql`now() + make_interval(secs => ${r.delaySeconds})`,
-        expiresAt: sql`now() + make_interval(secs => ${r.ttlSeconds})`,
-      })),
-    )
-    .onConflictDoNothing({ target: taskRunsTable.idempotencyKey })
-    .returning({ id: taskRunsTable.id });
-  return new Set(rows.map((r) => r.id));
+  const rows = runs.map((r) => ({
+    id: r.id,
+    name: r.name,
+    args: r.args ?? {},
+    max_attempts: r.maxAttempts,
+    idempotency_key: r.idempotencyKey,
+    correlation_id: r.correlationId,
+    delay: r.delaySeconds,
+    ttl: r.ttlSeconds,
+  }));
+  const result = await db.execute<{ id: string }>(sql`
+    with ins as (
+      insert into task_runs (id, name, args, max_attempts, idempotency_key, correlation_id, next_attempt_at, expires_at)
+      select r.id, r.name, r.args, r.max_attempts, r.idempotency_key, r.correlation_id,
+             now() + make_interval(secs => r.delay), now() + make_interval(secs => r.ttl)
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+             as r(id uuid, name text, args jsonb, max_attempts int, idempotency_key text, correlation_id text, delay int, ttl int)
+      on conflict (idempotency_key) do nothing
+      returning id, name),
+    counted as (${countOutcomes(sql`select name, 'received' as counter from ins`)})
+    select id from ins`);
+  return new Set(result.rows.map((r) => r.id));
+}
+
+/**
+ * An insert that adds `(name, counter)` rows to the lifetime counters. Rows are taken in key order
+ * so two statements counting the same tasks lock the counter rows in the same order (no deadlock).
+ */
+function countOutcomes(rows: SQL): SQL {
+  return sql`
+    insert into task_counters (name, counter, value)
+    select name, counter, count(*) from (${rows}) c group by name, counter order by name, counter
+    on conflict (name, counter) do update set value = task_counters.value + excluded.value`;
 }
 
 export async function findByIdempotencyKeys(db: Db, keys: string[]): Promise<Pick<TaskRun, 'id' | 'name' | 'status' | 'idempotencyKey'>[]> {
@@ -103,6 +122,8 @@ export interface Outcome {
   error?: string;
   /** The kind of failure, kept in the try's history entry (`flarecast_task_errors{task,type}`). */
   errorType?: string;
+  /** An external service's outage or refusal that caused the failure (`outage:remnawave`), kept in the history entry. */
+  cause?: string;
   /** Seconds until the next try (status `failed`). */
   retryInSeconds?: number;
   ttlSeconds: number;
@@ -116,7 +137,10 @@ export interface FinishedRun {
   error: string | null;
 }
 
-/** Records the outcome of each try in one statement and appends it to the run's history. */
+/**
+ * Records the outcome of each try in one statement: appends it to the run's history and adds it to
+ * the lifetime counters (only for the tries this call actually finished).
+ */
 export async function finishRuns(db: Db, outcomes: Outcome[]): Promise<FinishedRun[]> {
   if (outcomes.length === 0) return [];
   const rows = outcomes.map((o) => ({
@@ -126,39 +150,53 @@ export async function finishRuns(db: Db, outcomes: Outcome[]): Promise<FinishedR
     result: o.result === undefined ? null : o.result,
     error: o.error ?? null,
     error_type: o.error === undefined ? null : (o.errorType ?? 'Error'),
+    cause: o.cause ?? null,
     delay: o.retryInSeconds ?? 0,
     ttl: o.ttlSeconds,
   }));
   const result = await db.execute<FinishedRun & Record<string, unknown>>(sql`
-    update task_runs t
-       set status = r.status, result = r.result, error = r.error,
-           finished_at = case when r.status = 'failed' then null else now() end,
-           next_attempt_at = now() + make_interval(secs => r.delay),
-           expires_at = now() + make_interval(secs => r.ttl),
-           history = t.history || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
-             'attempt', t.attempts, 'started_at', t.started_at, 'finished_at', now(), 'error', r.error, 'error_type', r.error_type)))
-      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
-           as r(id uuid, attempt int, status text, result jsonb, error text, error_type text, delay int, ttl int)
-     where t.id = r.id and t.status = 'running' and t.attempts = r.attempt
-    returning t.id, t.name, t.status, t.attempts, t.error`);
+    with done as (
+      update task_runs t
+         set status = r.status, result = r.result, error = r.error,
+             finished_at = case when r.status = 'failed' then null else now() end,
+             next_attempt_at = now() + make_interval(secs => r.delay),
+             expires_at = now() + make_interval(secs => r.ttl),
+             history = t.history || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+               'attempt', t.attempts, 'started_at', t.started_at, 'finished_at', now(), 'error', r.error,
+               'error_type', r.error_type, 'cause', r.cause)))
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+             as r(id uuid, attempt int, status text, result jsonb, error text, error_type text, cause text, delay int, ttl int)
+       where t.id = r.id and t.status = 'running' and t.attempts = r.attempt
+      returning t.id, t.name, t.status, t.attempts, t.error, r.error_type),
+    counted as (${countOutcomes(sql`
+      select name, status as counter from done
+      union all select name, 'failed' from done where error_type is not null
+      union all select name, 'retried' from done where status = 'failed'
+      union all select name, 'error:' || error_type from done where error_type is not null`)})
+    select id, name, status, attempts, error from done`);
   return result.rows;
 }
 
-/** Ends runs that can never be tried again (their message was dead-lettered). Returns the runs it ended. */
+/** Ends runs that can never be tried again (their message was dead-lettered), counted as dead. Returns the runs it ended. */
 export async function markDead(db: Db, ids: string[], error: string, ttlSeconds: number): Promise<FinishedRun[]> {
   if (ids.length === 0) return [];
-  const rows = await db
-    .update(taskRunsTable)
-    .set({ status: 'dead', error, finishedAt: sql`now()`, expiresAt: sql`now() + make_interval(secs => ${ttlSeconds})` })
-    .where(and(inArray(taskRunsTable.id, ids), inArray(taskRunsTable.status, ['queued', 'failed', 'running'])))
-    .returning({
-      id: taskRunsTable.id,
-      name: taskRunsTable.name,
-      status: taskRunsTable.status,
-      attempts: taskRunsTable.attempts,
-      error: taskRunsTable.error,
-    });
-  return rows;
+  const result = await db.execute<FinishedRun & Record<string, unknown>>(sql`
+    with done as (
+      update task_runs set status = 'dead', error = ${error}, finished_at = now(), expires_at = now() + make_interval(secs => ${ttlSeconds})
+       where id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid)
+         and status in ('queued', 'failed', 'running')
+      returning id, name, status, attempts, error),
+    counted as (${countOutcomes(sql`select name, 'dead' as counter from done`)})
+    select id, name, status, attempts, error from done`);
+  return result.rows;
+}
+
+/** The lifetime counters of every task: `{ name, counter, value }`. */
+export async function taskCounters(db: Db): Promise<{ name: string; counter: string; value: number }[]> {
+  const result = await db.execute<{ name: string; counter: string; value: number }>(
+    sql`select name, counter, value::float8 as value from task_counters order by name, counter`,
+  );
+  return result.rows;
 }
 
 export async function setProgress(db: Db, id: string, progress: Progress): Promise<void> {

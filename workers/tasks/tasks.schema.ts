@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 export const taskStatuses = ['queued', 'running', 'succeeded', 'failed', 'dead'] as const;
 export type TaskStatus = (typeof taskStatuses)[number];
@@ -12,6 +12,8 @@ export interface AttemptRecord {
   error?: string;
   /** What kind of failure: the error's class (`TypeError`, `GrammyError`, `TaskTimeoutError`, …) or `invalid_args`, `unknown_task`, `lease_expired`. */
   error_type?: string;
+  /** The external cause, when there is one: `outage:<service>` or `service:<service>|<code>`. */
+  cause?: string;
 }
 
 /**
@@ -58,3 +60,20 @@ export const deadLettersTable = pgTable('dead_letters', {
   body: text('body').notNull(),
   receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/**
+ * Lifetime outcome counters per task, updated in the statement that records each outcome, so they
+ * never decrease when finished runs expire (`flarecast_tasks_*_total`, usable with `rate()`).
+ * `counter` is `received` (runs stored), `succeeded`, `failed` (failed tries, the last one of a dead
+ * run included), `retried` (failed tries followed by a retry), `dead`, or `error:<type>` (failed tries
+ * by error type).
+ */
+export const taskCountersTable = pgTable(
+  'task_counters',
+  {
+    name: text('name').notNull(),
+    counter: text('counter').notNull(),
+    value: bigint('value', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.counter] })],
+);

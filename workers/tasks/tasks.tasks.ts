@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { enqueue } from './kick';
-import { defineTask } from './task';
+import { defineTask, seedPolicies } from './task';
 import { deleteExpiredRuns, staleRuns } from './tasks.repo';
 
 /** Proves a task reaches Postgres through its injected handle: returns `SELECT version()`. */
@@ -19,7 +19,7 @@ export const pingDbTask = defineTask({
 export const echoTask = defineTask({
   name: 'echo',
   args: z.record(z.string(), z.unknown()),
-  retry: { maxAttempts: 1 },
+  retry: { maxAttempts: 1, backoffSeconds: [0] },
   handler: async ({ args }) => args,
 });
 
@@ -27,7 +27,8 @@ export const echoTask = defineTask({
 export const cleanupTaskResultsTask = defineTask({
   name: 'cleanup_task_results',
   args: z.object({ batch: z.number().int().min(1).max(10_000).default(1000) }).strict(),
-  retry: { maxAttempts: 3, backoffSeconds: [60, 300] },
+  retry: seedPolicies.cleanup,
+  onExhausted: 'warn',
   handler: async ({ db, args, log }) => {
     let deleted = 0;
     for (;;) {
@@ -50,7 +51,8 @@ export const requeueStaleRunsTask = defineTask({
   args: z
     .object({ older_than_seconds: z.number().int().min(60).default(900), limit: z.number().int().min(1).max(10_000).default(1000) })
     .strict(),
-  retry: { maxAttempts: 2, backoffSeconds: [60] },
+  retry: seedPolicies.cleanup,
+  onExhausted: 'warn',
   handler: async ({ db, args, log, env }) => {
     const stale = await staleRuns(db, args.older_than_seconds, args.limit);
     await enqueue(

@@ -159,17 +159,17 @@ describe('task runtime', () => {
     }
   });
 
-  it('schedules the default policy 10 s then 30 s apart, retrying the message until the last try', async () => {
+  it('schedules the default policy (3 retries) 10 s, 30 s and 90 s apart, retrying the message until the last try', async () => {
     const { runs } = await json<{ runs: { id: string }[] }>(
       await callApi('/tasks/bulk', { body: { tasks: [{ name: 'test_default_policy_fails', args: {}, delay_seconds: 3600 }] } }),
     );
     const id = runs[0]?.id as string;
     const makeDue = () => withTestDb((db) => db.update(taskRunsTable).set({ nextAttemptAt: sql`now()` }).where(eq(taskRunsTable.id, id)));
-    // Hand the run's message to the consumer directly, three times, making the run due in between.
+    // Hand the run's message to the consumer directly, four times, making the run due in between.
     const envelope = { id, name: 'test_default_policy_fails', args: {}, attempt: 1, correlation_id: 'test', enqueued_at: Date.now() };
     const waits: number[] = [];
     const results: string[] = [];
-    for (let attempt = 1; attempt <= 3; attempt++) {
+    for (let attempt = 1; attempt <= 4; attempt++) {
       await makeDue();
       const batch = createMessageBatch('flarecast-tasks', [
         { id: `m${attempt}`, timestamp: new Date(), attempts: attempt, body: encodeBatch([envelope]) },
@@ -182,8 +182,8 @@ describe('task runtime', () => {
       const finished = Date.parse(row?.history.at(-1)?.finished_at ?? '');
       if (row?.status === 'failed') waits.push(Math.round((row.nextAttemptAt.getTime() - finished) / 1000));
     }
-    expect(results).toEqual(['retry', 'retry', 'ack']);
-    expect(waits).toEqual([10, 30]);
+    expect(results).toEqual(['retry', 'retry', 'retry', 'ack']);
+    expect(waits).toEqual([10, 30, 90]);
     expect((await getRun(id)).status).toBe('dead');
   });
 
