@@ -6,7 +6,7 @@ import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { getConfig } from '../core/config';
 import { createDb } from '../core/db';
 import { withTestDb } from '../testing/db';
-import { call, callApi, json } from '../testing/http';
+import { callApi, json } from '../testing/http';
 import { panelObject, postPanelEvent } from '../testing/panel';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
