@@ -1,4 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
+import { getConfig } from '../../workers/core/config';
+import { createLogger } from '../../workers/core/logger';
+import { Outbound } from '../../workers/telegram/outbound';
+import { AlertOutbox } from './outbox';
 
 /** An incident ends after an hour without a new occurrence; the next one opens a new incident. */
 export const INCIDENT_QUIET_MS = 3600_000;
@@ -36,12 +40,20 @@ export interface IncidentView {
  * WARNING to CRITICAL, and once when it is resolved. It lives in a Durable Object rather than Postgres
  * because the failures it counts are often Postgres's own.
  *
+ * It is also the outbox of every message to the admins (`AlertOutbox`): an alert is stored in the same
+ * step that decides it and delivered by the object's alarm through the outbound path, ahead of
+ * broadcasts, again after a 429 or while Telegram is unreachable, until Telegram has it.
+ *
  * Storage (SQLite): `incidents(key primary key, severity, summary, opened_at, last_at, occurrences,
- * resolved_at)`, times in ms since the epoch; rows go a day after their last occurrence.
+ * resolved_at)`, times in ms since the epoch; rows go a day after their last occurrence. The outbox:
+ * see `outbox.ts`.
  */
 export class IncidentObject extends DurableObject<Env> {
+  readonly #outbox: AlertOutbox;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#outbox = new AlertOutbox(ctx.storage.sql);
     const sql = ctx.storage.sql;
     sql.exec(`create table if not exists incidents (
       key text primary key, opened_at integer not null, last_at integer not null, occurrences integer not null)`);
@@ -61,7 +73,34 @@ export class IncidentObject extends DurableObject<Env> {
    * Counts an occurrence of `key`. `alert` is true when it opens an incident (none open, the last one
    * resolved, or quiet for an hour) or raises an open one's severity.
    */
-  report(key: string, now = Date.now(), severity: Severity = 'critical', summary?: string): Occurrence {
+  /** Queues a message to `chatIds` (HTML); the alarm delivers it. */
+  async alert(chatIds: number[], text: string): Promise<void> {
+    if (!chatIds.length) return;
+    this.#outbox.add(chatIds, text, Date.now());
+    await this.#wakeAt(Date.now());
+  }
+
+  /**
+   * Counts an occurrence of `key` (see `count`); when it is to be alerted and `alert` is given, the
+   * message is queued for those chats in the same step, so an alert decided is never lost.
+   */
+  async report(
+    key: string,
+    now = Date.now(),
+    severity: Severity = 'critical',
+    summary?: string,
+    alert?: { chatIds: number[]; texts: Record<'new' | 'escalated', string> },
+  ): Promise<Occurrence> {
+    const o = this.count(key, now, severity, summary);
+    if (o.alert && alert?.chatIds.length) {
+      this.#outbox.add(alert.chatIds, alert.texts[o.escalated ? 'escalated' : 'new'], now);
+      await this.#wakeAt(now);
+    }
+    return o;
+  }
+
+  /** The ledger's decision about one occurrence of `key`. */
+  count(key: string, now = Date.now(), severity: Severity = 'critical', summary?: string): Occurrence {
     const sql = this.ctx.storage.sql;
     sql.exec('delete from incidents where last_at < ?', now - KEEP_MS);
     const row = sql
@@ -99,12 +138,55 @@ export class IncidentObject extends DurableObject<Env> {
    * Resolves the open incident of `key` if its last occurrence is at least `quietMs` old. Returns it
    * when this call resolved it (tell the admins once), else null.
    */
-  resolve(key: string, now = Date.now(), quietMs = 0): IncidentView | null {
+  async resolve(key: string, now = Date.now(), quietMs = 0, alert?: { chatIds: number[]; what: string }): Promise<IncidentView | null> {
     const sql = this.ctx.storage.sql;
     const row = this.#rows('where key = ? and resolved_at is null', key)[0];
     if (!row || now - row.lastAt > INCIDENT_QUIET_MS || now - row.lastAt < quietMs) return null;
     sql.exec('update incidents set resolved_at = ? where key = ?', now, key);
+    if (alert?.chatIds.length) {
+      const minutes = Math.max(1, Math.round((now - row.openedAt) / 60_000));
+      this.#outbox.add(alert.chatIds, `✅ Resolved: ${alert.what} after ${minutes} min (${row.occurrences} failure(s) counted)`, now);
+      await this.#wakeAt(now);
+    }
     return { ...row, resolvedAt: now };
+  }
+
+  /** Messages to the admins not delivered yet (for the console and tests). */
+  async outboxPending(): Promise<number> {
+    return this.#outbox.pending();
+  }
+
+  /** Delivers what is due: one digest per admin chat, through the outbound path (a transactional slot). */
+  override async alarm(): Promise<void> {
+    const log = createLogger('incidents', { object: 'incidents' });
+    const outbound = new Outbound(getConfig(this.env), this.env);
+    const now = Date.now();
+    await Promise.all(
+      this.#outbox.due(now).map(async (d) => {
+        const outcome = await outbound.send('sendMessage', { chat_id: d.chatId, text: d.text, parse_mode: 'HTML' });
+        if (outcome.kind === 'ok') this.#outbox.done(d.ids);
+        else if (outcome.kind === 'retry_after' || outcome.kind === 'retryable') {
+          const dropped = this.#outbox.later(d.ids, Date.now(), outcome.kind === 'retry_after' ? outcome.until : undefined);
+          log.warn('admin_alert_delayed', { chat_id: d.chatId, messages: d.ids.length, reason: outcome.reason, dropped });
+        } else {
+          // Refused for good (the admin blocked the bot, bad markup), or it may have arrived: not sent again.
+          this.#outbox.done(d.ids);
+          log.error('admin_alert_not_delivered', {
+            chat_id: d.chatId,
+            messages: d.ids.length,
+            outcome: outcome.kind,
+            reason: outcome.reason,
+          });
+        }
+      }),
+    );
+    const next = this.#outbox.nextAt();
+    if (next !== null) await this.#wakeAt(next);
+  }
+
+  async #wakeAt(at: number): Promise<void> {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 
   /** The incidents of the last day, latest first (for the console). */

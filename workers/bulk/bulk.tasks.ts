@@ -38,7 +38,7 @@ export const bulkUserOperationTask = defineTask({
   retry: seedPolicies.bulk,
   requires: ['panel'],
   timeoutSeconds: 900,
-  handler: async ({ args, api, config, log, progress, signal }) => {
+  handler: async ({ args, env, config, log, progress, signal }) => {
     const ids = [...new Set(args.user_ids)];
     const state: BulkProgress = { done: 0, total: ids.length, processed: 0, failed: 0, failures: [] };
     const fail = (id: number, reason: string) => {
@@ -94,7 +94,7 @@ export const bulkUserOperationTask = defineTask({
             .join('\n')}`
         : ''
     }`;
-    await notifyRequester(api, config, args.requested_by, text, log);
+    await notifyRequester(env, config, args.requested_by, text, log);
     return state;
   },
 });

@@ -6,9 +6,11 @@ import { createApp } from '../app';
 import worker from '../index';
 import { taskRegistry } from '../registry';
 import { poll } from '../testing/poll';
-import { deliveries } from '../testing/telegram';
+import { configureTelegram, deliveries } from '../testing/telegram';
 import { ConfigError, getConfig } from './config';
-import { incidentKey } from './incidents';
+import { incidentKey, raiseIncident } from './incidents';
+import { createLogger } from './logger';
+import { createApi, notifyAdmins } from './telegram';
 
 const admins = [900001, 900002];
 
@@ -108,5 +110,44 @@ describe('critical failures reach the admins once per incident', () => {
     const b = incidentKey('GET /api/tasks/5a5e9a3c-4f6e-4b7e-9d1e-0c7f2d1e5a22', new Error('timeout after 3999 ms'));
     expect(a).toBe(b);
     expect(incidentKey('GET /x', new TypeError('timeout after 1 ms'))).not.toBe(incidentKey('GET /x', new Error('timeout after 1 ms')));
+  });
+});
+
+describe('alerts are delivered, none lost', () => {
+  it('a burst of 10 distinct incidents in one second reaches every admin, all 10 named', async () => {
+    const tag = `burst-${crypto.randomUUID().slice(0, 8)}`;
+    const config = getConfig(env);
+    const log = createLogger('test');
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        raiseIncident({ env, api: createApi(config, env), config }, log, {
+          key: `${tag}:${i}`,
+          severity: 'critical',
+          title: `${tag} #${i}`,
+        }),
+      ),
+    );
+    const named = async (admin: number) =>
+      new Set((await deliveries(admin)).flatMap((d) => [...(d.text ?? '').matchAll(new RegExp(`${tag} #(\\d)`, 'g'))].map((m) => m[1])));
+    for (const admin of admins)
+      expect((await poll(async () => ((await named(admin)).size === 10 ? named(admin) : undefined), { what: 'all 10 alerts' })).size).toBe(
+        10,
+      );
+    // Digests: fewer messages than alerts, each within Telegram's 4,096 characters.
+    const messages = (await deliveries(admins[0])).filter((d) => d.text?.includes(tag));
+    expect(messages.length).toBeLessThanOrEqual(10);
+    for (const m of messages) expect(m.text?.length).toBeLessThanOrEqual(4096);
+    expect(await incidents(env).outboxPending()).toBe(0);
+  });
+
+  it('an alert Telegram answers 429 is delivered once the wait is over, and counted sent only then', async () => {
+    const tag = `flooded-${crypto.randomUUID().slice(0, 8)}`;
+    await configureTelegram({ failNext: { status: 429, count: 1, retryAfter: 1 } });
+    await notifyAdmins(env, { ADMIN_TELEGRAM_IDS: [admins[0] as number] }, `${tag} after the flood`, createLogger('test'));
+    await poll(async () => ((await deliveries(admins[0])).some((d) => d.text?.includes(tag)) ? true : undefined), {
+      what: 'the alert after the 429',
+    });
+    expect((await deliveries(admins[0])).filter((d) => d.text?.includes(tag))).toHaveLength(1);
+    expect(await incidents(env).outboxPending()).toBe(0);
   });
 });

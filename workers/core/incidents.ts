@@ -3,7 +3,7 @@ import { incidents, type Occurrence, type Severity } from '../../durable-objects
 import { type Config, getConfig } from './config';
 import type { Logger } from './logger';
 import { errorMessage } from './logger';
-import { createApi, escapeHtml, notifyAdmins } from './telegram';
+import { createApi, escapeHtml } from './telegram';
 
 export type { Severity } from '../../durable-objects/incidents/incidents.do';
 
@@ -32,6 +32,8 @@ export interface Incident {
   title: string;
   /** More lines under the title (HTML). */
   detail?: string;
+  /** The error behind it, for the log line (already redacted of parameters by `errorMessage`). */
+  error?: string;
 }
 
 export interface AlertDeps {
@@ -54,14 +56,22 @@ export function incidentText(incident: Incident, o: Pick<Occurrence, 'escalated'
  */
 export async function raiseIncident(deps: AlertDeps, log: Logger, incident: Incident): Promise<Occurrence | undefined> {
   try {
-    const o = await incidents(deps.env).report(incident.key, Date.now(), incident.severity, incident.title);
+    // The ledger queues the alert in the same step it decides it, so a decided alert is never lost.
+    const texts = {
+      new: incidentText(incident, { escalated: false, severity: incident.severity }),
+      escalated: incidentText(incident, { escalated: true, severity: 'critical' }),
+    };
+    const o = await incidents(deps.env).report(incident.key, Date.now(), incident.severity, incident.title, {
+      chatIds: deps.config.ADMIN_TELEGRAM_IDS,
+      texts,
+    });
     log[o.severity === 'critical' ? 'error' : 'warn']('incident', {
       key: incident.key,
       severity: o.severity,
       occurrences: o.occurrences,
       alerted: o.alert,
+      ...(incident.error === undefined ? {} : { error: incident.error }),
     });
-    if (o.alert) await notifyAdmins(deps.api, deps.config, incidentText(incident, o), log);
     return o;
   } catch (err) {
     log.error('incident_report_failed', { key: incident.key, error: errorMessage(err) });
@@ -75,11 +85,9 @@ export async function raiseIncident(deps: AlertDeps, log: Logger, incident: Inci
  */
 export async function resolveIncident(deps: AlertDeps, log: Logger, key: string, what: string, quietMs = 0): Promise<boolean> {
   try {
-    const done = await incidents(deps.env).resolve(key, Date.now(), quietMs);
+    const done = await incidents(deps.env).resolve(key, Date.now(), quietMs, { chatIds: deps.config.ADMIN_TELEGRAM_IDS, what });
     if (!done) return false;
-    const minutes = Math.max(1, Math.round((Date.now() - done.openedAt) / 60_000));
-    log.info('incident_resolved', { key, occurrences: done.occurrences, minutes });
-    await notifyAdmins(deps.api, deps.config, `✅ Resolved: ${what} after ${minutes} min (${done.occurrences} failure(s) counted)`, log);
+    log.info('incident_resolved', { key, occurrences: done.occurrences, minutes: Math.round((Date.now() - done.openedAt) / 60_000) });
     return true;
   } catch (err) {
     log.error('incident_resolve_failed', { key, error: errorMessage(err) });
@@ -111,6 +119,7 @@ export async function reportIncident(env: Env, log: Logger, where: string, err: 
     key,
     severity: 'critical',
     title: `unhandled failure in ${escapeHtml(where)}`,
+    error: errorMessage(err),
     detail: `<code>${escapeHtml(errorMessage(err).slice(0, 500))}</code>\nCorrelation id: <code>${escapeHtml(log.correlationId)}</code>`,
   });
 }

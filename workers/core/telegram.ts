@@ -1,5 +1,6 @@
 import type { Api } from 'grammy';
 import type { UserFromGetMe } from 'grammy/types';
+import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { botApi } from '../telegram/outbound';
 import type { Config } from './config';
 import type { Logger } from './logger';
@@ -33,26 +34,28 @@ export function botInfo(config: Pick<Config, 'BOT_TOKEN' | 'BOT_USERNAME'>): Use
   };
 }
 
-/** Sends `text` (HTML) to every admin in `ADMIN_TELEGRAM_IDS`; a failed send is logged, never thrown. */
-export async function notifyAdmins(api: Api, config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>, text: string, log: Logger): Promise<void> {
-  await Promise.all(
-    config.ADMIN_TELEGRAM_IDS.map((chatId) =>
-      api
-        .sendMessage(chatId, text, { parse_mode: 'HTML' })
-        .catch((err: unknown) => log.warn('admin_notify_failed', { chat_id: chatId, error: errorMessage(err) })),
-    ),
-  );
+/**
+ * Tells every admin in `ADMIN_TELEGRAM_IDS` (HTML). The message goes to the incident ledger's outbox and
+ * is delivered by it through the outbound path, ahead of broadcasts, retried until Telegram has it:
+ * queuing it is the only step that can fail here, and that is logged, never thrown.
+ */
+export async function notifyAdmins(env: Env, config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>, text: string, log: Logger): Promise<void> {
+  try {
+    await incidents(env).alert(config.ADMIN_TELEGRAM_IDS, text);
+  } catch (err) {
+    log.warn('admin_notify_failed', { error: errorMessage(err) });
+  }
 }
 
 /** Tells the admin who asked for a job (`requestedBy`), or every admin when nobody in particular did. */
 export function notifyRequester(
-  api: Api,
+  env: Env,
   config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>,
   requestedBy: number | undefined,
   text: string,
   log: Logger,
 ) {
-  return notifyAdmins(api, requestedBy ? { ADMIN_TELEGRAM_IDS: [requestedBy] } : config, text, log);
+  return notifyAdmins(env, requestedBy ? { ADMIN_TELEGRAM_IDS: [requestedBy] } : config, text, log);
 }
 
 /** Escapes text for Telegram's HTML parse mode. */

@@ -117,7 +117,7 @@ export const exportDataTask = defineTask({
   args: exportArgs,
   retry: seedPolicies.bulk,
   timeoutSeconds: 900,
-  handler: async ({ args, run, db, api, config, env, log, progress }) => {
+  handler: async ({ args, run, db, config, env, log, progress }) => {
     const key = `exports/${run.id}.${args.format}`;
     const upload = await env.EXPORTS.createMultipartUpload(key, {
       httpMetadata: {
@@ -148,7 +148,7 @@ export const exportDataTask = defineTask({
       const url = `${args.base_url}${await signedPath(config.ADMIN_API_TOKEN, key)}`;
       log.info('export_done', { key, rows: count, bytes: out.bytes, parts });
       await notifyRequester(
-        api,
+        env,
         config,
         args.requested_by,
         `📄 Export <b>${args.type}</b> ready: ${count} rows.\n${url}\nThe link works for 24 hours.`,

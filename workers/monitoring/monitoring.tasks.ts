@@ -22,7 +22,7 @@ export const checkNodeHealthTask = defineTask({
   retry: seedPolicies.healthCheck,
   requires: ['panel'],
   onExhausted: 'skip',
-  handler: async ({ db, api, config, env, log }) => {
+  handler: async ({ db, config, env, log }) => {
     const nodes = await remnawave(config).nodes();
     const counts: Record<string, number> = { online: 0, offline: 0, warning: 0, maintenance: 0 };
     let alerts = 0;
@@ -32,7 +32,7 @@ export const checkNodeHealthTask = defineTask({
       counts[status] = (counts[status] ?? 0) + 1;
       if (!stored) continue;
       try {
-        if ((await observeNode({ db, api, config, log, onChange: (e) => dashboard(env).nodeChanged(e) }, node, status, 'poll')).alerted)
+        if ((await observeNode({ db, env, config, log, onChange: (e) => dashboard(env).nodeChanged(e) }, node, status, 'poll')).alerted)
           alerts++;
       } catch (err) {
         stored = false;

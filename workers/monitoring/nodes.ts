@@ -1,5 +1,4 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
-import type { Api } from 'grammy';
 import type { PanelNode } from '../clients/remnawave';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
@@ -37,7 +36,7 @@ export function classify(node: Pick<PanelNode, 'isConnected' | 'isDisabled' | 'i
 
 export interface AlertDeps {
   db: Db;
-  api: Api;
+  env: Env;
   config: Config;
   log: Logger;
   /** Told of each status change as it is stored (the dashboard's push); a failure is only logged. */
@@ -115,6 +114,6 @@ export async function observeNode(
         alert = changeText(node.name, current?.status, status, current ? now - current.since.getTime() : 0);
     }
   }
-  if (alert) await notifyAdmins(deps.api, deps.config, alert, log);
+  if (alert) await notifyAdmins(deps.env, deps.config, alert, log);
   return { status, alerted: alert !== undefined };
 }

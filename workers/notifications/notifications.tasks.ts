@@ -96,7 +96,7 @@ type ProcessContext = Parameters<typeof processNotificationsTask.handler>[0];
 type BatchResult = { claimed: number; sent: number; failed: number; unknown: number; retrying: number };
 
 /** Records a batch's outcomes, deactivates who blocked the bot, and alerts about exhausted ones. */
-async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Claimed[], outcomes: Outcome[]): Promise<BatchResult> {
+async function settleBatch({ db, env, config, log }: ProcessContext, claimed: Claimed[], outcomes: Outcome[]): Promise<BatchResult> {
   await settle(db, outcomes);
   await recordBulkProgress(db, [...new Set(claimed.flatMap((n) => (n.batch_id ? [n.batch_id] : [])))]);
   const blocked = claimed.filter((_, i) => outcomes[i]?.refusedBy === 'user');
@@ -111,7 +111,7 @@ async function settleBatch({ db, api, config, log }: ProcessContext, claimed: Cl
     const lines = exhausted.slice(0, 10).map((e) => `• ${escapeHtml(e.n.type)} → ${e.n.telegram_id}: ${escapeHtml(e.error.slice(0, 150))}`);
     if (exhausted.length > 10) lines.push('…');
     await notifyAdmins(
-      api,
+      env,
       config,
       `⚠️ <b>${exhausted.length} notification(s) failed</b> after ${config.NOTIFICATION_MAX_RETRIES + 1} tries\n${lines.join('\n')}`,
       log,

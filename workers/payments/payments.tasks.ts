@@ -64,7 +64,7 @@ export const processPaymentCompletionTask = defineTask({
         await audit(db, 'payment_mismatch', 'payment', payment.id, { invoice_id: invoice.invoice_id, problem: wrong });
         log.error('payment_mismatch', { payment: payment.id, invoice_id: invoice.invoice_id, problem: wrong });
         await notifyAdmins(
-          ctx.api,
+          ctx.env,
           config,
           `🚨 <b>Payment mismatch</b>, nothing activated\ninvoice ${invoice.invoice_id}: ${escapeHtml(wrong)}`,
           log,

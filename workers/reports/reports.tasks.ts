@@ -17,11 +17,11 @@ export const dailyReportTask = defineTask({
   name: 'daily_report',
   args: z.object({ day: z.iso.date().optional() }).strict(),
   retry,
-  handler: async ({ args, db, api, config, log }) => {
+  handler: async ({ args, db, env, config, log }) => {
     const from = args.day ? new Date(`${args.day}T00:00:00Z`) : new Date(startOfUtcDay(Date.now()).getTime() - DAY);
     const to = new Date(from.getTime() + DAY);
     const figures = await reportFigures(db, from, to);
-    await notifyAdmins(api, config, renderReport('Daily report', from, to, figures), log);
+    await notifyAdmins(env, config, renderReport('Daily report', from, to, figures), log);
     return figures;
   },
 });
@@ -31,14 +31,14 @@ export const weeklyReportTask = defineTask({
   name: 'weekly_report',
   args: z.object({ until: z.iso.date().optional() }).strict(),
   retry,
-  handler: async ({ args, db, api, config, log }) => {
+  handler: async ({ args, db, env, config, log }) => {
     const to = args.until ? new Date(`${args.until}T00:00:00Z`) : startOfUtcDay(Date.now());
     const from = new Date(to.getTime() - 7 * DAY);
     const [figures, previous] = await Promise.all([
       reportFigures(db, from, to),
       reportFigures(db, new Date(from.getTime() - 7 * DAY), from),
     ]);
-    await notifyAdmins(api, config, renderReport('Weekly report', from, to, figures, previous), log);
+    await notifyAdmins(env, config, renderReport('Weekly report', from, to, figures, previous), log);
     return { figures, previous };
   },
 });
@@ -135,14 +135,14 @@ export const detectAnomaliesTask = defineTask({
   // analytics one (one retry at once, then skip) fits a check that comes again in 5 minutes.
   retry: seedPolicies.analytics,
   onExhausted: 'skip',
-  handler: async ({ db, api, config, log }: TaskContext<unknown>) => {
+  handler: async ({ db, env, config, log }: TaskContext<unknown>) => {
     const report: Record<string, { value: number; active: boolean }> = {};
     for (const check of checks) {
       const m = await check.measure(db);
       report[check.kind] = { value: m.value, active: m.active };
       if (await flip(db, check.kind, m.active, m.value))
         await notifyAdmins(
-          api,
+          env,
           config,
           m.active ? `${SEVERITY_LABEL[check.severity]}: <b>anomaly</b>: ${m.text}` : `✅ Resolved: ${m.text}`,
           log,

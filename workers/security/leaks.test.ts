@@ -35,7 +35,10 @@ describe('what failures tell', () => {
     const { res } = await linesWhile((ctx) => worker.fetch(new Request('https://flarecast.test/health'), broken, ctx));
     expect(res.status).toBe(503);
     const text = await res.text();
-    expect(JSON.parse(text)).toEqual({ ok: false, db: 'down', reason: 'database unreachable' });
+    const { capabilities, off, ...rest } = JSON.parse(text);
+    expect(rest).toEqual({ ok: false, db: 'down', reason: 'database unreachable' });
+    expect(Object.keys(capabilities)).toContain('panel');
+    expect(off).toEqual(expect.any(Array));
     for (const leak of ['127.0.0.1', 'connect', 's3cret', 'select', 'HTTP', 'proxy', 'neon', 'Failed query'])
       expect(text.toLowerCase()).not.toContain(leak.toLowerCase());
   });

@@ -4,7 +4,6 @@ import { Hono } from 'hono';
 import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, limitBody, PROVIDER_WEBHOOK_MAX_BYTES, signedJson } from '../core/http';
-import { createApi } from '../core/telegram';
 import { nodeHealthTable } from '../monitoring/monitoring.schema';
 import { observeNode } from '../monitoring/nodes';
 import { logWebhook, markWebhookProcessed } from '../payments/payments.repo';
@@ -85,7 +84,7 @@ export function panelWebhookRoutes(registry: TaskRegistry) {
         }
         // The event's own time, so a later event of the node is never taken for an older one.
         const result = await observeNode(
-          { db, api: createApi(config, c.env), config, log, onChange: (e) => dashboard(c.env).nodeChanged(e) },
+          { db, env: c.env, config, log, onChange: (e) => dashboard(c.env).nodeChanged(e) },
           event.data,
           status,
           'webhook',

@@ -1,0 +1,97 @@
+/**
+ * Messages to the admins waiting to be delivered, in the incident ledger's SQLite: an alert is
+ * recorded here in the same step that decides it, and leaves only once Telegram has taken it (or
+ * refused it for good, or its outcome cannot be known). Messages due for one chat go as one digest,
+ * so a burst of incidents reaches an admin as one message naming them all, within the chat's limit.
+ *
+ *   outbox(id, chat_id, text, created_at, next_at, tries)
+ */
+type SqlValue = string | number | null;
+interface SqlPort {
+  exec(query: string, ...bindings: SqlValue[]): { toArray(): Record<string, SqlValue>[] };
+}
+
+/** Telegram's limit for one message is 4,096 characters; a digest stays under it. */
+const DIGEST_CHARS = 3800;
+/** Waits before trying a message again after a failure that surely did not send it, in seconds. */
+const BACKOFF_SECONDS = [5, 30, 120, 600, 1800];
+/** A message not delivered within a day is dropped (and logged by the caller). */
+const GIVE_UP_MS = 24 * 3600_000;
+
+export interface Digest {
+  chatId: number;
+  ids: number[];
+  text: string;
+  tries: number;
+}
+
+export class AlertOutbox {
+  readonly #sql: SqlPort;
+
+  constructor(sql: SqlPort) {
+    this.#sql = sql;
+    sql.exec(`create table if not exists outbox (id integer primary key autoincrement, chat_id integer not null, text text not null,
+      created_at integer not null, next_at integer not null, tries integer not null default 0)`);
+    sql.exec('create index if not exists outbox_due on outbox (next_at)');
+  }
+
+  add(chatIds: readonly number[], text: string, now: number): void {
+    for (const chatId of chatIds)
+      this.#sql.exec('insert into outbox (chat_id, text, created_at, next_at) values (?, ?, ?, ?)', chatId, text, now, now);
+  }
+
+  /** What is due by `now`, one digest per chat (oldest first, as many as fit in one message). */
+  due(now: number): Digest[] {
+    const rows = this.#sql.exec('select id, chat_id, text, tries from outbox where next_at <= ? order by id limit 200', now).toArray() as {
+      id: number;
+      chat_id: number;
+      text: string;
+      tries: number;
+    }[];
+    const byChat = new Map<number, Digest>();
+    for (const r of rows) {
+      const d = byChat.get(r.chat_id);
+      if (!d) byChat.set(r.chat_id, { chatId: r.chat_id, ids: [r.id], text: r.text, tries: r.tries });
+      else if (d.text.length + r.text.length + 2 <= DIGEST_CHARS) {
+        d.ids.push(r.id);
+        d.text += `\n\n${r.text}`;
+        d.tries = Math.max(d.tries, r.tries);
+      }
+    }
+    return [...byChat.values()];
+  }
+
+  /** Delivered, refused for good, or maybe delivered: gone. */
+  done(ids: readonly number[]): void {
+    for (const id of ids) this.#sql.exec('delete from outbox where id = ?', id);
+  }
+
+  /** Not sent: try again at `at`, or after the next backoff step. Returns how many were given up (a day old). */
+  later(ids: readonly number[], now: number, at?: number): number {
+    let dropped = 0;
+    for (const id of ids) {
+      const row = this.#sql.exec('select created_at, tries from outbox where id = ?', id).toArray()[0] as
+        | { created_at: number; tries: number }
+        | undefined;
+      if (!row) continue;
+      if (now - row.created_at > GIVE_UP_MS) {
+        this.#sql.exec('delete from outbox where id = ?', id);
+        dropped++;
+        continue;
+      }
+      const wait = BACKOFF_SECONDS[Math.min(row.tries, BACKOFF_SECONDS.length - 1)] as number;
+      this.#sql.exec('update outbox set tries = tries + 1, next_at = ? where id = ?', Math.max(at ?? 0, now + wait * 1000), id);
+    }
+    return dropped;
+  }
+
+  /** When the next message comes due, or null when nothing waits. */
+  nextAt(): number | null {
+    const row = this.#sql.exec('select next_at from outbox order by next_at limit 1').toArray()[0] as { next_at: number } | undefined;
+    return row?.next_at ?? null;
+  }
+
+  pending(): number {
+    return (this.#sql.exec('select count(*) as n from outbox').toArray()[0] as { n: number }).n;
+  }
+}
