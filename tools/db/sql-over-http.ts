@@ -53,11 +53,18 @@ const errorFields = [
 ] as const;
 
 export async function serveSqlOverHttp(executor: SqlExecutor, opts: { target: string; port?: number; host?: string }): Promise<SqlServer> {
+  // Round trips served (each POST /sql is one: a statement, or a batch as one transaction), for benchmarks.
+  let requests = 0;
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'POST' || new URL(req.url ?? '/', 'http://proxy').pathname !== '/sql') send(res, 404, { message: 'not found' });
+    const path = new URL(req.url ?? '/', 'http://proxy').pathname;
+    if (req.method === 'GET' && path === '/stats') send(res, 200, { requests });
+    else if (req.method !== 'POST' || path !== '/sql') send(res, 404, { message: 'not found' });
     else if (connectionTarget(req) !== opts.target)
       send(res, 502, { message: `could not connect to ${connectionTarget(req)}: no such database here` });
-    else void handle(executor, req, res);
+    else {
+      requests++;
+      void handle(executor, req, res);
+    }
   });
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {

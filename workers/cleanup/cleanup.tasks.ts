@@ -3,7 +3,7 @@ import type { AnyPgColumn, PgTable } from 'drizzle-orm/pg-core';
 import { z } from 'zod';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
-import { notificationQueueTable } from '../notifications/notifications.schema';
+import { notificationBatchesTable, notificationQueueTable } from '../notifications/notifications.schema';
 import { auditLogsTable, webhookLogsTable } from '../payments/payments.schema';
 import { defineTask, seedPolicies } from '../tasks/task';
 
@@ -57,12 +57,27 @@ export const cleanupWebhookLogsTask = retentionTask(
   (c) => c.CLEANUP_WEBHOOK_RETENTION_DAYS,
 );
 /** Sent and failed notifications are kept 7 days; pending ones are never removed. */
-export const cleanupNotificationsTask = retentionTask(
+const notificationRetention = retentionTask(
   'cleanup_notifications',
   notificationQueueTable,
   'notification_queue',
   () => 7,
   sql`${notificationQueueTable.status} <> 'pending'`,
 );
+/** …and with them the bulk sends (their shared text and counters) none of whose rows still waits. */
+export const cleanupNotificationsTask = {
+  ...notificationRetention,
+  handler: async (ctx: Parameters<typeof notificationRetention.handler>[0]) => {
+    const result = await notificationRetention.handler(ctx);
+    const b = notificationBatchesTable;
+    const batches = await deleteInBatches(
+      ctx.db,
+      b,
+      sql`${b.createdAt} < now() - interval '7 days' and not exists (
+        select 1 from ${notificationQueueTable} q where q.batch_id = ${b.id} and q.status = 'pending')`,
+    );
+    return { ...result, batches };
+  },
+};
 
 export const cleanupTasks = [cleanupAuditLogsTask, cleanupWebhookLogsTask, cleanupNotificationsTask];

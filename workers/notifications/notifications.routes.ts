@@ -6,7 +6,7 @@ import { errorSchema, errors, json } from '../core/openapi';
 import { kicker } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { type Notification, notificationQueueTable, notificationStatuses } from './notifications.schema';
-import { notify } from './notifications.service';
+import { queue } from './notifications.service';
 
 const notificationSchema = z
   .object({
@@ -58,7 +58,7 @@ export function notificationRoutes(registry: TaskRegistry) {
       const body = c.req.valid('json');
       const { db, config, log } = c.var;
       const kick = kicker({ db, queue: c.env.TASKS_QUEUE, registry, config, log });
-      const [id] = await notify({ db, kick }, [
+      const { ids, scheduledAt } = await queue({ db, kick }, [
         {
           telegramId: body.telegram_id,
           type: body.type,
@@ -68,8 +68,29 @@ export function notificationRoutes(registry: TaskRegistry) {
           dedupeKey: body.dedupe_key,
         },
       ]);
-      const where = id ? eq(notificationQueueTable.id, id) : eq(notificationQueueTable.dedupeKey, body.dedupe_key ?? '');
-      const [row] = await db.select().from(notificationQueueTable).where(where);
+      const [id] = ids;
+      // Queued now: everything it holds is known, no second round trip to read it back.
+      if (id)
+        return c.json(
+          {
+            id,
+            telegram_id: body.telegram_id,
+            type: body.type,
+            status: 'pending' as const,
+            attempts: 0,
+            scheduled_at: new Date(scheduledAt[0] as string).toISOString(),
+            sent_at: null,
+            message_id: null,
+            error_message: null,
+            dedupe_key: body.dedupe_key ?? null,
+          },
+          202,
+        );
+      // Its dedupe key was queued before: that row, as it is now.
+      const [row] = await db
+        .select()
+        .from(notificationQueueTable)
+        .where(eq(notificationQueueTable.dedupeKey, body.dedupe_key ?? ''));
       if (!row) throw new AppError(404, 'not_found', 'the notification was removed meanwhile');
       return c.json(toJson(row), 202);
     })

@@ -19,7 +19,8 @@ export const notificationQueueTable = pgTable(
     id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
     telegramId: bigint('telegram_id', { mode: 'number' }).notNull(),
     type: text('type').notNull(),
-    text: text('text').notNull(),
+    /** Null for a bulk send's rows: their text is their batch's, stored once. */
+    text: text('text'),
     parseMode: text('parse_mode'),
     status: text('status', { enum: notificationStatuses }).notNull().default('pending'),
     attempts: integer('attempts').notNull().default(0),
@@ -43,3 +44,27 @@ export const notificationQueueTable = pgTable(
 );
 
 export type Notification = typeof notificationQueueTable.$inferSelect;
+
+/**
+ * A bulk send (`bulk_notify`, its task run id): the text its rows share, stored once, and its counters,
+ * moved by every settle, so progress never recounts the batch.
+ */
+export const notificationBatchesTable = pgTable('notification_batches', {
+  id: uuid('id').primaryKey(),
+  type: text('type').notNull(),
+  text: text('text').notNull(),
+  total: integer('total').notNull().default(0),
+  sent: integer('sent').notNull().default(0),
+  failed: integer('failed').notNull().default(0),
+  unknown: integer('unknown').notNull().default(0),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * Set while a `process_notifications` run is queued and has not started: inserts find it set and kick
+ * nothing more; the run clears it when it starts claiming, so a later insert kicks the next one.
+ */
+export const dispatchFlagsTable = pgTable('dispatch_flags', {
+  name: text('name').primaryKey(),
+  setAt: timestamp('set_at', { withTimezone: true }).notNull().defaultNow(),
+});

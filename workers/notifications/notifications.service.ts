@@ -4,10 +4,16 @@ import { insertNotifications, type NewNotification } from './notifications.repo'
 
 /**
  * Queues notifications and dispatches them at once: a `process_notifications` run is kicked right
- * after the insert (the cron sweep is only the safety net). Returns the ids of the rows queued now.
+ * after the insert, unless one is already queued and has not started (it will take these too), so a
+ * burst of inserts costs one run. The cron sweep is the safety net. Returns the ids queued now.
  */
 export async function notify(deps: { db: Db; kick: KickFn }, rows: NewNotification[]): Promise<string[]> {
-  const ids = await insertNotifications(deps.db, rows);
-  if (ids.length) await deps.kick('process_notifications', {});
-  return ids;
+  return (await queue(deps, rows)).ids;
+}
+
+/** `notify`, also saying when each queued row is due (the database's clock when none was given). */
+export async function queue(deps: { db: Db; kick: KickFn }, rows: NewNotification[]): Promise<{ ids: string[]; scheduledAt: string[] }> {
+  const { ids, scheduledAt, kick } = await insertNotifications(deps.db, rows);
+  if (kick) await deps.kick('process_notifications', {});
+  return { ids, scheduledAt };
 }

@@ -3,15 +3,8 @@ import { escapeHtml, notifyAdmins } from '../core/telegram';
 import { backoffFor, defineTask, PermanentTaskError } from '../tasks/task';
 import { type Outbound, outboundOf } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
-import {
-  type Claimed,
-  claimDue,
-  insertBulkNotifications,
-  insertNotifications,
-  recordBulkProgress,
-  type Settled,
-  settle,
-} from './notifications.repo';
+import { type Claimed, claimDue, insertBulkNotifications, recordBulkErrors, type Settled, settleAndClaim } from './notifications.repo';
+import { notify } from './notifications.service';
 
 /** Waits before try 2, 3, … of a queued notification (the seed's policy: 30 s, 1 m, 5 m, 15 m, 1 h). */
 export const NOTIFICATION_BACKOFF_SECONDS = [30, 60, 300, 900, 3600];
@@ -42,43 +35,48 @@ export const processNotificationsTask = defineTask({
     const telegram = outboundOf(api);
     const size = config.NOTIFICATION_BATCH_SIZE;
     const started = Date.now();
-    let more = false;
-    // Batches stream into one pool of senders: the next batch is claimed while one sends, so the pool
-    // never drains between batches; each batch settles as soon as its last send is back.
-    async function* claimed() {
-      let batch = await claimDue(db, size);
-      while (batch.length) {
-        more = batch.length === size;
-        const next = more && Date.now() - started < RUN_BUDGET_MS ? claimDue(db, size) : undefined;
-        yield batch;
-        batch = next ? await next : [];
+    // Two batches in hand at a time, in one pool of senders: one sending, the next waiting, so the
+    // pool never drains between them. A batch settles as soon as its last send is back, and the same
+    // statement claims the next: one round trip per batch.
+    type Batch = { rows: Claimed[]; outcomes: Outcome[]; left: number };
+    const queue: { n: Claimed; batch: Batch; i: number }[] = [];
+    const results: BatchResult[] = [];
+    let open = 0;
+    let more = true;
+    let waiting: (() => void)[] = [];
+    const take = (rows: Claimed[]) => {
+      if (rows.length < size || Date.now() - started >= RUN_BUDGET_MS) more = false;
+      if (rows.length) {
+        open++;
+        const batch: Batch = { rows, outcomes: new Array<Outcome>(rows.length), left: rows.length };
+        for (const [i, n] of rows.entries()) queue.push({ n, batch, i });
       }
-    }
-    const settling: Promise<BatchResult>[] = [];
-    const pending: { n: Claimed; batch: { rows: Claimed[]; outcomes: Outcome[]; left: number }; i: number }[] = [];
-    const batches = claimed();
-    let exhausted = false;
-    const nextRow = async () => {
-      while (!pending.length && !exhausted) {
-        const b = await batches.next();
-        if (b.done) exhausted = true;
-        else {
-          const batch = { rows: b.value, outcomes: new Array<Outcome>(b.value.length), left: b.value.length };
-          for (const [i, n] of b.value.entries()) pending.push({ n, batch, i });
-        }
-      }
-      return pending.shift();
+      for (const wake of waiting.splice(0)) wake();
     };
+    take(await claimDue(db, size));
+    if (more) take(await claimDue(db, size));
     const sender = async () => {
-      for (let item = await nextRow(); item; item = await nextRow()) {
+      for (;;) {
+        const item = queue.shift();
+        if (!item) {
+          if (!open) return;
+          // A batch is settling and claiming the next: wait for what it brings.
+          await new Promise<void>((resolve) => waiting.push(resolve));
+          continue;
+        }
         const { n, batch, i } = item;
         batch.outcomes[i] = await sendOne(telegram, n, config.NOTIFICATION_MAX_RETRIES + 1);
-        if (--batch.left === 0) settling.push(settleBatch(ctx, batch.rows, batch.outcomes));
+        if (--batch.left === 0) {
+          const { result, next } = await settleBatch(ctx, batch.rows, batch.outcomes, more ? size : 0);
+          results.push(result);
+          open--;
+          take(next);
+        }
       }
     };
     await Promise.all(Array.from({ length: SENDS_AT_ONCE }, sender));
-    const results = await Promise.all(settling);
-    if (more && Date.now() - started >= RUN_BUDGET_MS) await kick('process_notifications', {});
+    waiting = [];
+    if (more) await kick('process_notifications', {});
     return results.reduce(
       (t, r) => ({
         claimed: t.claimed + r.claimed,
@@ -95,10 +93,18 @@ export const processNotificationsTask = defineTask({
 type ProcessContext = Parameters<typeof processNotificationsTask.handler>[0];
 type BatchResult = { claimed: number; sent: number; failed: number; unknown: number; retrying: number };
 
-/** Records a batch's outcomes, deactivates who blocked the bot, and alerts about exhausted ones. */
-async function settleBatch({ db, env, config, log }: ProcessContext, claimed: Claimed[], outcomes: Outcome[]): Promise<BatchResult> {
-  await settle(db, outcomes);
-  await recordBulkProgress(db, [...new Set(claimed.flatMap((n) => (n.batch_id ? [n.batch_id] : [])))]);
+/**
+ * Records a batch's outcomes and claims up to `claim` more (one statement), deactivates who blocked
+ * the bot, and alerts about exhausted ones.
+ */
+async function settleBatch(
+  { db, env, config, log }: ProcessContext,
+  claimed: Claimed[],
+  outcomes: Outcome[],
+  claim: number,
+): Promise<{ result: BatchResult; next: Claimed[] }> {
+  const { finished, claimed: next } = await settleAndClaim(db, outcomes, claim);
+  if (finished.length) await recordBulkErrors(db, finished);
   const blocked = claimed.filter((_, i) => outcomes[i]?.refusedBy === 'user');
   if (blocked.length) await deactivateUsers(db, [...new Set(blocked.map((n) => n.telegram_id))]);
   // Failed after every try (not refused by the user): the admins hear of it once, in one message.
@@ -118,7 +124,16 @@ async function settleBatch({ db, env, config, log }: ProcessContext, claimed: Cl
     );
   }
   const count = (status: Settled['status']) => outcomes.filter((o) => o.status === status).length;
-  return { claimed: claimed.length, sent: count('sent'), failed: count('failed'), unknown: count('unknown'), retrying: count('pending') };
+  return {
+    result: {
+      claimed: claimed.length,
+      sent: count('sent'),
+      failed: count('failed'),
+      unknown: count('unknown'),
+      retrying: count('pending'),
+    },
+    next,
+  };
 }
 
 type Outcome = Settled & {
@@ -189,7 +204,7 @@ export const sendNotificationTask = defineTask({
         return { outcome: 'unknown', reason: outcome.reason };
       default: {
         if (run.attempt < run.maxAttempts) throw new Error(outcome.reason);
-        const [id] = await insertNotifications(db, [
+        const [id] = await notify({ db, kick }, [
           {
             telegramId: args.telegram_id,
             type: args.type,
@@ -198,7 +213,6 @@ export const sendNotificationTask = defineTask({
             dedupeKey: `send_notification:${run.id}`,
           },
         ]);
-        await kick('process_notifications', {});
         return { deferred: true, notification_id: id ?? null, error: outcome.reason };
       }
     }
@@ -220,13 +234,13 @@ export const bulkNotifyTask = defineTask({
   }),
   retry: { maxAttempts: 3, backoffSeconds: [60] },
   handler: async ({ args, run, db, kick, progress }) => {
-    const queued = await insertBulkNotifications(db, run.id, args.telegram_ids, {
+    const { queued, kick: dispatch } = await insertBulkNotifications(db, run.id, args.telegram_ids, {
       type: args.type,
       text: args.message,
       parseMode: args.parse_mode,
     });
     await progress({ done: 0, total: queued, note: `${queued} queued` });
-    await kick('process_notifications', {});
+    if (dispatch) await kick('process_notifications', {});
     return { queued };
   },
 });

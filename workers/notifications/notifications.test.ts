@@ -1,11 +1,12 @@
 import { env } from 'cloudflare:workers';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { getConfig } from '../core/config';
 import { createLogger } from '../core/logger';
 import { taskRegistry } from '../registry';
 import { kicker } from '../tasks/kick';
+import { taskRunsTable } from '../tasks/tasks.schema';
 import { Outbound } from '../telegram/outbound';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { callApi, json } from '../testing/http';
@@ -16,7 +17,7 @@ import { configureTelegram, deliveries } from '../testing/telegram';
 import { findUser } from '../users/users.repo';
 import { usersTable } from '../users/users.schema';
 import { insertNotifications } from './notifications.repo';
-import { type Notification, notificationQueueTable } from './notifications.schema';
+import { type Notification, notificationBatchesTable, notificationQueueTable } from './notifications.schema';
 import { processNotificationsTask, sendNotificationTask } from './notifications.tasks';
 
 const rows = (ids: string[]) => withTestDb((db) => db.select().from(notificationQueueTable).where(inArray(notificationQueueTable.id, ids)));
@@ -53,6 +54,28 @@ describe('notification queue', () => {
     expect(await processOnce()).toMatchObject({ claimed: 0 });
   });
 
+  it('kicks one run for a burst of inserts, not one each', async () => {
+    const since = new Date();
+    const chats = Array.from({ length: 20 }, () => uniqueTelegramId());
+    const queued = await Promise.all(
+      chats.map(async (chat) =>
+        json<{ id: string }>(await callApi('/notifications', { body: { telegram_id: chat, text: 'burst', type: 'test' } })),
+      ),
+    );
+    await poll(async () => ((await rows(queued.map((q) => q.id))).every((n) => n.status === 'sent') ? true : undefined), {
+      what: 'the burst sent',
+    });
+    const runs = await withTestDb((db) =>
+      db
+        .select()
+        .from(taskRunsTable)
+        .where(and(eq(taskRunsTable.name, 'process_notifications'), gte(taskRunsTable.createdAt, since))),
+    );
+    // Each run clears the flag when it starts claiming; inserts after that kick the next one.
+    expect(runs.length).toBeGreaterThanOrEqual(1);
+    expect(runs.length).toBeLessThanOrEqual(4);
+  });
+
   it('queues a dedupe key once and refuses a bad body naming the field', async () => {
     const chat = uniqueTelegramId();
     const body = { telegram_id: chat, text: 'once', dedupe_key: `test:${chat}` };
@@ -70,7 +93,9 @@ describe('notification queue', () => {
 
   it('counts a send that may have reached Telegram as unknown and never sends it again', async () => {
     const chat = uniqueTelegramId();
-    const [id] = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'reminder', text: 'maybe' }]));
+    const {
+      ids: [id],
+    } = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'reminder', text: 'maybe' }]));
     // Telegram delivers it, then a proxy in front of it answers 502.
     await configureTelegram({ failNext: { status: 502, count: 1, delivered: true } });
     await dueNow(id as string);
@@ -84,7 +109,9 @@ describe('notification queue', () => {
 
   it('backs off 30 s, 1 m, 5 m, 15 m, 1 h while Telegram is unreachable, and after the fifth retry marks it failed', async () => {
     const chat = uniqueTelegramId();
-    const [id] = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'reminder', text: 'try me' }]));
+    const {
+      ids: [id],
+    } = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'reminder', text: 'try me' }]));
     const waits: number[] = [];
     try {
       for (let attempt = 1; attempt <= 6; attempt++) {
@@ -114,7 +141,9 @@ describe('notification queue', () => {
 
   it('waits out a 429 without counting the try, then sends', async () => {
     const chat = uniqueTelegramId();
-    const [id] = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'test', text: 'after the flood' }]));
+    const {
+      ids: [id],
+    } = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'test', text: 'after the flood' }]));
     await configureTelegram({ failNext: { status: 429, count: 1, retryAfter: 1 } });
     await processOnce();
     const waiting = await row(id as string);
@@ -128,7 +157,9 @@ describe('notification queue', () => {
     const chat = uniqueTelegramId();
     await withTestDb((db) => db.insert(usersTable).values({ telegramId: chat, fullName: 'Gone' }));
     await configureTelegram({ blockedChats: [chat] });
-    const [id] = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'test', text: 'hello?' }]));
+    const {
+      ids: [id],
+    } = await withTestDb((db) => insertNotifications(db, [{ telegramId: chat, type: 'test', text: 'hello?' }]));
     await processOnce();
     expect(await row(id as string)).toMatchObject({
       status: 'failed',
@@ -238,6 +269,18 @@ describe('bulk_notify', () => {
       errors: [{ error: 'Forbidden: bot was blocked by the user', count: 1 }],
       duration_seconds: expect.any(Number),
     });
+    // The text is stored once, on the batch, whose counters moved with every settle.
+    const stored = await withTestDb(async (db) => ({
+      rows: await db
+        .select({ text: notificationQueueTable.text })
+        .from(notificationQueueTable)
+        .where(eq(notificationQueueTable.batchId, runId)),
+      batch: await db.select().from(notificationBatchesTable).where(eq(notificationBatchesTable.id, runId)),
+    }));
+    expect(stored.rows).toHaveLength(20);
+    expect(stored.rows.every((r) => r.text === null)).toBe(true);
+    expect(stored.batch).toMatchObject([{ text: 'to many', type: 'promo', total: 20, sent: 19, failed: 1, unknown: 0 }]);
+    expect((await deliveries(chats[0])).map((d) => d.text)).toEqual(['to many']);
     // From the kick to the last settled send: within the poll's bound.
     const { duration_seconds } = progress as unknown as { duration_seconds: number };
     expect(duration_seconds).toBeGreaterThanOrEqual(0);
