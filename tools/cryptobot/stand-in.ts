@@ -53,6 +53,7 @@ export interface CryptoBotStandIn {
   close(): Promise<void>;
 }
 
+/** What `failNext` answers: the API's own envelope for 429 and 500, nginx's page for 502 and 503. */
 function failureReply(status: FailStatus): HttpReply {
   return status === 502 || status === 503 ? nginxPage(status) : errorReply(status, status === 429 ? 'TOO_MANY_REQUESTS' : 'APP_ERROR');
 }
