@@ -1,38 +1,10 @@
-import type { IncomingMessage } from 'node:http';
+/** Crypto Pay's method parameters (query string and body merged, values as sent), read as leniently as the real API reads them. */
+import type { Params } from '../standin/body.ts';
 
-/** Method parameters after merging the query string and the body. */
-export type Params = Record<string, unknown>;
+export type { Params };
 
-/** Largest request body accepted, in bytes; invoice fields are a few KB at most. */
-const MAX_BODY_BYTES = 1024 * 1024;
-
-/** Reads the whole request body; rejects once it passes {@link MAX_BODY_BYTES}. */
-export async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new Error('Request Entity Too Large');
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
-
-/**
- * Merges query-string parameters with a JSON or form-urlencoded body, the body winning, as the real API takes
- * either. Multipart bodies are not understood (no client of ours sends them). Throws on malformed JSON.
- */
-export function parseParams(contentType: string | undefined, body: Buffer, query: URLSearchParams): Params {
-  const params: Params = Object.fromEntries(query);
-  if (body.length === 0) return params;
-  if ((contentType ?? '').toLowerCase().startsWith('application/json')) {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('JSON body must be an object');
-    return Object.assign(params, parsed);
-  }
-  return Object.assign(params, Object.fromEntries(new URLSearchParams(body.toString('utf8'))));
-}
+/** Largest request body accepted, in bytes: nginx's default `client_max_body_size` (invoice fields are a few KB at most). */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 /** A string value; numbers are stringified since JSON clients may send either. Undefined when absent or null. */
 export function str(params: Params, key: string): string | undefined {

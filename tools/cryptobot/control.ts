@@ -1,3 +1,5 @@
+import type { ControlReply, ControlRoutes } from '../standin/control.ts';
+import { sinceSeq } from '../standin/control.ts';
 import type { Params } from './body.ts';
 import { bool, int, str } from './body.ts';
 import type { Asset } from './currencies.ts';
@@ -6,12 +8,6 @@ import type { CryptoBotConfigPatch, Invoice, State, WebhookDelivery } from './st
 import { configure, invoiceView, now, reset, withoutUndefined } from './state.ts';
 import type { InvoicePaidUpdate } from './webhook.ts';
 import { buildInvoicePaidUpdate, deliver } from './webhook.ts';
-
-/** A control API answer: HTTP status and a JSON body (`{ error }` on failure). */
-export interface ControlReply {
-  status: number;
-  body: unknown;
-}
 
 /** What `POST /__control/pay` answers. */
 export interface PayResult {
@@ -29,21 +25,6 @@ const FAIL_STATUSES = new Set([429, 500, 502, 503]);
 
 const failure = (status: number, error: string): ControlReply => ({ status, body: { error } });
 
-function sinceSeq(query: URLSearchParams): number {
-  const v = Number(query.get('since_seq') ?? '0');
-  return Number.isFinite(v) ? v : 0;
-}
-
-function parseObject(body: Buffer): Params | undefined {
-  if (body.length === 0) return {};
-  try {
-    const v: unknown = JSON.parse(body.toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Params) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 function currentOptions(state: State): Record<string, unknown> {
   const { token, latencyMs, webhookUrl, failNext, down } = state.settings;
   return { token, latencyMs, webhookUrl: webhookUrl ?? null, failNext: failNext ?? null, down };
@@ -55,7 +36,7 @@ function deliveryOptions(req: Params): { times: number; forge: boolean } | undef
 }
 
 /**
- * Answers `/__control/*` (no auth; JSON in and out):
+ * The control API under `/__control/`:
  * - `GET invoices` → `{ invoices }`, oldest first, as getInvoices would show them now
  * - `GET calls?method=&since_seq=` → `{ calls }`; `GET webhooks?since_seq=` → `{ deliveries }`
  * - `GET config` → current options; `POST config` (a partial `CryptoBotStandInOptions`) → `{ ok, options }`
@@ -64,40 +45,25 @@ function deliveryOptions(req: Params): { times: number; forge: boolean } | undef
  * - `POST advance` `{ seconds }` → `{ now }`: moves the stand-in's clock forward (expiry, created_at, paid_at)
  * - `POST reset` → `{ ok: true }`
  */
-export async function handleControl(
-  state: State,
-  method: string,
-  path: string,
-  query: URLSearchParams,
-  body: Buffer,
-): Promise<ControlReply> {
-  const route = `${method} ${path}`;
-  if (method === 'GET') {
-    switch (route) {
-      case 'GET /__control/invoices': {
-        const at = now(state);
-        return { status: 200, body: { invoices: [...state.invoices.values()].map((inv) => invoiceView(inv, at)) } };
-      }
-      case 'GET /__control/calls': {
-        const name = query.get('method');
-        const since = sinceSeq(query);
-        return { status: 200, body: { calls: state.calls.filter((c) => c.seq > since && (!name || c.method === name)) } };
-      }
-      case 'GET /__control/webhooks': {
-        const since = sinceSeq(query);
-        return { status: 200, body: { deliveries: state.webhooks.filter((d) => d.seq > since) } };
-      }
-      case 'GET /__control/config':
-        return { status: 200, body: currentOptions(state) };
-      default:
-        return failure(404, `no control route ${route}`);
-    }
-  }
-  const req = parseObject(body);
-  if (!req) return failure(400, 'body must be a JSON object');
-  switch (route) {
-    case 'POST /__control/config': {
-      const failNext = req.failNext as { status?: unknown; count?: unknown; after?: unknown } | null | undefined;
+export function controlRoutes(state: State): ControlRoutes {
+  return {
+    'GET invoices': () => {
+      const at = now(state);
+      return { status: 200, body: { invoices: [...state.invoices.values()].map((inv) => invoiceView(inv, at)) } };
+    },
+    'GET calls': ({ query }) => {
+      const name = query.get('method');
+      const since = sinceSeq(query);
+      return { status: 200, body: { calls: state.calls.filter((c) => c.seq > since && (!name || c.method === name)) } };
+    },
+    'GET webhooks': ({ query }) => {
+      const since = sinceSeq(query);
+      return { status: 200, body: { deliveries: state.webhooks.filter((d) => d.seq > since) } };
+    },
+    'GET config': () => ({ status: 200, body: currentOptions(state) }),
+    'POST config': (req) => {
+      const patch = req.object();
+      const failNext = patch.failNext as { status?: unknown; count?: unknown; after?: unknown } | null | undefined;
       if (
         failNext &&
         !(
@@ -108,25 +74,22 @@ export async function handleControl(
       ) {
         return failure(400, 'failNext must be { status: 429 | 500 | 502 | 503, count: integer, after?: boolean }');
       }
-      configure(state, req as CryptoBotConfigPatch);
+      configure(state, patch as CryptoBotConfigPatch);
       return { status: 200, body: { ok: true, options: currentOptions(state) } };
-    }
-    case 'POST /__control/pay':
-      return payInvoice(state, req);
-    case 'POST /__control/redeliver':
-      return redeliver(state, req);
-    case 'POST /__control/advance': {
-      const seconds = Number(req.seconds);
+    },
+    'POST pay': (req) => payInvoice(state, req.object()),
+    'POST redeliver': (req) => redeliver(state, req.object()),
+    'POST advance': (req) => {
+      const seconds = Number(req.object().seconds);
       if (!Number.isFinite(seconds) || seconds < 0) return failure(400, 'seconds must be a number >= 0');
       state.clockOffsetMs += seconds * 1000;
       return { status: 200, body: { now: new Date(now(state)).toISOString() } };
-    }
-    case 'POST /__control/reset':
+    },
+    'POST reset': () => {
       reset(state);
       return { status: 200, body: { ok: true } };
-    default:
-      return failure(404, `no control route ${route}`);
-  }
+    },
+  };
 }
 
 /**

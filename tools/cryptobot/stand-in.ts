@@ -8,14 +8,15 @@
  * itself as JSON envelopes (`TOO_MANY_REQUESTS`, `APP_ERROR`), 502 and 503 from the nginx in front of it as
  * HTML pages. `down` drops connections without an answer.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
-import { closeOnSignals, listen } from '../standin-server.ts';
-import { parseParams, readBody } from './body.ts';
+import type { IncomingMessage } from 'node:http';
+import { parseParams } from '../standin/body.ts';
+import { runCli } from '../standin/cli.ts';
+import { drawLatencyMs, pause } from '../standin/latency.ts';
+import { type HttpReply, nginxPage, startServer } from '../standin/server.ts';
+import { MAX_BODY_BYTES } from './body.ts';
 import type { PayResult } from './control.ts';
-import { handleControl, payInvoice } from './control.ts';
-import type { ApiReply } from './methods.ts';
+import { controlRoutes, payInvoice } from './control.ts';
+import type { ApiBody } from './methods.ts';
 import { dispatch, errorReply } from './methods.ts';
 import type { Call, CryptoBotConfigPatch, CryptoBotStandInOptions, FailStatus, Invoice, State, WebhookDelivery } from './state.ts';
 import { configure, createState, invoiceView, now, reset } from './state.ts';
@@ -52,36 +53,21 @@ export interface CryptoBotStandIn {
   close(): Promise<void>;
 }
 
-/** What nginx in front of the API sends for 502 and 503. */
-function nginxPage(status: 502 | 503): string {
-  const title = status === 502 ? '502 Bad Gateway' : '503 Service Temporarily Unavailable';
-  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
-}
-
-function failureReply(status: FailStatus): ApiReply | { status: 502 | 503; html: string } {
-  if (status === 502 || status === 503) return { status, html: nginxPage(status) };
-  return errorReply(status, status === 429 ? 'TOO_MANY_REQUESTS' : 'APP_ERROR');
-}
-
-function latencyMs(state: State): number {
-  const l = state.settings.latencyMs;
-  if (typeof l === 'number') return Math.max(0, l);
-  return Math.max(0, l.min + Math.random() * Math.max(0, l.max - l.min));
-}
-
-function write(res: ServerResponse, status: number, contentType: string, text: string): void {
-  res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
-  res.end(text);
+/** What `failNext` answers: the API's own envelope for 429 and 500, nginx's page for 502 and 503. */
+function failureReply(status: FailStatus): HttpReply {
+  return status === 502 || status === 503 ? nginxPage(status) : errorReply(status, status === 429 ? 'TOO_MANY_REQUESTS' : 'APP_ERROR');
 }
 
 /** Decides the answer to one API request, records it, then waits out the latency. Undefined: drop the connection. */
-async function handleApi(state: State, req: IncomingMessage, url: URL, signal: AbortSignal) {
+async function serveApi(state: State, req: IncomingMessage, url: URL, body: Buffer, signal: AbortSignal): Promise<HttpReply | undefined> {
+  if (!url.pathname.startsWith('/api/') || (req.method !== 'GET' && req.method !== 'POST')) {
+    return { status: 404, html: '<html><head><title>404 Not Found</title></head></html>\r\n' };
+  }
   const method = url.pathname.slice('/api/'.length);
   const call: Call = { seq: ++state.seq, method, params: {}, status: 0, at: Date.now() };
   state.calls.push(call);
   if (state.settings.down) return undefined;
-  const body = await readBody(req);
-  let reply: ApiReply | { status: 502 | 503; html: string };
+  let reply: HttpReply;
   const fail = state.settings.failNext?.count ? state.settings.failNext : undefined;
   if (fail) {
     fail.count -= 1;
@@ -101,42 +87,21 @@ async function handleApi(state: State, req: IncomingMessage, url: URL, signal: A
     if (fail) reply = failureReply(fail.status);
   }
   call.status = reply.status;
-  if ('body' in reply && !reply.body.ok) call.error = reply.body.error.name;
-  const delay = latencyMs(state);
-  if (delay > 0) {
-    try {
-      await sleep(delay, undefined, { signal });
-    } catch {
-      return undefined; // closing: the socket is about to be destroyed
-    }
-  }
-  return reply;
+  const answer = reply.body as ApiBody | undefined;
+  if (answer?.ok === false) call.error = answer.error.name;
+  return (await pause(drawLatencyMs(state.settings.latencyMs), signal)) ? reply : undefined;
 }
 
 /** Starts the stand-in. Defaults: free port on 127.0.0.1, token {@link CRYPTOBOT_TEST_TOKEN}, no latency, no webhook. */
 export async function startCryptoBotStandIn(opts: Partial<CryptoBotStandInOptions> = {}): Promise<CryptoBotStandIn> {
   const state = createState(opts);
-  const server = await listen((req, res, signal) => {
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    let work: Promise<void>;
-    if (url.pathname.startsWith('/__control/')) {
-      work = readBody(req)
-        .then((body) => handleControl(state, req.method ?? 'GET', url.pathname, url.searchParams, body))
-        .then((r) => write(res, r.status, 'application/json', JSON.stringify(r.body)));
-    } else if (url.pathname.startsWith('/api/') && (req.method === 'GET' || req.method === 'POST')) {
-      work = handleApi(state, req, url, signal).then((r) => {
-        if (!r) res.destroy();
-        else if ('html' in r) write(res, r.status, 'text/html', r.html);
-        else write(res, r.status, 'application/json', JSON.stringify(r.body));
-      });
-    } else {
-      work = Promise.resolve(write(res, 404, 'text/html', '<html><head><title>404 Not Found</title></head></html>\r\n'));
-    }
-    work.catch((e: unknown) => {
-      if (res.headersSent) res.destroy();
-      else write(res, 500, 'application/json', JSON.stringify({ ok: false, error: { code: 500, name: 'APP_ERROR' }, detail: String(e) }));
-    });
-  }, opts);
+  const server = await startServer(opts, {
+    maxBodyBytes: MAX_BODY_BYTES,
+    tooLarge: nginxPage(413),
+    control: controlRoutes(state),
+    serve: (req, url, body, signal) => serveApi(state, req, url, body, signal),
+    crashed: (_req, e) => ({ status: 500, body: { ok: false, error: { code: 500, name: 'APP_ERROR' }, detail: String(e) } }),
+  });
   return {
     url: `${server.origin}/api`,
     origin: server.origin,
@@ -157,24 +122,13 @@ export async function startCryptoBotStandIn(opts: Partial<CryptoBotStandInOption
   };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '8082' },
-      host: { type: 'string' },
-      token: { type: 'string' },
-      latency: { type: 'string' },
-      webhook: { type: 'string' },
-    },
+/** `node tools/cryptobot/stand-in.ts [--port 8082] [--host h] [--token t] [--latency 40|25-55] [--webhook url]` */
+if (import.meta.main) {
+  await runCli({
+    name: 'cryptobot',
+    port: 8082,
+    options: { webhook: {} },
+    start: (common, own) => startCryptoBotStandIn(own.webhook === undefined ? common : { ...common, webhookUrl: own.webhook }),
+    note: (standIn) => `control API at ${standIn.origin}/__control/`,
   });
-  const opts: Partial<CryptoBotStandInOptions> = { port: Number(values.port) };
-  if (values.host !== undefined) opts.host = values.host;
-  if (values.token !== undefined) opts.token = values.token;
-  if (values.latency !== undefined) opts.latencyMs = Number(values.latency);
-  if (values.webhook !== undefined) opts.webhookUrl = values.webhook;
-  const standIn = await startCryptoBotStandIn(opts);
-  console.log(`cryptobot stand-in listening on ${standIn.url} (control API at ${standIn.origin}/__control/)`);
-  closeOnSignals(standIn);
 }
-
-if (import.meta.main) await main();

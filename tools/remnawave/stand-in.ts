@@ -4,12 +4,12 @@
  * status rules (lazy EXPIRED/LIMITED marking), proxy failures on demand, signed webhooks, and a control API under
  * /__control/ to seed users and nodes, change behaviour and inspect calls.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import type { IncomingMessage } from 'node:http';
 import { ERRORS } from '@remnawave/backend-contract';
-import { closeOnSignals, listen } from '../standin-server.ts';
-import { handleControl } from './control.ts';
+import { runCli } from '../standin/cli.ts';
+import { drawLatencyMs, pause } from '../standin/latency.ts';
+import { type HttpReply, nginxPage, startServer } from '../standin/server.ts';
+import { controlErrors, controlRoutes } from './control.ts';
 import { type ErrorDef, matchRoute, type Outcome } from './routes.ts';
 import type { FailStatus, NodeSeed, PanelNode, PanelUser, RemnawaveStandInOptions, State, UserSeed } from './state.ts';
 import { configure, createState, listNodes, listUsers, reset, upsertNodes, upsertUsers } from './state.ts';
@@ -48,23 +48,21 @@ export interface RemnawaveStandIn {
   close(): Promise<void>;
 }
 
-interface Reply {
-  status: number;
-  /** JSON body; none for 202/204. */
-  body?: unknown;
-  /** A non-JSON body (the reverse proxy's HTML pages). */
-  html?: string;
-  headers?: Record<string, string>;
-}
+/** The panel's JSON bodies (Express's `res.json`). */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
-const PROXY_TITLES: Record<number, string> = { 502: '502 Bad Gateway', 503: '503 Service Temporarily Unavailable' };
+/** The panel's body cap (`json({ limit: '100mb' })` in its main.ts). */
+const MAX_BODY_BYTES = 100 * 1024 * 1024;
 
-function panelError(path: string, error: ErrorDef): Reply {
+/** body-parser's PayloadTooLargeError as Nest's default exception filter answers it. */
+const TOO_LARGE: HttpReply = { status: 413, body: { statusCode: 413, message: 'request entity too large' } };
+
+function panelError(path: string, error: ErrorDef): HttpReply {
   return { status: error.httpCode, body: { timestamp: new Date().toISOString(), path, message: error.message, errorCode: error.code } };
 }
 
 /** What a failing deployment answers: nginx's HTML for 502/503, Nest's throttler for 429, the panel's A001 for 500. */
-function failure(path: string, status: FailStatus): Reply {
+function failure(path: string, status: FailStatus): HttpReply {
   if (status === 500) return panelError(path, ERRORS.INTERNAL_SERVER_ERROR);
   if (status === 429) {
     return {
@@ -72,21 +70,17 @@ function failure(path: string, status: FailStatus): Reply {
       headers: { 'retry-after': '1' },
     };
   }
-  const title = PROXY_TITLES[status];
-  return {
-    status,
-    html: `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
-  };
+  return nginxPage(status);
 }
 
-function toReply(path: string, outcome: Outcome): Reply {
+function toReply(path: string, outcome: Outcome): HttpReply {
   if ('error' in outcome) return panelError(path, outcome.error);
   // nestjs-zod's ZodValidationException, which the panel's filter passes through as is.
   if ('invalid' in outcome) return { status: 400, body: { statusCode: 400, message: 'Validation failed', errors: outcome.invalid } };
   return outcome;
 }
 
-function decide(state: State, req: IncomingMessage, url: URL, body: { value: unknown } | undefined): Reply {
+function decide(state: State, req: IncomingMessage, url: URL, body: { value: unknown } | undefined): HttpReply {
   const path = req.url ?? '/';
   const method = req.method ?? 'GET';
   const s = state.settings;
@@ -114,7 +108,14 @@ function parseBody(req: IncomingMessage, raw: Buffer): { value: unknown } | unde
   }
 }
 
-async function handleApi(state: State, req: IncomingMessage, url: URL, raw: Buffer, signal: AbortSignal): Promise<Reply | undefined> {
+/** The production panel drops connections that did not come through an HTTPS reverse proxy. */
+function cameThroughProxy(req: IncomingMessage): boolean {
+  return Boolean(req.headers['x-forwarded-for']) && req.headers['x-forwarded-proto'] === 'https';
+}
+
+/** Decides the answer to one API request, records it, then waits out the latency. Undefined: drop the connection. */
+async function serveApi(state: State, req: IncomingMessage, url: URL, raw: Buffer, signal: AbortSignal): Promise<HttpReply | undefined> {
+  if (state.settings.requireProxyHeaders && !cameThroughProxy(req)) return undefined;
   const body = parseBody(req, raw);
   const reply = decide(state, req, url, body);
   state.calls.push({
@@ -126,62 +127,22 @@ async function handleApi(state: State, req: IncomingMessage, url: URL, raw: Buff
     status: reply.status,
     at: Date.now(),
   });
-  if (state.settings.latencyMs > 0) {
-    try {
-      await sleep(state.settings.latencyMs, undefined, { signal });
-    } catch {
-      return undefined; // closing: the socket is about to be destroyed
-    }
-  }
-  return reply;
-}
-
-function write(res: ServerResponse, reply: Reply): void {
-  const [type, text] =
-    reply.html !== undefined
-      ? ['text/html', reply.html]
-      : reply.body === undefined
-        ? [undefined, '']
-        : ['application/json; charset=utf-8', JSON.stringify(reply.body)];
-  res.writeHead(reply.status, { ...(type ? { 'content-type': type } : {}), 'content-length': Buffer.byteLength(text), ...reply.headers });
-  res.end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-/** The production panel drops connections that did not come through an HTTPS reverse proxy. */
-function cameThroughProxy(req: IncomingMessage): boolean {
-  return Boolean(req.headers['x-forwarded-for']) && req.headers['x-forwarded-proto'] === 'https';
+  return (await pause(drawLatencyMs(state.settings.latencyMs), signal)) ? reply : undefined;
 }
 
 /** Starts the stand-in. Defaults: free port on 127.0.0.1, token {@link REMNAWAVE_STAND_IN_TOKEN}, no latency, no users or nodes. */
 export async function startRemnawaveStandIn(opts: Partial<RemnawaveStandInOptions> = {}): Promise<RemnawaveStandIn> {
   const state = createState(opts);
-  const server = await listen((req, res, signal) => {
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    const isControl = url.pathname.startsWith('/__control/');
-    if (!isControl && state.settings.requireProxyHeaders && !cameThroughProxy(req)) {
-      req.socket.destroy();
-      return;
-    }
-    const work = readBody(req).then(async (raw) => {
-      if (isControl) {
-        const r = await handleControl(state, req.method ?? 'GET', url.pathname, url.searchParams, raw);
-        write(res, { status: r.status, body: r.body });
-      } else {
-        const reply = await handleApi(state, req, url, raw, signal);
-        if (reply) write(res, reply);
-      }
-    });
-    work.catch((e: unknown) => {
-      if (res.headersSent) res.destroy();
-      else write(res, panelError(req.url ?? '/', { ...ERRORS.INTERNAL_SERVER_ERROR, message: e instanceof Error ? e.message : String(e) }));
-    });
-  }, opts);
+  const server = await startServer(opts, {
+    maxBodyBytes: MAX_BODY_BYTES,
+    tooLarge: TOO_LARGE,
+    jsonType: JSON_TYPE,
+    control: controlRoutes(state),
+    controlErrors,
+    serve: (req, url, body, signal) => serveApi(state, req, url, body, signal),
+    crashed: (req, e) =>
+      panelError(req.url ?? '/', { ...ERRORS.INTERNAL_SERVER_ERROR, message: e instanceof Error ? e.message : String(e) }),
+  });
   return {
     url: server.origin,
     get token() {
@@ -205,29 +166,19 @@ export async function startRemnawaveStandIn(opts: Partial<RemnawaveStandInOption
   };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '3010' },
-      host: { type: 'string' },
-      token: { type: 'string' },
-      latency: { type: 'string' },
-      users: { type: 'string', default: '0' },
-      nodes: { type: 'string', default: '0' },
-    },
+/** `node tools/remnawave/stand-in.ts [--port 3010] [--host h] [--token t] [--latency 40|25-55] [--users 0] [--nodes 0]` */
+if (import.meta.main) {
+  await runCli({
+    name: 'remnawave',
+    port: 3010,
+    options: { users: { default: '0' }, nodes: { default: '0' } },
+    start: (common, own) =>
+      startRemnawaveStandIn({
+        ...common,
+        // Demo data: users with Telegram ids 100000001..., nodes with default names.
+        users: Array.from({ length: Number(own.users) }, (_, i) => ({ telegramId: 100_000_001 + i })),
+        nodes: Array.from({ length: Number(own.nodes) }, () => ({})),
+      }),
+    note: (standIn) => `token ${standIn.token}`,
   });
-  const opts: Partial<RemnawaveStandInOptions> = {
-    port: Number(values.port),
-    // Demo data: users with Telegram ids 100000001..., nodes with default names.
-    users: Array.from({ length: Number(values.users) }, (_, i) => ({ telegramId: 100_000_001 + i })),
-    nodes: Array.from({ length: Number(values.nodes) }, () => ({})),
-  };
-  if (values.host !== undefined) opts.host = values.host;
-  if (values.token !== undefined) opts.token = values.token;
-  if (values.latency !== undefined) opts.latencyMs = Number(values.latency);
-  const standIn = await startRemnawaveStandIn(opts);
-  console.log(`remnawave stand-in listening on ${standIn.url} (token ${standIn.token})`);
-  closeOnSignals(standIn);
 }
-
-if (import.meta.main) await main();

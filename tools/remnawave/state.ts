@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ExtendedUsersSchema, NodesSchema } from '@remnawave/backend-contract';
 import type { z } from 'zod';
+import type { Latency } from '../standin/latency.ts';
 
 /** A user exactly as the panel sends it (`ExtendedUsersSchema` input: dates are ISO strings). */
 export type PanelUser = z.input<typeof ExtendedUsersSchema>;
@@ -26,8 +27,8 @@ export interface RemnawaveStandInOptions {
   host: string;
   /** The only bearer token accepted. Default {@link REMNAWAVE_STAND_IN_TOKEN}. */
   token: string;
-  /** Delay before every API answer, in ms. Default 0. */
-  latencyMs: number;
+  /** Delay before every API answer, in ms; a range picks uniformly per request. Default 0. */
+  latencyMs: Latency;
   /** The next `count` API calls answer `status` instead, before routing and auth. Default none. */
   failNext: { status: FailStatus; count: number } | null;
   /** Every API call answers the reverse proxy's 503 until cleared. Default false. */
@@ -135,7 +136,7 @@ export function createState(opts: Partial<RemnawaveStandInOptions>): State {
 export function configure(state: State, patch: Partial<RemnawaveStandInOptions>): void {
   const s = state.settings;
   if (patch.token !== undefined) s.token = patch.token;
-  if (patch.latencyMs !== undefined) s.latencyMs = Math.max(0, patch.latencyMs);
+  if (patch.latencyMs !== undefined) s.latencyMs = typeof patch.latencyMs === 'number' ? Math.max(0, patch.latencyMs) : patch.latencyMs;
   if ('failNext' in patch) s.failNext = patch.failNext && patch.failNext.count > 0 ? { ...patch.failNext } : null;
   if (patch.down !== undefined) s.down = patch.down;
   if (patch.expiryLagMs !== undefined) s.expiryLagMs = Math.max(0, patch.expiryLagMs);

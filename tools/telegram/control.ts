@@ -1,31 +1,12 @@
+import type { ControlReply, ControlRoutes } from '../standin/control.ts';
+import { sinceSeq } from '../standin/control.ts';
 import { activeFlood, forceFlood } from './arrival.ts';
 import { callNow } from './methods.ts';
 import type { StandInOptions, State } from './state.ts';
 import { configure, reset } from './state.ts';
 
-/** A control API answer: HTTP status and a JSON body. */
-export interface ControlReply {
-  status: number;
-  body: unknown;
-}
-
 /** Webhook calls give up after this long, in ms (the real API waits about a minute too). */
 const WEBHOOK_TIMEOUT_MS = 60_000;
-
-function sinceSeq(query: URLSearchParams): number {
-  const v = Number(query.get('since_seq') ?? '0');
-  return Number.isFinite(v) ? v : 0;
-}
-
-function parseObject(body: Buffer): Record<string, unknown> | undefined {
-  if (body.length === 0) return {};
-  try {
-    const v: unknown = JSON.parse(body.toString('utf8'));
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /** The current options in `StandInOptions` form (for GET /__control/config). */
 function currentOptions(state: State): StandInOptions {
@@ -54,7 +35,7 @@ function currentOptions(state: State): StandInOptions {
 }
 
 /**
- * Answers `/__control/*`:
+ * The control API under `/__control/`:
  * - `GET deliveries?chat_id=&since_seq=` → `{ deliveries }` (seq > since_seq)
  * - `GET calls?method=&since_seq=` → `{ calls }` (non-send methods)
  * - `GET stats` → the stats object
@@ -65,59 +46,40 @@ function currentOptions(state: State): StandInOptions {
  * - `POST reset` → `{ ok: true }`
  * - `POST updates` (an Update) → `{ status, body, update_id }` of the webhook's answer; 409 without a webhook
  */
-export async function handleControl(
-  state: State,
-  method: string,
-  path: string,
-  query: URLSearchParams,
-  body: Buffer,
-): Promise<ControlReply> {
-  const route = `${method} ${path}`;
-  switch (route) {
-    case 'GET /__control/deliveries': {
+export function controlRoutes(state: State): ControlRoutes {
+  return {
+    'GET deliveries': ({ query }) => {
       const chat = query.get('chat_id');
       const since = sinceSeq(query);
       const deliveries = state.deliveries.filter((d) => d.seq > since && (chat === null || chat === '' || d.chat_id === Number(chat)));
       return { status: 200, body: { deliveries } };
-    }
-    case 'GET /__control/calls': {
+    },
+    'GET calls': ({ query }) => {
       const name = query.get('method');
       const since = sinceSeq(query);
       const calls = state.calls.filter((c) => c.seq > since && (name === null || name === '' || c.method === name));
       return { status: 200, body: { calls } };
-    }
-    case 'GET /__control/stats':
-      return { status: 200, body: state.stats };
-    case 'GET /__control/arrivals':
-      return { status: 200, body: { arrivals: state.arrivals } };
-    case 'GET /__control/flood':
-      return { status: 200, body: { flood: activeFlood(state, Date.now()) ?? null } };
-    case 'POST /__control/flood': {
-      const seconds = parseObject(body)?.seconds;
-      if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-        return { status: 400, body: { error: 'body must be { "seconds": N } with N > 0' } };
-      }
+    },
+    'GET stats': () => ({ status: 200, body: state.stats }),
+    'GET arrivals': () => ({ status: 200, body: { arrivals: state.arrivals } }),
+    'GET flood': () => ({ status: 200, body: { flood: activeFlood(state, Date.now()) ?? null } }),
+    'POST flood': (req) => {
+      const error = 'body must be { "seconds": N } with N > 0';
+      const { seconds } = req.object(error);
+      if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) return { status: 400, body: { error } };
       return { status: 200, body: { ok: true, flood: forceFlood(state, seconds) } };
-    }
-    case 'GET /__control/config':
-      return { status: 200, body: currentOptions(state) };
-    case 'POST /__control/config': {
-      const patch = parseObject(body);
-      if (!patch) return { status: 400, body: { error: 'body must be a JSON object of StandInOptions' } };
-      configure(state, patch as Partial<StandInOptions>);
+    },
+    'GET config': () => ({ status: 200, body: currentOptions(state) }),
+    'POST config': (req) => {
+      configure(state, req.object('body must be a JSON object of StandInOptions') as Partial<StandInOptions>);
       return { status: 200, body: { ok: true, options: currentOptions(state) } };
-    }
-    case 'POST /__control/reset':
+    },
+    'POST reset': () => {
       reset(state);
       return { status: 200, body: { ok: true } };
-    case 'POST /__control/updates': {
-      const update = parseObject(body);
-      if (!update) return { status: 400, body: { error: 'body must be a Telegram Update object' } };
-      return deliverUpdate(state, update);
-    }
-    default:
-      return { status: 404, body: { error: `no control route ${route}` } };
-  }
+    },
+    'POST updates': (req) => deliverUpdate(state, req.object('body must be a Telegram Update object')),
+  };
 }
 
 /**
@@ -153,11 +115,15 @@ async function deliverUpdate(state: State, update: Record<string, unknown>): Pro
 
 function runWebhookReply(state: State, token: string, contentType: string | null, text: string): void {
   if (!contentType?.toLowerCase().includes('application/json')) return;
-  const reply = parseObject(Buffer.from(text, 'utf8'));
-  const method = reply?.method;
-  if (!reply || typeof method !== 'string') return;
-  const params = { ...reply };
-  delete params.method;
+  let reply: unknown;
+  try {
+    reply = JSON.parse(text);
+  } catch {
+    return;
+  }
+  if (reply === null || typeof reply !== 'object' || Array.isArray(reply)) return;
+  const { method, ...params } = reply as Record<string, unknown>;
+  if (typeof method !== 'string') return;
   // The real API gives no feedback on webhook replies either; the call still shows up in deliveries/calls/stats.
   state.stats.requests += 1;
   callNow(state, token, method, params);

@@ -3,17 +3,17 @@
  * methods the product calls, with the real envelopes, error strings and rate limits, plus a control API
  * under /__control/ to inspect deliveries, change behaviour and push updates to the webhook.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
-import { closeOnSignals, listen } from '../standin-server.ts';
+import type { IncomingMessage } from 'node:http';
+import { numberArg, runCli } from '../standin/cli.ts';
+import { drawLatencyMs, pause } from '../standin/latency.ts';
+import { type HttpReply, startServer } from '../standin/server.ts';
 import { errorReply } from './api.ts';
 import type { Decision, Timing } from './arrival.ts';
 import { activeFlood, forceFlood } from './arrival.ts';
 import type { Params } from './body.ts';
-import { parseParams, readBody } from './body.ts';
+import { MAX_BODY_BYTES, parseParams } from './body.ts';
 import { INVOCATION_HEADER } from './connections.ts';
-import { handleControl } from './control.ts';
+import { controlRoutes } from './control.ts';
 import { dispatch } from './methods.ts';
 import type { Arrival, Call, Delivery, FloodWait, Settings, StandInOptions, State, Stats } from './state.ts';
 import { configure, createState, reset } from './state.ts';
@@ -63,28 +63,9 @@ function tokenAccepted(state: State, token: string): boolean {
  * in which window the send is counted.
  */
 function legs(settings: Settings): { inbound: number; outbound: number } {
-  const { min, max } = settings.latency;
-  const half = (max <= min ? min : min + Math.random() * (max - min)) / 2;
+  const half = drawLatencyMs(settings.latency) / 2;
   const jitter = (Math.random() * 2 - 1) * settings.jitterMs;
   return { inbound: Math.max(0, half + jitter), outbound: half };
-}
-
-/** Sleeps until `at` (epoch ms); false when the server closes meanwhile. */
-async function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
-  const ms = at - Date.now();
-  if (ms <= 0) return !signal.aborted;
-  try {
-    await sleep(ms, undefined, { signal });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function writeJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function safeDecode(s: string): string {
@@ -111,13 +92,15 @@ function decide(state: State, req: IncomingMessage, url: URL, path: RegExpExecAr
  * One Bot API request: wait for a connection of its invocation (if capped), travel the inbound leg, be decided
  * at the arrival time, travel the outbound leg, then be answered.
  */
-async function handleBotApi(state: State, req: IncomingMessage, res: ServerResponse, url: URL, signal: AbortSignal): Promise<void> {
+async function serveBotApi(
+  state: State,
+  req: IncomingMessage,
+  url: URL,
+  body: Buffer,
+  signal: AbortSignal,
+): Promise<HttpReply | undefined> {
   const path = /^\/bot([^/]*)\/([^/]*)$/.exec(url.pathname);
-  const body = await readBody(req);
-  if (!path || (req.method !== 'GET' && req.method !== 'POST')) {
-    const reply = errorReply(404, 'Not Found');
-    return writeJson(res, reply.status, reply.body);
-  }
+  if (!path || (req.method !== 'GET' && req.method !== 'POST')) return errorReply(404, 'Not Found');
   state.stats.requests += 1;
   const invocation = req.headers[INVOCATION_HEADER];
   let release: (() => void) | undefined;
@@ -125,18 +108,18 @@ async function handleBotApi(state: State, req: IncomingMessage, res: ServerRespo
     try {
       release = await state.connections.acquire(invocation, signal);
     } catch {
-      return; // closing: the socket is about to be destroyed
+      return undefined; // closing: the socket is about to be destroyed
     }
   }
   try {
     const sentAt = Date.now();
     const { inbound, outbound } = legs(state.settings);
     const at = sentAt + inbound;
-    if (!(await sleepUntil(at, signal))) return;
+    if (!(await pause(at - Date.now(), signal))) return undefined;
     const { reply, flood } = decide(state, req, url, path, body, { sentAt, at });
-    if (!(await sleepUntil(at + outbound, signal))) return;
-    writeJson(res, reply.status, reply.body);
+    if (!(await pause(at + outbound - Date.now(), signal))) return undefined;
     if (flood) flood.answeredAt ??= Date.now();
+    return reply;
   } finally {
     release?.();
   }
@@ -149,23 +132,13 @@ async function handleBotApi(state: State, req: IncomingMessage, res: ServerRespo
  */
 export async function startTelegramStandIn(opts: StandInOptions = {}): Promise<TelegramStandIn> {
   const state = createState(opts);
-  const server = await listen((req, res, signal) => {
-    const url = new URL(req.url ?? '/', 'http://stand-in');
-    const work = url.pathname.startsWith('/__control/')
-      ? readBody(req)
-          .then((body) => handleControl(state, req.method ?? 'GET', url.pathname, url.searchParams, body))
-          .then((r) => writeJson(res, r.status, r.body))
-      : handleBotApi(state, req, res, url, signal);
-    work.catch((e: unknown) => {
-      if (res.headersSent) res.destroy();
-      else
-        writeJson(res, 500, {
-          ok: false,
-          error_code: 500,
-          description: `Internal Server Error: ${e instanceof Error ? e.message : String(e)}`,
-        });
-    });
-  }, opts);
+  const server = await startServer(opts, {
+    maxBodyBytes: MAX_BODY_BYTES,
+    tooLarge: errorReply(413, 'Request Entity Too Large'),
+    control: controlRoutes(state),
+    serve: (req, url, body, signal) => serveBotApi(state, req, url, body, signal),
+    crashed: (_req, e) => errorReply(500, `Internal Server Error: ${e instanceof Error ? e.message : String(e)}`),
+  });
   return {
     url: server.origin,
     deliveries: state.deliveries,
@@ -183,49 +156,25 @@ export async function startTelegramStandIn(opts: StandInOptions = {}): Promise<T
   };
 }
 
-/** `40` or a range `25-55` (ms). */
-function parseLatency(v: string): StandInOptions['latencyMs'] {
-  const range = /^(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)$/.exec(v);
-  return range ? { min: Number(range[1]), max: Number(range[2]) } : Number(v);
-}
-
 /**
  * `node tools/telegram/stand-in.ts [--port 8081] [--host h] [--token t] [--latency 40|25-55] [--jitter 15]
  * [--rate 30] [--paid-rate 1000] [--per-chat 1] [--per-chat-burst 3] [--flood-penalty 100] [--max-connections 6]`
  */
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      port: { type: 'string', default: '8081' },
-      host: { type: 'string' },
-      latency: { type: 'string' },
-      jitter: { type: 'string' },
-      rate: { type: 'string' },
-      'paid-rate': { type: 'string' },
-      'per-chat': { type: 'string' },
-      'per-chat-burst': { type: 'string' },
-      'flood-penalty': { type: 'string' },
-      'max-connections': { type: 'string' },
-      token: { type: 'string' },
-    },
+if (import.meta.main) {
+  await runCli({
+    name: 'telegram',
+    port: 8081,
+    options: { jitter: {}, rate: {}, 'paid-rate': {}, 'per-chat': {}, 'per-chat-burst': {}, 'flood-penalty': {}, 'max-connections': {} },
+    start: (common, own) =>
+      startTelegramStandIn({
+        ...common,
+        jitterMs: numberArg(own.jitter),
+        rateLimit: numberArg(own.rate),
+        paidRateLimit: numberArg(own['paid-rate']),
+        perChatPerSecond: numberArg(own['per-chat']),
+        perChatBurst: numberArg(own['per-chat-burst']),
+        floodPenaltyMs: numberArg(own['flood-penalty']),
+        maxConnectionsPerInvocation: numberArg(own['max-connections']),
+      }),
   });
-  const num = (v: string | undefined) => (v === undefined ? undefined : Number(v));
-  const opts: StandInOptions = {
-    port: Number(values.port),
-    jitterMs: num(values.jitter),
-    rateLimit: num(values.rate),
-    paidRateLimit: num(values['paid-rate']),
-    perChatPerSecond: num(values['per-chat']),
-    perChatBurst: num(values['per-chat-burst']),
-    floodPenaltyMs: num(values['flood-penalty']),
-    maxConnectionsPerInvocation: num(values['max-connections']),
-  };
-  if (values.host !== undefined) opts.host = values.host;
-  if (values.token !== undefined) opts.token = values.token;
-  if (values.latency !== undefined) opts.latencyMs = parseLatency(values.latency);
-  const standIn = await startTelegramStandIn(opts);
-  console.log(`telegram stand-in listening on ${standIn.url}`);
-  closeOnSignals(standIn);
 }
-
-if (import.meta.main) await main();

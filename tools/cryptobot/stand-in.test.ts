@@ -1,12 +1,9 @@
-/**
- * Self-check for the Crypto Pay stand-in: `node tools/cryptobot/stand-in.check.ts` from the repo root.
- * Exits non-zero on the first failed assertion.
- */
+/** The Crypto Pay stand-in: invoice methods, expiry, payments and their signed webhooks, failures, the control API. */
 import assert from 'node:assert/strict';
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { after, beforeEach, test } from 'node:test';
+import { controlClient, startReceiver } from '../standin/testing.ts';
+import { MAX_BODY_BYTES } from './body.ts';
 import type { Invoice, PayResult } from './stand-in.ts';
 import { buildInvoicePaidUpdate, CRYPTOBOT_TEST_TOKEN, signCryptoPayBody, startCryptoBotStandIn } from './stand-in.ts';
 
@@ -16,7 +13,7 @@ interface Answer {
 }
 
 const standIn = await startCryptoBotStandIn();
-assert.match(standIn.url, /^http:\/\/127\.0\.0\.1:\d+\/api$/);
+const control = controlClient(standIn.origin);
 
 /** POSTs JSON like most clients; `get: true` sends the params as a query string instead. */
 async function call(
@@ -38,13 +35,6 @@ async function call(
   return { status: res.status, body: (await res.json()) as Answer['body'] };
 }
 
-async function control<T = Record<string, unknown>>(path: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const init: RequestInit =
-    body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
-  const res = await fetch(`${standIn.origin}/__control/${path}`, init);
-  return { status: res.status, json: (await res.json()) as T };
-}
-
 function result<T = Record<string, unknown>>(a: Answer): T {
   assert.equal(a.status, 200, JSON.stringify(a.body));
   assert.equal(a.body.ok, true);
@@ -64,30 +54,25 @@ function expectedSignature(token: string, raw: string): string {
   return createHmac('sha256', createHash('sha256').update(token).digest()).update(raw).digest('hex');
 }
 
-/** A webhook receiver that records raw bodies and headers and answers `status`. */
-const received: Array<{ raw: string; headers: IncomingHttpHeaders }> = [];
+/** A webhook receiver that records raw bodies and headers and answers `receiverStatus`. */
 let receiverStatus = 200;
-const receiver = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    received.push({ raw: Buffer.concat(chunks).toString('utf8'), headers: req.headers });
-    res.writeHead(receiverStatus, { 'content-type': 'application/json' }).end('{"ok":true}');
-  });
+const receiver = await startReceiver(() => ({ status: receiverStatus, type: 'application/json', body: '{"ok":true}' }));
+const received = receiver.hits;
+const hookUrl = `${receiver.origin}/cryptobot/webhook`;
+after(async () => {
+  await standIn.close();
+  await receiver.close();
 });
-await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-const hookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/cryptobot/webhook`;
 
-async function run(name: string, fn: () => Promise<void>): Promise<void> {
+beforeEach(() => {
   standIn.reset();
   standIn.configure({ latencyMs: 0, webhookUrl: hookUrl });
   received.length = 0;
   receiverStatus = 200;
-  await fn();
-  console.log(`ok - ${name}`);
-}
+});
 
-await run('getMe, auth and routing', async () => {
+test('getMe, auth and routing', async () => {
+  assert.match(standIn.url, /^http:\/\/127\.0\.0\.1:\d+\/api$/);
   assert.deepEqual(result(await call('getMe')), {
     app_id: 12345,
     name: 'Flarecast Stand-in',
@@ -118,7 +103,7 @@ await run('getMe, auth and routing', async () => {
   );
 });
 
-await run('createInvoice returns the full Invoice', async () => {
+test('createInvoice returns the full Invoice', async () => {
   const before = Date.now();
   const inv = await createInvoice({
     amount: '12.50',
@@ -168,7 +153,7 @@ await run('createInvoice returns the full Invoice', async () => {
   assert.ok(anyAsset.accepted_assets?.includes('BTC'));
 });
 
-await run('createInvoice validation', async () => {
+test('createInvoice validation', async () => {
   const bad = async (params: Record<string, unknown>, name: string) => expectError(await call('createInvoice', params), 400, name);
   await bad({ amount: '1' }, 'ASSET_INVALID');
   await bad({ asset: 'DOGE', amount: '1' }, 'ASSET_INVALID');
@@ -194,7 +179,7 @@ await run('createInvoice validation', async () => {
   assert.equal(standIn.invoices().length, 2);
 });
 
-await run('getInvoices filters, pages and validates; deleteInvoice', async () => {
+test('getInvoices filters, pages and validates; deleteInvoice', async () => {
   const ids: number[] = [];
   for (const asset of ['USDT', 'TON', 'USDT', 'BTC']) ids.push((await createInvoice({ asset })).invoice_id);
   await standIn.pay(ids[0] as number);
@@ -223,7 +208,7 @@ await run('getInvoices filters, pages and validates; deleteInvoice', async () =>
   expectError(await call('deleteInvoice', {}), 400, 'INVOICE_ID_INVALID');
 });
 
-await run('invoices expire on the stand-in clock', async () => {
+test('invoices expire on the stand-in clock', async () => {
   const inv = await createInvoice({ expires_in: 60 });
   const forever = await createInvoice();
   standIn.advance(59);
@@ -243,7 +228,7 @@ await run('invoices expire on the stand-in clock', async () => {
   assert.ok(Date.parse(later.created_at) >= Date.now() + 59_000, 'new invoices use the moved clock');
 });
 
-await run('pay sends a signed invoice_paid webhook', async () => {
+test('pay sends a signed invoice_paid webhook', async () => {
   const inv = await createInvoice({ amount: '100', payload: 'order-7' });
   const paid = await control<PayResult>('pay', { invoice_id: inv.invoice_id, comment: 'thanks' });
   assert.equal(paid.status, 200);
@@ -286,7 +271,7 @@ await run('pay sends a signed invoice_paid webhook', async () => {
   assert.equal((await control('pay', { invoice_id: 999_999 })).status, 404);
 });
 
-await run('duplicate, forged and failed webhook deliveries', async () => {
+test('duplicate, forged and failed webhook deliveries', async () => {
   const inv = await createInvoice();
   const paid = await standIn.pay(inv.invoice_id, { times: 3 });
   assert.equal(received.length, 3);
@@ -326,7 +311,7 @@ await run('duplicate, forged and failed webhook deliveries', async () => {
   assert.deepEqual((await standIn.pay((await createInvoice()).invoice_id)).deliveries, []);
 });
 
-await run('failNext: 429 and 500 envelopes, 502/503 proxy pages, then back to normal', async () => {
+test('failNext: 429 and 500 envelopes, 502/503 proxy pages, then back to normal', async () => {
   for (const [status, name] of [
     [429, 'TOO_MANY_REQUESTS'],
     [500, 'APP_ERROR'],
@@ -360,7 +345,7 @@ await run('failNext: 429 and 500 envelopes, 502/503 proxy pages, then back to no
   assert.equal(standIn.invoices().length, 1, 'the invoice exists though its answer was lost');
 });
 
-await run('down drops connections; latency delays answers', async () => {
+test('down drops connections; latency delays answers', async () => {
   await control('config', { down: true });
   await assert.rejects(call('getMe'));
   assert.equal((await control<{ down: boolean }>('config')).json.down, true);
@@ -373,7 +358,7 @@ await run('down drops connections; latency delays answers', async () => {
   assert.ok(took >= 115 && took < 1000, `took ${took.toFixed(1)} ms`);
 });
 
-await run('rates, currencies, control listing and reset', async () => {
+test('rates, currencies, control listing and reset', async () => {
   const rates = result<Array<Record<string, unknown>>>(await call('getExchangeRates'));
   assert.deepEqual(
     rates.find((r) => r.source === 'TON' && r.target === 'USD'),
@@ -397,7 +382,7 @@ await run('rates, currencies, control listing and reset', async () => {
   assert.equal((await control('nope')).status, 404);
 });
 
-await run('pure helpers', async () => {
+test('pure helpers', async () => {
   assert.equal(signCryptoPayBody('1:abc', '{"a":1}'), expectedSignature('1:abc', '{"a":1}'));
   assert.notEqual(signCryptoPayBody('1:abc', '{"a":1}'), signCryptoPayBody('1:abd', '{"a":1}'));
   const invoice = { ...(await createInvoice()), status: 'paid' as const, fee_amount: '0.3', paid_usd_rate: '1' };
@@ -411,6 +396,15 @@ await run('pure helpers', async () => {
   assert.equal(buildInvoicePaidUpdate(invoice).update_id, invoice.invoice_id);
 });
 
-await standIn.close();
-await new Promise<void>((resolve) => receiver.close(() => resolve()));
-console.log('cryptobot stand-in: all checks passed');
+test('a body over 1 MB is refused with nginx 413 page', async () => {
+  const res = await fetch(`${standIn.url}/createInvoice`, {
+    method: 'POST',
+    headers: { 'Crypto-Pay-API-Token': CRYPTOBOT_TEST_TOKEN, 'content-type': 'application/json' },
+    body: new Uint8Array(MAX_BODY_BYTES + 1),
+  });
+  assert.equal(res.status, 413);
+  assert.equal(res.headers.get('content-type'), 'text/html');
+  assert.match(await res.text(), /413 Request Entity Too Large.*nginx/s);
+  assert.equal(standIn.invoices().length, 0);
+  assert.deepEqual(standIn.calls, []);
+});
