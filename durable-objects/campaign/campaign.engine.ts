@@ -205,7 +205,15 @@ export class CampaignEngine {
     if (picked.length) {
       s.usage.do_requests++;
       const pace = { key: s.id, spacingMs: 1000 / s.ratePerSecond };
-      grant = await gate({ count: picked.length, paid: s.paid, priority: 'bulk', lanes: req.lanes, holdMs: req.holdMs, pace });
+      grant = await gate({
+        count: picked.length,
+        paid: s.paid,
+        priority: 'bulk',
+        lanes: req.lanes,
+        holdMs: req.holdMs,
+        pace,
+        requester: req.batch,
+      });
     }
     const granted = picked.slice(0, grant.times.length);
     for (const r of picked.slice(granted.length)) this.#ledger.release(r.id);

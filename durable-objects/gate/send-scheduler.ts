@@ -61,6 +61,12 @@ export interface SlotRequest {
   lanes?: number[];
   /** How long a send keeps its connection, in ms (a call's duration). Default 0 */
   holdMs?: number;
+  /**
+   * Who asks (a campaign's message of recipients): while several ask, each is granted at most its
+   * share of the horizon per request, so they progress alike and finish together instead of leaving
+   * a few stragglers sending alone at the end.
+   */
+  requester?: string;
   /** A pace of its own across requests (a campaign slower than the bot): `key` names it. */
   pace?: { key: string; spacingMs: number };
 }
@@ -88,6 +94,8 @@ export interface GateState {
   lastFloodAt: number | null;
 }
 
+/** A requester not heard from for this long no longer counts as sharing the timeline, in ms. */
+const SHARE_MEMORY_MS = 500;
 /** How far ahead a broadcast slot is granted, in ms. */
 export const BULK_HORIZON_MS = 250;
 /** How far ahead any slot is granted, in ms; a fresh scheduler grants nothing sooner than this. */
@@ -149,6 +157,8 @@ export class SendScheduler {
   #pace: number;
   #paceAt: number;
   #lastFloodAt: number | null = null;
+  /** Requesters seen lately (epoch ms): how many share the timeline now. */
+  readonly #requesters = new Map<string, number>();
 
   /**
    * A scheduler that may follow another whose grants are lost with it (an evicted object): it grants
@@ -210,8 +220,9 @@ export class SendScheduler {
     const lanes = (req.lanes?.length ? req.lanes : [now]).map(us);
     const start = Math.max(nowUs, this.#floor);
     const times: number[] = [];
+    const count = Math.min(req.count, this.#share(now, req.requester, window, anySpacing));
     let t = start;
-    while (times.length < req.count) {
+    while (times.length < count) {
       // The connection free first takes the next slot.
       let lane = 0;
       for (let i = 1; i < lanes.length; i++) if ((lanes[i] as number) < (lanes[lane] as number)) lane = i;
@@ -233,9 +244,17 @@ export class SendScheduler {
     times.sort((a, b) => a - b);
     const grant: SlotGrant = { times, epoch: this.#epoch };
     if (req.lanes?.length) grant.lanes = lanes.map((l) => l / 1000);
-    if (times.length === req.count) return grant;
+    if (times.length === count) return grant;
     // Short of slots: come back when the first one past the horizon is about to be due.
     return { ...grant, askAgainAt: Math.max(now + 1, t / 1000 - window) };
+  }
+
+  /** The most slots one request of `requester` gets while others ask too: its share of the window. */
+  #share(now: number, requester: string | undefined, window: number, anySpacing: number): number {
+    if (requester === undefined) return Number.POSITIVE_INFINITY;
+    this.#requesters.set(requester, now);
+    for (const [key, at] of this.#requesters) if (now - at > SHARE_MEMORY_MS) this.#requesters.delete(key);
+    return Math.max(1, Math.ceil((window * 1000) / anySpacing / this.#requesters.size));
   }
 
   #ownTimeline(key: string, nowUs: number, spacing: number): Timeline {

@@ -1,7 +1,9 @@
-import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { inArray } from 'drizzle-orm';
 import { describe, expect, it, vi } from 'vitest';
+import type { CampaignState } from '../../durable-objects/campaign/campaign.engine';
+import { Ledger } from '../../durable-objects/campaign/ledger';
 import { botGate } from '../../durable-objects/gate/gate.do';
 import worker from '../index';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
@@ -337,6 +339,56 @@ describe('campaign resilience', () => {
     const done = await untilStatus(campaign.id, 'completed');
     expect(done).toMatchObject({ sent: 40, unknown: 0, pending: 0 });
     await expectEachOnce(users);
+  });
+
+  it('completes when a message of recipients dies in the dead letter queue: every recipient counted once', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const audience = await seedUsers(6, tag);
+    const lost = await seedUsers(4, `lost-${tag}`);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] } });
+    // A message of four more recipients the loader sent, whose sender claimed the first and then died;
+    // the queue gave up on it. Recorded in the ledger as the loader records every message it sends.
+    const packed = encodeRecipients({ campaign: campaign.id, batch: `${campaign.id}:lost`, recipients: lost.map((u) => [u.id, u.lang]) });
+    await runInDurableObject(env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign.id)), async (_o, ctx) => {
+      const ledger = new Ledger(ctx.storage.sql);
+      ledger.addBatch(`${campaign.id}:lost`, packed, Date.now());
+      ledger.claim((lost[0] as { id: number }).id, `${campaign.id}:lost`, Date.now());
+      const state = ctx.storage.kv.get<CampaignState>('state') as CampaignState;
+      // Counted as the loader counts an audience: these six and the four of the lost message.
+      ctx.storage.kv.put('state', { ...state, counted: true, counters: { ...state.counters, total: 10 } });
+    });
+    // The object reads its state afresh, as after any restart.
+    await evictDurableObject(env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign.id)));
+    await act(campaign.id, 'start');
+    // The lost message holds the campaign's one sender place: nothing more goes out until it is settled.
+    expect(await get(campaign.id)).toMatchObject({ status: 'running', sent: 0 });
+    const batch = createMessageBatch('flarecast-broadcast-dlq', [{ id: 'dead', timestamp: new Date(), attempts: 21, body: packed }]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['dead']);
+    const done = await untilStatus(campaign.id, 'completed');
+    // The claimed one may have been sent: unknown, never again; the other three went out once.
+    expect(done).toMatchObject({ total: 10, sent: 9, unknown: 1, pending: 0 });
+    await expectEachOnce([...audience, ...lost.slice(1)]);
+    expect(await deliveries((lost[0] as { id: number }).id)).toEqual([]);
+  });
+
+  it('shows its live counters in the list while it runs', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    await seedUsers(40, tag);
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, rate_per_second: 10 });
+    await act(campaign.id, 'start');
+    const listed = await poll(
+      async () => {
+        const page = await json<{ campaigns: CampaignJson[] }>(await callApi('/campaigns?status=running&limit=100'));
+        const row = page.campaigns.find((c) => c.id === campaign.id);
+        return row && row.sent > 0 ? row : undefined;
+      },
+      { what: 'live counters in the list', timeoutMs: 10_000 },
+    );
+    expect(listed).toMatchObject({ status: 'running', total: 40 });
+    expect(listed.sent).toBeLessThan(40);
+    await act(campaign.id, 'cancel');
   });
 
   it("carries the starting request's correlation id into every recipient message and its sends' logs", async () => {
