@@ -20,8 +20,13 @@ export interface LoaderPorts {
  * call to Telegram from Cloudflare, with margin. Sizes the fan-out, not the pace.
  */
 const SENDER_RATE = 50;
-/** Senders at once at most: the broadcast consumer's `max_concurrency`. */
-export const MAX_SENDERS = 50;
+/**
+ * Senders one campaign keeps at once at most: enough for 1,000/s (20 at 50/s each) with a margin,
+ * leaving the consumer's `max_concurrency` (50) room for other campaigns. Measured locally, where one
+ * workerd runs every sender: 50 at once thrash it (timers fire 100 ms late, every slot goes stale),
+ * 20 do not.
+ */
+export const MAX_SENDERS = 24;
 /** Recipients per queue message: at most ~25 KB packed (one 64 KB queue operation unit). */
 const MAX_RECIPIENTS = 2000;
 const MIN_RECIPIENTS = 100;

@@ -34,6 +34,8 @@ const MAX_WANT = 40;
  * (a redelivered message) without sending the whole remainder on every round trip.
  */
 const OFFER_MARGIN = 24;
+/** An exchange's round trip assumed before any is measured, in ms. */
+const FIRST_EXCHANGE_MS = 10;
 /** A call's duration assumed before any is measured, in ms. */
 const FIRST_CALL_MS = 60;
 /**
@@ -41,8 +43,8 @@ const FIRST_CALL_MS = 60;
  * network's jitter), and a connection still busy when its next slot comes makes that slot stale.
  */
 const HOLD_FACTOR = 1.3;
-/** The most a sender stretches its connections' hold after falling behind. */
-const MAX_BACKOFF = 2;
+/** The most the isolate's senders stretch their connections' hold while it falls behind. */
+const MAX_BACKOFF = 4;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
 /**
@@ -50,6 +52,14 @@ const MAX_WAIT_MS = 10_000;
  * consumer invocation may run 15 minutes at most.
  */
 const MESSAGE_BUDGET_MS = 10 * 60_000;
+
+/**
+ * How far behind this isolate is: a slot gone stale means its timers or its connections came late,
+ * which is the isolate's load (every sender in it), not one sender's. All its senders then stretch
+ * their holds alike — they slow down together and still finish together — and come back as sends
+ * keep their slots.
+ */
+let backoff = 1;
 
 // A campaign's content never changes once it exists; one read per isolate is enough.
 const contents = new Map<string, Promise<Content>>();
@@ -166,8 +176,8 @@ class Sender {
   #lanes: number[] = Array.from({ length: MAX_CONNECTIONS }, () => 0);
   /** A call's mean duration (ms), an exponential average. */
   #callMs = FIRST_CALL_MS;
-  /** Stretches the hold after a slot went stale (the sender or its isolate fell behind); decays back. */
-  #backoff = 1;
+  /** An exchange's round trip (ms), an exponential average: slots must be asked for at least this far ahead. */
+  #exchangeMs = FIRST_EXCHANGE_MS;
   /** Slots handed back, by reason (stale, voided by a 429, ...): how far the sender fell behind. */
   readonly released: Record<string, number> = {};
 
@@ -198,18 +208,26 @@ class Sender {
         await sleepUntil(last - LOW_WATER_MS);
         continue;
       }
-      const holdMs = this.#callMs * HOLD_FACTOR * this.#backoff;
+      const holdMs = this.#callMs * HOLD_FACTOR * backoff;
       const want = Math.min(MAX_WANT, offer.length, Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length);
+      if (want <= 0 && this.#sends.size) {
+        // It holds all its connections can take: more only as sends come back.
+        await this.#nextSendDone();
+        continue;
+      }
       const deferUntil = Date.now() - started > MESSAGE_BUDGET_MS ? Date.now() : undefined;
       // Handing everything back sends it all; otherwise the campaign sees only the next few.
       const shown = deferUntil === undefined ? offer.slice(0, want + OFFER_MARGIN) : offer;
+      // A slot granted for the moment the grant is still on its way back would be stale on arrival.
+      const earliest = Date.now() + 2 * this.#exchangeMs + 2;
+      const asked = Date.now();
       const reply = await this.#exchange({
         batch: this.#batch,
         reports: this.#drain(),
         offer: shown,
         more: offer.length - shown.length,
         want: Math.max(1, want),
-        lanes: this.#lanes,
+        lanes: this.#lanes.map((free) => Math.max(free, earliest)),
         holdMs,
         done: false,
         deferUntil,
@@ -218,6 +236,7 @@ class Sender {
       if (reply.status !== 'running' || deferUntil !== undefined) break;
       learnGate(reply);
       const receivedAt = Date.now();
+      this.#exchangeMs = this.#exchangeMs * 0.8 + (receivedAt - asked) * 0.2;
       if (reply.lanes) this.#lanes = reply.lanes;
       for (const g of reply.grants) this.#queue.push({ recipient: g.recipient, slot: { at: g.at, epoch: reply.epoch, receivedAt } });
       if (reply.grants.length) this.#dispatching ??= this.#dispatch();
@@ -275,10 +294,10 @@ class Sender {
       this.#released.push(recipient);
       const reason = report.reason ?? 'released';
       this.released[reason] = (this.released[reason] ?? 0) + 1;
-      if (reason === STALE) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
+      if (reason === STALE) backoff = Math.min(MAX_BACKOFF, backoff * 1.2);
     } else {
       this.#callMs = this.#callMs * 0.9 + (Date.now() - started) * 0.1;
-      this.#backoff = Math.max(1, this.#backoff * 0.97);
+      backoff = Math.max(1, backoff * 0.995);
     }
     if (report.outcome === 'blocked') this.#blocked.push(recipient.id);
     if (report.outcome === 'unknown') this.#log.warn('send_outcome_unknown', { chat_id: recipient.id, reason: report.reason });
