@@ -34,7 +34,8 @@ export interface StandInApi {
    * Answers one request outside /__control/, body read. Undefined drops the connection without an answer (a
    * service that is down, or the server closing during the latency).
    */
-  serve(req: IncomingMessage, url: URL, body: Buffer, signal: AbortSignal): Promise<HttpReply | undefined>;
+  /** `receivedAt`: epoch ms the request's first bytes were taken in, before its body was read. */
+  serve(req: IncomingMessage, url: URL, body: Buffer, signal: AbortSignal, receivedAt: number): Promise<HttpReply | undefined>;
   /** What the service answers when the stand-in itself fails (a bug): its 500. */
   crashed(req: IncomingMessage, error: unknown): HttpReply;
 }
@@ -70,6 +71,7 @@ function send(res: ServerResponse, reply: HttpReply, jsonType: string): void {
 }
 
 async function answer(api: StandInApi, req: IncomingMessage, signal: AbortSignal): Promise<HttpReply | undefined> {
+  const receivedAt = Date.now();
   const url = new URL(req.url ?? '/', 'http://stand-in');
   const isControl = url.pathname.startsWith(CONTROL_PREFIX);
   let body: Buffer;
@@ -79,7 +81,7 @@ async function answer(api: StandInApi, req: IncomingMessage, signal: AbortSignal
     if (!(e instanceof BodyTooLarge)) throw e;
     return isControl ? { status: 413, body: { error: e.message } } : api.tooLarge;
   }
-  if (!isControl) return api.serve(req, url, body, signal);
+  if (!isControl) return api.serve(req, url, body, signal, receivedAt);
   return handleControl(api.control, req.method ?? 'GET', url, body, api.controlErrors);
 }
 

@@ -98,21 +98,25 @@ async function serveBotApi(
   url: URL,
   body: Buffer,
   signal: AbortSignal,
+  receivedAt: number,
 ): Promise<HttpReply | undefined> {
   const path = /^\/bot([^/]*)\/([^/]*)$/.exec(url.pathname);
   if (!path || (req.method !== 'GET' && req.method !== 'POST')) return errorReply(404, 'Not Found');
   state.stats.requests += 1;
   const invocation = req.headers[INVOCATION_HEADER];
   let release: (() => void) | undefined;
+  // It left the Worker when its bytes came in, or, held by the connection cap, when a connection freed.
+  let sentAt = receivedAt;
   if (typeof invocation === 'string' && invocation !== '') {
     try {
+      const asked = Date.now();
       release = await state.connections.acquire(invocation, signal);
+      if (Date.now() > asked) sentAt = Date.now();
     } catch {
       return undefined; // closing: the socket is about to be destroyed
     }
   }
   try {
-    const sentAt = Date.now();
     const { inbound, outbound } = legs(state.settings);
     const at = sentAt + inbound;
     if (!(await pause(at - Date.now(), signal))) return undefined;
@@ -136,7 +140,7 @@ export async function startTelegramStandIn(opts: StandInOptions = {}): Promise<T
     maxBodyBytes: MAX_BODY_BYTES,
     tooLarge: errorReply(413, 'Request Entity Too Large'),
     control: controlRoutes(state),
-    serve: (req, url, body, signal) => serveBotApi(state, req, url, body, signal),
+    serve: (req, url, body, signal, receivedAt) => serveBotApi(state, req, url, body, signal, receivedAt),
     crashed: (_req, e) => errorReply(500, `Internal Server Error: ${e instanceof Error ? e.message : String(e)}`),
   });
   return {

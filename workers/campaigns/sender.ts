@@ -43,8 +43,8 @@ const FIRST_CALL_MS = 60;
  * network's jitter), and a connection still busy when its next slot comes makes that slot stale.
  */
 const HOLD_FACTOR = 1.3;
-/** The most the isolate's senders stretch their connections' hold while it falls behind. */
-const MAX_BACKOFF = 4;
+/** The most a sender stretches its connections' hold after its slots went stale. */
+const MAX_BACKOFF = 2;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
 /**
@@ -52,14 +52,6 @@ const MAX_WAIT_MS = 10_000;
  * consumer invocation may run 15 minutes at most.
  */
 const MESSAGE_BUDGET_MS = 10 * 60_000;
-
-/**
- * How far behind this isolate is: a slot gone stale means its timers or its connections came late,
- * which is the isolate's load (every sender in it), not one sender's. All its senders then stretch
- * their holds alike — they slow down together and still finish together — and come back as sends
- * keep their slots.
- */
-let backoff = 1;
 
 // A campaign's content never changes once it exists; one read per isolate is enough.
 const contents = new Map<string, Promise<Content>>();
@@ -176,6 +168,11 @@ class Sender {
   #lanes: number[] = Array.from({ length: MAX_CONNECTIONS }, () => 0);
   /** A call's mean duration (ms), an exponential average. */
   #callMs = FIRST_CALL_MS;
+  /**
+   * How much longer than a call a slot keeps its connection: a slot gone stale means the sender fell
+   * behind (its timers or connections came late), so it asks for fewer until it keeps up again.
+   */
+  #backoff = 1;
   /** An exchange's round trip (ms), an exponential average: slots must be asked for at least this far ahead. */
   #exchangeMs = FIRST_EXCHANGE_MS;
   /** Slots handed back, by reason (stale, voided by a 429, ...): how far the sender fell behind. */
@@ -208,7 +205,7 @@ class Sender {
         await sleepUntil(last - LOW_WATER_MS);
         continue;
       }
-      const holdMs = this.#callMs * HOLD_FACTOR * backoff;
+      const holdMs = this.#callMs * HOLD_FACTOR * this.#backoff;
       const want = Math.min(MAX_WANT, offer.length, Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length);
       if (want <= 0 && this.#sends.size) {
         // It holds all its connections can take: more only as sends come back.
@@ -294,10 +291,10 @@ class Sender {
       this.#released.push(recipient);
       const reason = report.reason ?? 'released';
       this.released[reason] = (this.released[reason] ?? 0) + 1;
-      if (reason === STALE) backoff = Math.min(MAX_BACKOFF, backoff * 1.2);
+      if (reason === STALE) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
     } else {
       this.#callMs = this.#callMs * 0.9 + (Date.now() - started) * 0.1;
-      backoff = Math.max(1, backoff * 0.995);
+      this.#backoff = Math.max(1, this.#backoff * 0.97);
     }
     if (report.outcome === 'blocked') this.#blocked.push(recipient.id);
     if (report.outcome === 'unknown') this.#log.warn('send_outcome_unknown', { chat_id: recipient.id, reason: report.reason });
