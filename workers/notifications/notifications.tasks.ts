@@ -20,9 +20,9 @@ const RUN_BUDGET_MS = 60_000;
 
 /**
  * Sends due notifications: claims a batch (`NOTIFICATION_BATCH_SIZE`), sends each through the
- * bot-wide gate, settles them in one statement, and goes on with the next batch for up to 60 s; if
- * there is still more, it kicks a fresh run. Kicked right after every insert, and every minute by
- * cron as the safety net.
+ * outbound path, settles it and claims the next in one statement, and goes on for up to 60 s; if
+ * there is still more, it kicks a fresh run. Kicked after inserts (one run per burst: the dispatch
+ * flag), and every minute by cron as the safety net.
  */
 export const processNotificationsTask = defineTask({
   name: 'process_notifications',
@@ -42,10 +42,12 @@ export const processNotificationsTask = defineTask({
     const queue: { n: Claimed; batch: Batch; i: number }[] = [];
     const results: BatchResult[] = [];
     let open = 0;
-    let more = true;
+    // The last claim came back full: there may be more due.
+    let backlog = true;
+    const claimMore = () => backlog && Date.now() - started < RUN_BUDGET_MS;
     let waiting: (() => void)[] = [];
-    const take = (rows: Claimed[]) => {
-      if (rows.length < size || Date.now() - started >= RUN_BUDGET_MS) more = false;
+    const take = (rows: Claimed[], asked: number) => {
+      if (asked) backlog = rows.length === asked;
       if (rows.length) {
         open++;
         const batch: Batch = { rows, outcomes: new Array<Outcome>(rows.length), left: rows.length };
@@ -53,8 +55,8 @@ export const processNotificationsTask = defineTask({
       }
       for (const wake of waiting.splice(0)) wake();
     };
-    take(await claimDue(db, size));
-    if (more) take(await claimDue(db, size));
+    take(await claimDue(db, size), size);
+    if (claimMore()) take(await claimDue(db, size), size);
     const sender = async () => {
       for (;;) {
         const item = queue.shift();
@@ -67,16 +69,18 @@ export const processNotificationsTask = defineTask({
         const { n, batch, i } = item;
         batch.outcomes[i] = await sendOne(telegram, n, config.NOTIFICATION_MAX_RETRIES + 1);
         if (--batch.left === 0) {
-          const { result, next } = await settleBatch(ctx, batch.rows, batch.outcomes, more ? size : 0);
+          const asked = claimMore() ? size : 0;
+          const { result, next } = await settleBatch(ctx, batch.rows, batch.outcomes, asked);
           results.push(result);
           open--;
-          take(next);
+          take(next, asked);
         }
       }
     };
     await Promise.all(Array.from({ length: SENDS_AT_ONCE }, sender));
     waiting = [];
-    if (more) await kick('process_notifications', {});
+    // Out of time with more due: a fresh run takes over.
+    if (backlog) await kick('process_notifications', {});
     return results.reduce(
       (t, r) => ({
         claimed: t.claimed + r.claimed,
