@@ -2,7 +2,7 @@ import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
   dialect: 'postgresql',
-  schema: './workers/core/schema.ts',
+  schema: './workers/schema.ts',
   out: './migrations',
   dbCredentials: { url: process.env.DATABASE_URL ?? '' },
 });

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { type StackOptions, startStack } from '../tools/stack.ts';
 
 /** A free TCP port on loopback. */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -3,10 +3,11 @@ import { webhookRoutes } from './bot/webhook.routes';
 import { bulkRoutes } from './bulk/bulk.routes';
 import { campaignRoutes } from './campaigns/campaigns.routes';
 import { consoleRoutes } from './console/console.routes';
-import { onError } from './core/errors';
+import { errorHandler } from './core/errors';
 import { createRouter, limitBody, requestContext, requireAdminToken } from './core/http';
 import { exportDownloadRoutes, exportRoutes } from './exports/exports.routes';
 import { healthRoutes } from './health/health.routes';
+import { reportIncident } from './incidents/incidents';
 import { metricsRoutes } from './metrics/metrics.routes';
 import { notificationRoutes } from './notifications/notifications.routes';
 import { paymentRoutes, paymentWebhookRoutes } from './payments/payments.routes';
@@ -22,7 +23,7 @@ const MiB = 1024 * KiB;
  * holds any single task (its arguments must pack into a 60 KB queue message), notification, payment
  * or export request; the routes below take lists.
  */
-export const API_BODY_MAX_BYTES = 1 * MiB;
+const API_BODY_MAX_BYTES = 1 * MiB;
 /** Routes that take lists, and more. */
 export const apiBodyLimits: Record<string, number> = {
   // Up to 50 variants of 4,096 characters, each JSON-escaped to at most 6 bytes a character.
@@ -54,7 +55,7 @@ export function createApp(deps: { registry: TaskRegistry }) {
   api.openAPIRegistry.registerComponent('securitySchemes', 'Bearer', { type: 'http', scheme: 'bearer' });
 
   const app = createRouter();
-  app.onError(onError);
+  app.onError(errorHandler(reportIncident));
   app.notFound((c) => c.json({ error: 'not_found', message: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.use('*', requestContext());
   app.route('/', healthRoutes());

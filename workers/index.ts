@@ -1,13 +1,13 @@
 import { createApp } from './app';
 import { processRecipientBatch, settleDeadRecipients } from './campaigns/sender';
 import { getConfig } from './core/config';
-import { reportIncident } from './core/incidents';
 import { createLogger } from './core/logger';
-import { createApi } from './core/telegram';
+import { reportIncident } from './incidents/incidents';
 import { taskRegistry } from './registry';
 import { runScheduled } from './schedule/scheduled';
 import { processTaskBatch } from './tasks/consumer';
 import { processDeadLetterBatch } from './tasks/dead-letters';
+import { botApi } from './telegram/outbound';
 
 const app = createApp({ registry: taskRegistry });
 
@@ -17,7 +17,7 @@ export default {
   async queue(batch, env) {
     try {
       const config = getConfig(env);
-      const api = createApi(config, env);
+      const api = botApi(config, env);
       if (batch.queue.endsWith('-broadcast-dlq')) await settleDeadRecipients(env, batch);
       else if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api, env, registry: taskRegistry }, batch);
       else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);

@@ -1,12 +1,12 @@
-import type { GateState, SlotGrant, SlotRequest } from '../gate/send-scheduler';
+import type { SlotGrant, SlotRequest } from '../gate/send-scheduler';
 import { type Action, type CampaignStatus, isFinished, transition } from './campaign.state';
 import type { Ledger, Outcome, Recipient } from './ledger';
 
-export interface Audience {
+interface Audience {
   language_codes?: string[];
 }
 
-export interface Counters {
+interface Counters {
   total: number;
   sent: number;
   failed: number;
@@ -341,6 +341,3 @@ export class CampaignEngine {
     if (this.#ledger.settle(id, outcome, reason)) this.state.counters[outcome]++;
   }
 }
-
-/** What the campaign's object answers about the bot's send budget, for the campaign JSON. */
-export type GateView = Pick<GateState, 'pace' | 'blockedUntil' | 'lastFloodAt'>;

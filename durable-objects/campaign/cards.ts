@@ -4,7 +4,7 @@ import { campaignCard } from '../../workers/campaigns/campaign-view';
 import { getConfig } from '../../workers/core/config';
 import type { Logger } from '../../workers/core/logger';
 import { errorMessage } from '../../workers/core/logger';
-import { createApi } from '../../workers/core/telegram';
+import { botApi } from '../../workers/telegram/outbound';
 import type { Snapshot } from './campaign.engine';
 
 /** A status message in an admin's chat that shows the campaign's progress, edited in place. */
@@ -30,7 +30,7 @@ export async function editCards(
   languages: (string | null)[],
   log: Logger,
 ): Promise<{ kept: Watcher[]; behind: boolean; edits: number }> {
-  const api = createApi(getConfig(env), env);
+  const api = botApi(getConfig(env), env);
   const kept: Watcher[] = [];
   let behind = false;
   let edits = 0;

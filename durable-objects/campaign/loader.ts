@@ -26,7 +26,7 @@ const SENDER_RATE = 50;
  * workerd runs every sender: 50 at once thrash it (timers fire 100 ms late, every slot goes stale),
  * 20 do not.
  */
-export const MAX_SENDERS = 24;
+const MAX_SENDERS = 24;
 /** Recipients per queue message: at most ~25 KB packed (one 64 KB queue operation unit). */
 const MAX_RECIPIENTS = 2000;
 const MIN_RECIPIENTS = 100;
@@ -37,7 +37,7 @@ const BATCH_BYTES = 240_000;
  * How a campaign fans out: enough senders at once to reach its rate with 6 connections each, and
  * messages small enough that each of them gets one, large enough to keep queue operations few.
  */
-export function fanOut(rate: number, total: number): { senders: number; size: number } {
+function fanOut(rate: number, total: number): { senders: number; size: number } {
   const senders = Math.min(MAX_SENDERS, Math.max(1, Math.ceil(rate / SENDER_RATE)));
   return { senders, size: Math.min(MAX_RECIPIENTS, Math.max(MIN_RECIPIENTS, Math.ceil(total / senders))) };
 }

@@ -6,7 +6,7 @@ import { getConfig } from '../../workers/core/config';
 import { createDb } from '../../workers/core/db';
 import { createLogger, errorMessage } from '../../workers/core/logger';
 import { classify, type NodeEvent, recentNodeEvents } from '../../workers/monitoring/nodes';
-import { cacheGet, PANEL_NODES_KEY, PANEL_STATS_KEY } from '../../workers/sync/sync.tasks';
+import { cacheGet, PANEL_NODES_KEY, PANEL_STATS_KEY } from '../../workers/sync/sync.cache';
 
 /** What the dashboard needs of the cached panel statistics (`sync_user_stats`). */
 interface PanelStats {
@@ -34,7 +34,7 @@ export interface Dashboard {
 const eventLine = (e: NodeEvent | undefined) => (e ? `${e.at.slice(11, 19)} ${e.node}: ${e.from ?? 'new'} → ${e.to}` : null);
 
 /** How often the snapshot is refreshed: more often than a cron can, hence an alarm. */
-export const REFRESH_MS = 30_000;
+const REFRESH_MS = 30_000;
 
 /**
  * The realtime dashboard (one object, `DASHBOARD.idFromName('dashboard')`): every 30 s its alarm reads

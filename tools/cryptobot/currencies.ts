@@ -6,7 +6,7 @@
 export const ASSETS = ['USDT', 'TON', 'BTC', 'ETH', 'LTC', 'BNB', 'TRX', 'USDC'] as const;
 export type Asset = (typeof ASSETS)[number];
 
-export const FIATS = [
+const FIATS = [
   'USD',
   'EUR',
   'RUB',

@@ -14,7 +14,7 @@ export interface ApiReply {
   body: ApiBody;
 }
 
-export function okReply(result: unknown): ApiReply {
+function okReply(result: unknown): ApiReply {
   return { status: 200, body: { ok: true, result } };
 }
 

@@ -13,7 +13,7 @@ export interface StatementResult {
 }
 
 /** An ErrorResponse, with its fields named as node-postgres names them. */
-export class PostgresError extends Error {
+class PostgresError extends Error {
   [field: string]: unknown;
 }
 

@@ -39,7 +39,7 @@ const WebhookRequest = z.object({
 });
 
 /** The current runtime options (for GET /__control/config). */
-export function currentOptions(state: State): Partial<RemnawaveStandInOptions> {
+function currentOptions(state: State): Partial<RemnawaveStandInOptions> {
   const s = state.settings;
   return { ...s, failNext: s.failNext ? { ...s.failNext } : null };
 }

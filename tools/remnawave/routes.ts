@@ -41,7 +41,7 @@ export interface ErrorDef {
 export type Outcome = { status: number; body?: unknown } | { error: ErrorDef } | { invalid: unknown[] };
 
 /** The raw request parts a route validates: path parameters, query parameters and the JSON body. */
-export interface RawInput {
+interface RawInput {
   params: Record<string, string>;
   query: Record<string, string>;
   body: unknown;
@@ -135,7 +135,7 @@ const REFUSED: ErrorDef = { code: 'A400', message: 'Bulk request refused: it nam
 const refuses = (state: State, ids: number[]) => ids.some((id) => state.settings.refuseIds.includes(id));
 
 /** Routes in the panel's matching order: literal paths before `:userId`. */
-export const ROUTES: Route[] = [
+const ROUTES: Route[] = [
   route(GetUsersStreamCommand, (state, { query }) => {
     const { cursor, size, ...filters } = query;
     const users = listUsers(state)

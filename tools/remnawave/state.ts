@@ -73,7 +73,7 @@ export interface Call {
   at: number;
 }
 
-export type Settings = Omit<RemnawaveStandInOptions, 'port' | 'host' | 'users' | 'nodes'>;
+type Settings = Omit<RemnawaveStandInOptions, 'port' | 'host' | 'users' | 'nodes'>;
 
 export interface State {
   settings: Settings;

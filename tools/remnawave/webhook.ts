@@ -28,9 +28,9 @@ export interface WebhookDelivery {
 const TIMEOUT_MS = 10_000;
 
 /** The payload the panel sends: `{ scope, event, timestamp, data, meta }` for users, without `meta` for nodes. */
-export function webhookPayload(event: UserEvent, data: PanelUser, meta?: WebhookMeta): Record<string, unknown>;
-export function webhookPayload(event: NodeEvent, data: PanelNode): Record<string, unknown>;
-export function webhookPayload(event: WebhookEvent, data: PanelUser | PanelNode, meta: WebhookMeta = null): Record<string, unknown> {
+function webhookPayload(event: UserEvent, data: PanelUser, meta?: WebhookMeta): Record<string, unknown>;
+function webhookPayload(event: NodeEvent, data: PanelNode): Record<string, unknown>;
+function webhookPayload(event: WebhookEvent, data: PanelUser | PanelNode, meta: WebhookMeta = null): Record<string, unknown> {
   const timestamp = new Date().toISOString();
   return event.startsWith('user.') ? { scope: 'user', event, timestamp, data, meta } : { scope: 'node', event, timestamp, data };
 }
@@ -39,7 +39,7 @@ export function webhookPayload(event: WebhookEvent, data: PanelUser | PanelNode,
  * POSTs an event to `url` as the panel does: `X-Remnawave-Signature` = hex HMAC-SHA256(secret, raw body),
  * `X-Remnawave-Timestamp` = the payload's timestamp, `User-Agent: Remnawave`. Never throws for the receiver's sake.
  */
-export async function sendWebhook(url: string, secret: string, payload: Record<string, unknown>): Promise<WebhookDelivery> {
+async function sendWebhook(url: string, secret: string, payload: Record<string, unknown>): Promise<WebhookDelivery> {
   const raw = JSON.stringify(payload);
   const signature = createHmac('sha256', secret).update(raw).digest('hex');
   const headers = {

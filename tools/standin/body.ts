@@ -30,7 +30,7 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
 }
 
 /** Decodes one text value (query, form or multipart field) by its key. */
-export type FieldDecoder = (key: string, value: string) => unknown;
+type FieldDecoder = (key: string, value: string) => unknown;
 
 const asText: FieldDecoder = (_key, value) => value;
 

@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 import { type Latency, parseLatency } from './latency.ts';
 
 /** The options every stand-in takes on its command line; absent ones are left out. */
-export interface CommonArgs {
+interface CommonArgs {
   port: number;
   host?: string;
   token?: string;

@@ -13,7 +13,7 @@ export interface ControlReply {
 }
 
 /** What a control route gets. */
-export interface ControlRequest {
+interface ControlRequest {
   query: URLSearchParams;
   /** The body as JSON, `{}` when empty; a malformed one is refused with 400 `body must be JSON`. */
   json(): unknown;

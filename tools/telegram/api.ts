@@ -5,7 +5,7 @@ import { parseHtml } from './html.ts';
 import type { Settings } from './state.ts';
 
 /** The JSON envelope of every Bot API answer. */
-export type ApiBody =
+type ApiBody =
   | { ok: true; result: unknown; description?: string }
   | { ok: false; error_code: number; description: string; parameters?: { retry_after?: number; migrate_to_chat_id?: number } };
 
@@ -39,8 +39,8 @@ export function badRequest(detail: string): ApiFailure {
 }
 
 /** Upper bounds of the real API, in UTF-16 code units after entity parsing. */
-export const MAX_TEXT = 4096;
-export const MAX_CAPTION = 1024;
+const MAX_TEXT = 4096;
+const MAX_CAPTION = 1024;
 
 /** The bot's own user object; its id is the numeric part of the token. */
 export function botUser(token: string): Record<string, unknown> {

@@ -42,7 +42,7 @@ export function activeFlood(state: State, at: number): FloodWait | undefined {
 }
 
 /** Starts a flood wait of `seconds` at `at`, or stretches the running one to end no earlier than that. */
-export function startFlood(state: State, at: number, seconds: number): FloodWait {
+function startFlood(state: State, at: number, seconds: number): FloodWait {
   const until = at + seconds * 1000;
   const running = activeFlood(state, at);
   if (running) {

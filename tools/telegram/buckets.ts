@@ -4,7 +4,7 @@
  */
 
 /** The bot-wide windows are this long, in ms. */
-export const WINDOW_MS = 1000;
+const WINDOW_MS = 1000;
 
 /** A token bucket: holds up to `capacity` tokens and regains `rate` tokens per second. */
 export class TokenBucket {

@@ -1,5 +1,5 @@
 /** A Bot API MessageEntity; offsets and lengths are in UTF-16 code units, as in the real API. */
-export interface MessageEntity {
+interface MessageEntity {
   type: string;
   offset: number;
   length: number;

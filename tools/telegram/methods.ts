@@ -231,8 +231,3 @@ export function callNow(state: State, token: string, name: string, params: Param
   const now = Date.now();
   return dispatch(state, token, name, params, { sentAt: now, at: now }).reply;
 }
-
-/** Whether a method name (any case) is one the stand-in answers. */
-export function isKnownMethod(name: string): boolean {
-  return CANONICAL.has(name.toLowerCase());
-}

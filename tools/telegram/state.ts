@@ -166,7 +166,7 @@ export interface FloodWait {
   answeredAt?: number;
 }
 
-export interface Webhook {
+interface Webhook {
   url: string;
   /** Token of the setWebhook call, used to run a webhook reply (`{ method, ... }` in the response body). */
   token: string;
@@ -223,7 +223,7 @@ export interface State {
 }
 
 /** Messages remembered at most; the oldest are forgotten first (edits of forgotten ones still succeed). */
-export const MESSAGE_MEMORY = 200_000;
+const MESSAGE_MEMORY = 200_000;
 
 export function messageKey(chatId: number, messageId: number): string {
   return `${chatId}:${messageId}`;

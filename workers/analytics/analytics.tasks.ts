@@ -11,7 +11,7 @@ import { bandwidthHourlyTable, bandwidthSnapshotsTable, dailyStatsTable } from '
 const analytics = { retry: seedPolicies.analytics, onExhausted: 'skip' } as const;
 
 /** Every 5 minutes: one snapshot per node, with the bytes it carried since its previous one. */
-export const collectBandwidthTask = defineTask({
+const collectBandwidthTask = defineTask({
   name: 'collect_bandwidth',
   args: z.object({}).strict(),
   ...analytics,
@@ -42,7 +42,7 @@ export const collectBandwidthTask = defineTask({
 });
 
 /** Hourly at :05: the previous hour's snapshots → sum/avg/max/min per node; raw points past 48 h and hours past 30 days removed. */
-export const aggregateBandwidthTask = defineTask({
+const aggregateBandwidthTask = defineTask({
   name: 'aggregate_bandwidth',
   args: z.object({ hour: z.iso.datetime({ offset: true }).optional() }).strict(),
   ...analytics,
@@ -70,7 +70,7 @@ export const aggregateBandwidthTask = defineTask({
  * Daily at 00:05 UTC: yesterday's figures into `daily_stats` (kept 90 days). Revenue is summed from
  * `payments` here: `payment_daily_stats` is written at 00:30, after this runs.
  */
-export const dailyStatsTask = defineTask({
+const dailyStatsTask = defineTask({
   name: 'daily_stats',
   args: z.object({ day: z.iso.date().optional() }).strict(),
   ...analytics,

@@ -6,7 +6,7 @@ import ru from '../../locales/ru.ftl';
 
 /** Fluent sources of `locales/*.ftl`, bundled as text. The first is the fallback. */
 const sources: Record<string, string> = { en, ru };
-export const defaultLocale = 'en';
+const defaultLocale = 'en';
 
 export type Translate = (key: string, args?: Record<string, FluentVariable>) => string;
 export interface I18nFlavor {

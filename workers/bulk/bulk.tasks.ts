@@ -2,11 +2,10 @@ import { z } from 'zod';
 import { ServiceError } from '../clients/http';
 import { PANEL_BULK_LIMIT, remnawave } from '../clients/remnawave';
 import { errorMessage } from '../core/logger';
-import { notifyRequester } from '../core/telegram';
+import { notifyRequester } from '../incidents/incidents';
 import { defineTask, type Progress, seedPolicies } from '../tasks/task';
 
 export const bulkOperations = ['disable', 'enable', 'reset_traffic', 'delete'] as const;
-export type BulkOperation = (typeof bulkOperations)[number];
 
 export const bulkArgs = z.object({
   operation: z.enum(bulkOperations),

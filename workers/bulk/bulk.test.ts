@@ -2,10 +2,10 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it, vi } from 'vitest';
 import { getConfig } from '../core/config';
 import { createDb } from '../core/db';
-import { createApi } from '../core/telegram';
 import { taskRegistry } from '../registry';
 import { runTry } from '../tasks/runner';
 import { setProgress } from '../tasks/tasks.repo';
+import { botApi } from '../telegram/outbound';
 import { callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { storedRun } from '../testing/runs';
@@ -123,7 +123,7 @@ describe('bulk user operations', () => {
         registry: taskRegistry,
         config,
         env,
-        api: createApi(config, env),
+        api: botApi(config, env),
         kick: () => async () => ({ id: 'none' }),
         saveProgress: (runId, p) => setProgress(unreachable, runId, p),
       },

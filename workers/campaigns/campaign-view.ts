@@ -9,7 +9,7 @@ export const CALLBACK = /^cmp:(lang|preview|start|pause|resume|cancel|card):([0-
 export type CardAction = 'lang' | 'preview' | 'start' | 'pause' | 'resume' | 'cancel' | 'card';
 
 /** Languages offered for a new variant, besides the ones the draft has. */
-export const OFFERED_LANGUAGES = ['en', 'ru', 'uk', 'de', 'es', 'fr', 'it', 'pt', 'tr', 'pl', 'kk', 'uz', 'ar', 'fa', 'id'];
+const OFFERED_LANGUAGES = ['en', 'ru', 'uk', 'de', 'es', 'fr', 'it', 'pt', 'tr', 'pl', 'kk', 'uz', 'ar', 'fa', 'id'];
 
 export interface CardFacts {
   title: string;

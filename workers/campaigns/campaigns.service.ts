@@ -93,7 +93,7 @@ export async function campaignObject(
   return { stub, snapshot: await stub.init(setupOf(found.campaign, found.variants)) };
 }
 
-export function setupOf(c: Campaign, variants: Variant[]) {
+function setupOf(c: Campaign, variants: Variant[]) {
   return {
     id: c.id,
     ratePerSecond: c.ratePerSecond,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 
 /** Telegram's limits, in UTF-16 code units after entity parsing. */
-export const MAX_TEXT = 4096;
-export const MAX_CAPTION = 1024;
+const MAX_TEXT = 4096;
+const MAX_CAPTION = 1024;
 
 const languageCode = z.string().min(2).max(16).nullable();
 const parseMode = z.enum(['HTML', 'MarkdownV2']).optional();
@@ -32,7 +32,7 @@ const animationInput = z.object({ ...mediaFields, animation: z.string().min(1) }
 export const messageInputSchema = z.union([textInput, copyInput, photoInput, videoInput, documentInput, animationInput]);
 export type MessageInput = z.infer<typeof messageInputSchema>;
 
-export type MediaKind = 'photo' | 'video' | 'document' | 'animation';
+type MediaKind = 'photo' | 'video' | 'document' | 'animation';
 /** Telegram message entities; fields besides these are kept as they are. */
 type Entities = { type: string; offset: number; length: number }[];
 

@@ -14,9 +14,6 @@ export type RecipientBatch = z.infer<typeof batchSchema>;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** Recipients per queue message: ~25 KB packed, one 64 KB queue operation unit; 66 s at 30/s, 2 s at 1,000/s. */
-export const RECIPIENTS_PER_MESSAGE = 2000;
-
 export function encodeRecipients(batch: Omit<RecipientBatch, 'v'>): Uint8Array {
   const { cid, ...rest } = batch;
   return new Uint8Array(packr.pack(cid === undefined ? { v: 1, ...rest } : { v: 1, ...rest, cid }));

@@ -44,13 +44,8 @@ function retentionTask(name: string, table: PgTable & { createdAt: AnyPgColumn }
   });
 }
 
-export const cleanupAuditLogsTask = retentionTask(
-  'cleanup_audit_logs',
-  auditLogsTable,
-  'audit_logs',
-  (c) => c.CLEANUP_AUDIT_RETENTION_DAYS,
-);
-export const cleanupWebhookLogsTask = retentionTask(
+const cleanupAuditLogsTask = retentionTask('cleanup_audit_logs', auditLogsTable, 'audit_logs', (c) => c.CLEANUP_AUDIT_RETENTION_DAYS);
+const cleanupWebhookLogsTask = retentionTask(
   'cleanup_webhook_logs',
   webhookLogsTable,
   'webhook_logs',
@@ -65,7 +60,7 @@ const notificationRetention = retentionTask(
   sql`${notificationQueueTable.status} <> 'pending'`,
 );
 /** …and with them the bulk sends (their shared text and counters) none of whose rows still waits. */
-export const cleanupNotificationsTask = {
+const cleanupNotificationsTask = {
   ...notificationRetention,
   handler: async (ctx: Parameters<typeof notificationRetention.handler>[0]) => {
     const result = await notificationRetention.handler(ctx);

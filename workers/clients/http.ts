@@ -47,7 +47,7 @@ const TIMEOUT_MS = 4_000;
  * run's claim outlasts its timeout (`LEASE_MARGIN_SECONDS` in workers/tasks/consumer.ts), so a call
  * still in flight when its run times out has ended before another consumer may take the run over.
  */
-export const CALL_BUDGET_MS = 20_000;
+const CALL_BUDGET_MS = 20_000;
 /** Waits before the 2nd and 3rd try of a 5xx, 429 or network failure. */
 const RETRY_DELAYS_MS = [250, 1_000];
 /** A `Retry-After` longer than this is not waited for here: the caller's own retry policy takes over. */

@@ -14,7 +14,7 @@ import type { z } from 'zod';
 import type { Config } from '../core/config';
 import { type ClientOptions, callService, describe, ServiceError } from './http';
 
-export type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
+type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
 export type PanelNode = z.infer<typeof GetNodesCommand.ResponseSchema>['response'][number];
 
 export interface Remnawave {

@@ -5,10 +5,11 @@ import { secureHeaders } from 'hono/secure-headers';
 import { z } from 'zod';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { type Capability, capabilities, capabilityTable } from '../core/capabilities';
-import { AppError, type ErrorBody, onError } from '../core/errors';
+import { AppError, type ErrorBody, errorHandler } from '../core/errors';
 import { type AppEnv, limitBody } from '../core/http';
 import { errorMessage } from '../core/logger';
 import { secretsEqual } from '../core/secrets';
+import { reportIncident } from '../incidents/incidents';
 import { nodeHealthTable, serviceHealthTable } from '../monitoring/monitoring.schema';
 import { recentNodeEvents } from '../monitoring/nodes';
 import { anomaliesTable } from '../reports/reports.schema';
@@ -59,7 +60,7 @@ export const SIGN_IN_FORM_MAX_BYTES = 8 * 1024;
  * A signed-in form, in bytes: the new-campaign form's three texts of 4,096 characters are at most
  * about 110 KiB percent-encoded (9 bytes a character of CJK text).
  */
-export const CONSOLE_FORM_MAX_BYTES = 256 * 1024;
+const CONSOLE_FORM_MAX_BYTES = 256 * 1024;
 
 /**
  * Pages as the console says them after a redirect (`?done=`): only these fixed strings are shown,
@@ -197,6 +198,7 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
     );
   };
 
+  const onError = errorHandler(reportIncident);
   return (
     new Hono<ConsoleEnv>()
       // A refusal (401, 403, 404, 409, ...) is a page a person can read; anything else is the app's 500.

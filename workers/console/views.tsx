@@ -12,12 +12,12 @@ const pages = [
   ['operations', 'Operations'],
   ['api', 'API reference'],
 ] as const;
-export type Page = (typeof pages)[number][0];
+type Page = (typeof pages)[number][0];
 
 /** Hidden field every form of a session carries; a POST without it is refused. */
-export const Csrf: FC<{ token: string }> = ({ token }) => <input type="hidden" name="_csrf" value={token} />;
+const Csrf: FC<{ token: string }> = ({ token }) => <input type="hidden" name="_csrf" value={token} />;
 
-export const Layout: FC<{ title: string; page?: Page; csrf?: string; notice?: string; error?: string; children?: Child }> = (p) => (
+const Layout: FC<{ title: string; page?: Page; csrf?: string; notice?: string; error?: string; children?: Child }> = (p) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -88,7 +88,7 @@ export const LoginPage: FC<{ csrf: string; error?: string }> = ({ csrf, error })
   </Layout>
 );
 
-export function processed(c: Pick<CampaignView, 'sent' | 'failed' | 'blocked' | 'unknown'>): number {
+function processed(c: Pick<CampaignView, 'sent' | 'failed' | 'blocked' | 'unknown'>): number {
   return c.sent + c.failed + c.blocked + c.unknown;
 }
 

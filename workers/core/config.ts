@@ -8,9 +8,9 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
  * Shortest secret of our own making accepted, in characters: 16 random characters are out of reach of
  * online guessing (and the sign-in limiter). `npm start` generates 48, the tests use 19 and more.
  */
-export const MIN_SECRET_LENGTH = 16;
+const MIN_SECRET_LENGTH = 16;
 /** Shortest HMAC key accepted: a panel webhook secret signs, so it gets a full SHA-256 block's worth of 32. */
-export const MIN_SIGNING_KEY_LENGTH = 32;
+const MIN_SIGNING_KEY_LENGTH = 32;
 
 const secret = (min = MIN_SECRET_LENGTH) => z.string().min(min, `must be at least ${min} characters`);
 /** A secret that may be left empty to turn its feature off. */

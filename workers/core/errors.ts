@@ -2,11 +2,10 @@ import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ConfigError } from './config';
-import { reportIncident } from './incidents';
 import { createLogger, errorMessage, type Logger } from './logger';
 import { redact } from './redact';
 
-/** The one error type of the HTTP boundary; mapped to JSON in `onError`. */
+/** The one error type of the HTTP boundary; mapped to JSON in `errorHandler`. */
 export class AppError extends Error {
   override readonly name = 'AppError';
 
@@ -39,31 +38,36 @@ function routeOf(c: Context): string {
   }
 }
 
+/** Reports an unexpected failure (the app passes the incident ledger's `reportIncident`). */
+export type ReportFailure = (env: Env, log: Logger, where: string, err: unknown) => Promise<void>;
+
 /**
  * Maps any thrown value to a JSON response. Unexpected errors are logged, answered 500 without
- * details, and reported to the admins once per incident (after the response, in `waitUntil`).
+ * details, and handed to `report` (after the response, in `waitUntil`).
  */
-export function onError(err: Error, c: Context): Response {
-  if (err instanceof AppError) {
-    const body: ErrorBody = { error: err.code, message: redact(err.message), ...(err.field ? { field: err.field } : {}) };
-    return c.json(body, err.status);
-  }
-  if (err instanceof HTTPException && err.status < 500) {
-    // Raised by Hono itself, e.g. a body that is not JSON.
-    return c.json({ error: 'invalid_request', message: err.message, field: 'body' } satisfies ErrorBody, err.status);
-  }
-  const log: Logger = c.get('log') ?? createLogger(c.req.header('x-correlation-id') ?? crypto.randomUUID());
-  // The route's pattern, not the path: requests to made-up paths are one incident, not one each.
-  const report = reportIncident(c.env as Env, log, `${c.req.method} ${routeOf(c)}`, err);
-  try {
-    c.executionCtx.waitUntil(report);
-  } catch {
-    // No execution context (a direct app.request call): the report still runs, unawaited.
-  }
-  if (err instanceof ConfigError) {
-    log.error('config_invalid', { error: err.message });
-    return c.json({ error: 'misconfigured', message: 'the service is misconfigured; see the logs' } satisfies ErrorBody, 500);
-  }
-  log.error('unhandled_error', { error: errorMessage(err), path: c.req.path });
-  return c.json({ error: 'internal', message: 'internal error' } satisfies ErrorBody, 500);
-}
+export const errorHandler =
+  (report: ReportFailure) =>
+  (err: Error, c: Context): Response => {
+    if (err instanceof AppError) {
+      const body: ErrorBody = { error: err.code, message: redact(err.message), ...(err.field ? { field: err.field } : {}) };
+      return c.json(body, err.status);
+    }
+    if (err instanceof HTTPException && err.status < 500) {
+      // Raised by Hono itself, e.g. a body that is not JSON.
+      return c.json({ error: 'invalid_request', message: err.message, field: 'body' } satisfies ErrorBody, err.status);
+    }
+    const log: Logger = c.get('log') ?? createLogger(c.req.header('x-correlation-id') ?? crypto.randomUUID());
+    // The route's pattern, not the path: requests to made-up paths are one incident, not one each.
+    const reported = report(c.env as Env, log, `${c.req.method} ${routeOf(c)}`, err);
+    try {
+      c.executionCtx.waitUntil(reported);
+    } catch {
+      // No execution context (a direct app.request call): the report still runs, unawaited.
+    }
+    if (err instanceof ConfigError) {
+      log.error('config_invalid', { error: err.message });
+      return c.json({ error: 'misconfigured', message: 'the service is misconfigured; see the logs' } satisfies ErrorBody, 500);
+    }
+    log.error('unhandled_error', { error: errorMessage(err), path: c.req.path });
+    return c.json({ error: 'internal', message: 'internal error' } satisfies ErrorBody, 500);
+  };

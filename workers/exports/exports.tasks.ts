@@ -3,12 +3,12 @@ import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
-import { notifyRequester } from '../core/telegram';
+import { notifyRequester } from '../incidents/incidents';
 import { defineTask, seedPolicies } from '../tasks/task';
 import { LINK_TTL_SECONDS, signedPath } from './signing';
 import { csvField, PartWriter } from './writer';
 
-export const exportTypes = ['users', 'payments', 'servers', 'audit'] as const;
+const exportTypes = ['users', 'payments', 'servers', 'audit'] as const;
 export const exportArgs = z.object({
   type: z.enum(exportTypes),
   from: z.iso.datetime({ offset: true }),
@@ -112,7 +112,7 @@ async function* rows(db: Db, config: Config, args: ExportArgs): AsyncGenerator<{
  * 5 MiB parts, so memory never holds the export. When done the admin gets a signed link that works
  * for 24 hours; the files are deleted after 24 hours.
  */
-export const exportDataTask = defineTask({
+const exportDataTask = defineTask({
   name: 'export_data',
   args: exportArgs,
   retry: seedPolicies.bulk,
@@ -163,10 +163,10 @@ export const exportDataTask = defineTask({
 });
 
 /** Export files live as long as their links. */
-export const EXPORT_TTL_MS = LINK_TTL_SECONDS * 1000;
+const EXPORT_TTL_MS = LINK_TTL_SECONDS * 1000;
 
 /** Hourly: export files older than 24 hours are deleted (an R2 lifecycle rule does the same in production). */
-export const cleanupExportsTask = defineTask({
+const cleanupExportsTask = defineTask({
   name: 'cleanup_exports',
   // `as_of`: the moment to clean up as of (default now), so the 24 hours can be checked without waiting them.
   args: z.object({ as_of: z.iso.datetime({ offset: true }).optional() }).strict(),

@@ -4,7 +4,8 @@ import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import type { Logger } from '../core/logger';
 import { errorMessage } from '../core/logger';
-import { escapeHtml, notifyAdmins } from '../core/telegram';
+import { escapeHtml } from '../core/telegram';
+import { notifyAdmins } from '../incidents/incidents';
 import { type NodeStatus, nodeHealthHistoryTable, nodeHealthTable } from './monitoring.schema';
 
 /** The last `limit` status changes of the nodes, newest first (a node no longer listed shows as null). */
@@ -24,7 +25,7 @@ export function recentNodeEvents(db: Db, limit: number) {
 }
 
 /** An offline node escalates to CRITICAL after this long. */
-export const ESCALATE_AFTER_MS = 5 * 60_000;
+const ESCALATE_AFTER_MS = 5 * 60_000;
 
 /** online / offline / warning (connecting) / maintenance (disabled), from the panel's node flags. */
 export function classify(node: Pick<PanelNode, 'isConnected' | 'isDisabled' | 'isConnecting'>): NodeStatus {

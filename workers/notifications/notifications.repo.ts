@@ -100,7 +100,7 @@ export type Claimed = {
 };
 
 /** How long a claimed notification is held by its sender before another run may take it. */
-export const CLAIM_SECONDS = 120;
+const CLAIM_SECONDS = 120;
 
 /**
  * The statement parts that claim up to `limit` due notifications: pending, scheduled by now, not held

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { escapeHtml, notifyAdmins } from '../core/telegram';
+import { escapeHtml } from '../core/telegram';
+import { notifyAdmins } from '../incidents/incidents';
 import { backoffFor, defineTask, PermanentTaskError } from '../tasks/task';
 import { type Outbound, outboundOf } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
@@ -7,7 +8,7 @@ import { type Claimed, claimDue, insertBulkNotifications, recordBulkErrors, type
 import { notify } from './notifications.service';
 
 /** Waits before try 2, 3, … of a queued notification (the seed's policy: 30 s, 1 m, 5 m, 15 m, 1 h). */
-export const NOTIFICATION_BACKOFF_SECONDS = [30, 60, 300, 900, 3600];
+const NOTIFICATION_BACKOFF_SECONDS = [30, 60, 300, 900, 3600];
 /** Sends of one run waiting on Telegram at once: the invocation's connections (its outbound path holds the cap). */
 const SENDS_AT_ONCE = 6;
 
@@ -228,7 +229,7 @@ export const sendNotificationTask = defineTask({
  * dropped, a retry queues nothing twice) and sent by `process_notifications` at the gate's pace,
  * which keeps this run's progress (`{done, total, sent, failed, unknown}`) up to date as the sends settle.
  */
-export const bulkNotifyTask = defineTask({
+const bulkNotifyTask = defineTask({
   name: 'bulk_notify',
   args: z.object({
     telegram_ids: z.union([z.array(z.number().int()).min(1).max(100_000), z.literal('all_active')]),

@@ -21,7 +21,7 @@ export async function fixTargetExpiry(db: Db, id: string, target: Date): Promise
 }
 
 /** The error of a payment expired unpaid: the only `failed` a paid invoice may still complete. */
-export const EXPIRED_UNPAID = 'not paid within 24 hours';
+const EXPIRED_UNPAID = 'not paid within 24 hours';
 
 /** Whether a payment may still be completed: pending, or expired by us although its invoice may be paid. */
 export function completable(p: Pick<Payment, 'status' | 'error'>): boolean {

@@ -4,7 +4,8 @@ import { cryptoPay, type Invoice } from '../clients/cryptobot';
 import { ServiceError } from '../clients/http';
 import { remnawave } from '../clients/remnawave';
 import type { Db } from '../core/db';
-import { escapeHtml, notifyAdmins } from '../core/telegram';
+import { escapeHtml } from '../core/telegram';
+import { notifyAdmins } from '../incidents/incidents';
 import { notify } from '../notifications/notifications.service';
 import { renderTemplate } from '../notifications/templates';
 import { defineTask, PermanentTaskError, seedPolicies, type TaskContext } from '../tasks/task';
@@ -41,7 +42,7 @@ function mismatch(p: Payment, invoice: Invoice): string | undefined {
  * expired unpaid whose invoice is paid after all is completed too. When its tries are used up the
  * admins get a CRITICAL alert, and `verify_pending_payments` kicks it again under a fresh key.
  */
-export const processPaymentCompletionTask = defineTask({
+const processPaymentCompletionTask = defineTask({
   name: 'process_payment_completion',
   args: z.object({ invoice_id: z.number().int().positive() }),
   retry: seedPolicies.payments,
@@ -124,7 +125,7 @@ const MAX_COMPLETION_CHAIN = 20;
  * when the run holding it is dead, `payment:<invoice>:after:<that run>`, and so on. Deterministic, so
  * two verifications at once kick one run; a live or finished run's key is returned as is.
  */
-export async function completionKey(db: Db, invoiceId: number): Promise<string | undefined> {
+async function completionKey(db: Db, invoiceId: number): Promise<string | undefined> {
   let key = `payment:${invoiceId}`;
   for (let i = 0; i < MAX_COMPLETION_CHAIN; i++) {
     const [run] = await findByIdempotencyKeys(db, [key]);
@@ -141,7 +142,7 @@ export async function completionKey(db: Db, invoiceId: number): Promise<string |
  * consulted first: a payment whose invoice is paid is never expired, and while Crypto Pay does not
  * answer nothing is expired.
  */
-export const verifyPendingPaymentsTask = defineTask({
+const verifyPendingPaymentsTask = defineTask({
   name: 'verify_pending_payments',
   args: z.object({}).strict(),
   retry: seedPolicies.payments,
@@ -192,7 +193,7 @@ export const verifyPendingPaymentsTask = defineTask({
  * Every 30 minutes: valid provider webhooks of the last 24 h that are still unprocessed (older than 5
  * minutes, so the normal path had its chance) are processed again, at most 3 times each.
  */
-export const retryFailedWebhooksTask = defineTask({
+const retryFailedWebhooksTask = defineTask({
   name: 'retry_failed_webhooks',
   args: z.object({}).strict(),
   retry: seedPolicies.payments,
@@ -211,7 +212,7 @@ export const retryFailedWebhooksTask = defineTask({
 });
 
 /** Daily at 00:30 UTC: yesterday's completed payments by asset, plan and provider, stored for the reports. */
-export const dailyFinancialStatsTask = defineTask({
+const dailyFinancialStatsTask = defineTask({
   name: 'daily_financial_stats',
   args: z.object({ day: z.iso.date().optional() }).strict(),
   // An aggregation (the seed's analytics row): the reports read the payments themselves.

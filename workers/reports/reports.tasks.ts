@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '../core/db';
-import type { Severity } from '../core/incidents';
-import { notifyAdmins } from '../core/telegram';
+import type { Severity } from '../incidents/incidents';
+import { notifyAdmins } from '../incidents/incidents';
 import { defineTask, seedPolicies, type TaskContext } from '../tasks/task';
 import { renderReport, reportFigures } from './reports';
 import { anomaliesTable } from './reports.schema';
@@ -13,7 +13,7 @@ const retry = seedPolicies.reports;
 const startOfUtcDay = (t: number) => new Date(Math.floor(t / DAY) * DAY);
 
 /** Daily at 06:00 UTC: yesterday, to the admins. */
-export const dailyReportTask = defineTask({
+const dailyReportTask = defineTask({
   name: 'daily_report',
   args: z.object({ day: z.iso.date().optional() }).strict(),
   retry,
@@ -27,7 +27,7 @@ export const dailyReportTask = defineTask({
 });
 
 /** Weekly on Monday 07:00 UTC: the last 7 days, with trends against the 7 before. */
-export const weeklyReportTask = defineTask({
+const weeklyReportTask = defineTask({
   name: 'weekly_report',
   args: z.object({ until: z.iso.date().optional() }).strict(),
   retry,
@@ -128,7 +128,7 @@ const SEVERITY_LABEL: Record<Severity, string> = { warning: '⚠️ WARNING', cr
  * out), backlog > 500 (WARNING), payment failures > 10 % over 24 h (CRITICAL); each alerted once,
  * and once resolved.
  */
-export const detectAnomaliesTask = defineTask({
+const detectAnomaliesTask = defineTask({
   name: 'detect_anomalies',
   args: z.object({}).strict(),
   // Every 5 minutes: the seed's reports policy (10 min retries) would overlap two later runs; the

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { bandwidthHourlyTable } from '../analytics/analytics.schema';
 import { nodeHealthHistoryTable, nodeHealthTable, serviceLatencyTable } from '../monitoring/monitoring.schema';
 import { paymentsTable } from '../payments/payments.schema';
-import { cachePut } from '../sync/sync.tasks';
+import { cachePut } from '../sync/sync.cache';
 import { withTestDb } from '../testing/db';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';

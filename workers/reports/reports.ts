@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { Db } from '../core/db';
 import { escapeHtml } from '../core/telegram';
 import { type Revenue, revenueBetween } from '../payments/payments.repo';
-import { cacheGet, PANEL_STATS_KEY } from '../sync/sync.tasks';
+import { cacheGet, PANEL_STATS_KEY } from '../sync/sync.cache';
 
 export interface ReportFigures {
   new_users: number;
@@ -92,7 +92,7 @@ const SLOW_PANEL_MS = 1000;
 const REVENUE_DROP = 0.2;
 
 /** What the admins might look at, from the week's figures against the week before ("none" is said too). */
-export function recommendations(r: ReportFigures, previous: ReportFigures): string[] {
+function recommendations(r: ReportFigures, previous: ReportFigures): string[] {
   const out: string[] = [];
   for (const u of r.uptime.filter((u) => u.percent < UPTIME_FLOOR_PERCENT))
     out.push(`Node ${u.node} was up ${u.percent}% of the week: check its host and network.`);

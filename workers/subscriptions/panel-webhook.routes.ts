@@ -16,7 +16,7 @@ import { remindExpiring, tellExpired } from './subscriptions.service';
  * How far an event's timestamp may be from now, either way, in ms. The panel sends an event when it
  * happens; one that took longer is refused, and the jobs that poll the panel pick its news up.
  */
-export const PANEL_EVENT_MAX_SKEW_MS = 5 * 60_000;
+const PANEL_EVENT_MAX_SKEW_MS = 5 * 60_000;
 
 /**
  * `POST /webhooks/remnawave`: the panel's own events. After the size cap (413), the request must carry

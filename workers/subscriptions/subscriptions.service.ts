@@ -94,7 +94,7 @@ export async function remindExpiring({ db, kick }: Deps, users: Subscriber[], no
  */
 export const REMINDER_RETENTION_DAYS = 30;
 /** A subscription that ended longer ago than this is not announced any more (7 days). */
-export const TELL_EXPIRED_WITHIN_MS = 7 * 24 * HOUR;
+const TELL_EXPIRED_WITHIN_MS = 7 * 24 * HOUR;
 
 /** Tells users whose subscription ended in the last 7 days, once per expiry, with renewal instructions. */
 export async function tellExpired({ db, kick }: Deps, users: Subscriber[], now = Date.now()): Promise<number> {

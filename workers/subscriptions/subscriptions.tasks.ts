@@ -15,7 +15,7 @@ import { remindExpiring, tellExpired, tellTrafficReset } from './subscriptions.s
 const retry = seedPolicies.subscriptions;
 
 /** Hourly: reminders at 7 d, 3 d, 24 h and 6 h before expiry, each bracket once per user and expiry. */
-export const subscriptionRemindersTask = defineTask({
+const subscriptionRemindersTask = defineTask({
   name: 'subscription_reminders',
   args: z.object({}).strict(),
   retry,
@@ -32,7 +32,7 @@ export const subscriptionRemindersTask = defineTask({
  * itself), each with an audit row; everyone whose subscription ended is told once. A user the panel
  * no longer has (404) is logged and skipped.
  */
-export const disableExpiredUsersTask = defineTask({
+const disableExpiredUsersTask = defineTask({
   name: 'disable_expired_users',
   args: z.object({}).strict(),
   retry,
@@ -68,7 +68,7 @@ export const disableExpiredUsersTask = defineTask({
  * On the 1st at 00:00 UTC: every active user's traffic reset through the panel's bulk route, 500 ids a
  * call; then each of them with a Telegram id is told, once per month (a retry tells nobody twice).
  */
-export const resetMonthlyTrafficTask = defineTask({
+const resetMonthlyTrafficTask = defineTask({
   name: 'reset_monthly_traffic',
   args: z.object({}).strict(),
   retry,
@@ -92,7 +92,7 @@ export const resetMonthlyTrafficTask = defineTask({
  * a message with its pay link (one per user while an invoice of the last two hours is pending); the
  * payment webhook finishes the renewal.
  */
-export const autoRenewTask = defineTask({
+const autoRenewTask = defineTask({
   name: 'auto_renew_subscriptions',
   args: z.object({}).strict(),
   retry,

@@ -1,44 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
-import type { Db } from '../core/db';
 import { nodeHealthHistoryTable, serviceLatencyTable } from '../monitoring/monitoring.schema';
 import { subscriptionRemindersTable } from '../subscriptions/subscriptions.schema';
 import { REMINDER_RETENTION_DAYS } from '../subscriptions/subscriptions.service';
 import { defineTask, seedPolicies } from '../tasks/task';
 import { COUNTRY_CENTRES } from './countries';
+import { cachePut, PANEL_NODES_KEY, PANEL_NODES_TTL_SECONDS, PANEL_STATS_KEY, PANEL_STATS_TTL_SECONDS } from './sync.cache';
 import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
-
-/** Keys of the panel data cached here, read by the dashboard and the reports. */
-export const PANEL_STATS_KEY = 'panel:stats';
-export const PANEL_NODES_KEY = 'panel:nodes';
-/**
- * Seconds a cached value lives: longer than its refresh (10 and 30 min), so one late or failed
- * refresh (retried 2 min apart) leaves the readers the previous value rather than nothing (the seed's 15 and 35 min).
- */
-export const PANEL_STATS_TTL_SECONDS = 15 * 60;
-export const PANEL_NODES_TTL_SECONDS = 35 * 60;
 
 /** The seed's sync policy: 3 retries, 2 minutes apart; then the next cycle (skip). */
 const sync = { retry: seedPolicies.sync, requires: ['panel'], onExhausted: 'skip' } as const;
 
-/** Stores `value` under `key` until `ttlSeconds` from now. */
-export async function cachePut(db: Db, key: string, value: unknown, ttlSeconds: number): Promise<void> {
-  const expiresAt = sql`now() + make_interval(secs => ${ttlSeconds})`;
-  await db
-    .insert(cacheEntriesTable)
-    .values({ key, value, expiresAt })
-    .onConflictDoUpdate({ target: cacheEntriesTable.key, set: { value, expiresAt, updatedAt: sql`now()` } });
-}
-
-/** The value under `key` unless it expired. */
-export async function cacheGet<T>(db: Db, key: string): Promise<T | undefined> {
-  const result = await db.execute<{ value: T }>(sql`select value from ${cacheEntriesTable} where key = ${key} and expires_at > now()`);
-  return result.rows[0]?.value;
-}
-
 /** Every 6 hours: each node's country → coordinates, upserted. */
-export const syncGeolocationsTask = defineTask({
+const syncGeolocationsTask = defineTask({
   name: 'sync_geolocations',
   args: z.object({}).strict(),
   ...sync,
@@ -67,7 +42,7 @@ export const syncGeolocationsTask = defineTask({
 });
 
 /** Every 10 minutes: the panel's user statistics, cached 15 minutes (the dashboard's users by status, the daily report's active users). */
-export const syncUserStatsTask = defineTask({
+const syncUserStatsTask = defineTask({
   name: 'sync_user_stats',
   args: z.object({}).strict(),
   ...sync,
@@ -79,7 +54,7 @@ export const syncUserStatsTask = defineTask({
 });
 
 /** Every 30 minutes: the nodes' configuration, cached 35 minutes (the dashboard's node list). */
-export const syncNodeConfigsTask = defineTask({
+const syncNodeConfigsTask = defineTask({
   name: 'sync_node_configs',
   args: z.object({}).strict(),
   ...sync,
@@ -94,15 +69,15 @@ export const syncNodeConfigsTask = defineTask({
  * Node status changes are kept this long: the weekly report compares a week with the one before
  * (the seed keeps 7 days). The latest change of each node stays, as its status since then.
  */
-export const NODE_HISTORY_DAYS = 14;
+const NODE_HISTORY_DAYS = 14;
 /** Daily answer times of the checked services are kept this long. */
-export const SERVICE_LATENCY_DAYS = 90;
+const SERVICE_LATENCY_DAYS = 90;
 
 /**
  * Daily (the seed's stale-data cleanup, 6.5): cache entries past their expiry, node status changes
  * past 14 days, service answer times past 90 days, and reminder records of expiries over 30 days ago.
  */
-export const cleanupCacheTask = defineTask({
+const cleanupCacheTask = defineTask({
   name: 'cleanup_cache',
   args: z.object({}).strict(),
   retry: seedPolicies.cleanup,

@@ -6,8 +6,8 @@ import { nodeHealthHistoryTable, serviceLatencyTable } from '../monitoring/monit
 import { subscriptionRemindersTable } from '../subscriptions/subscriptions.schema';
 import { withTestDb } from '../testing/db';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
+import { cacheGet, cachePut } from './sync.cache';
 import { cacheEntriesTable, serverLocationsTable } from './sync.schema';
-import { cacheGet, cachePut } from './sync.tasks';
 
 const run = async (task: string) => (await runWithStatus(await kickOverHttp(task), 'succeeded')).result as Record<string, unknown>;
 const setNode = async (node: Record<string, unknown>) =>

@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr';
 import { z } from 'zod';
 
 /** One task run as it travels on the queue. Many envelopes share one queue message. */
-export const envelopeSchema = z.object({
+const envelopeSchema = z.object({
   id: z.uuid(),
   name: z.string().min(1),
   args: z.unknown(),

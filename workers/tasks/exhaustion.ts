@@ -1,9 +1,9 @@
 import type { Api } from 'grammy';
 import { outageService } from '../clients/cause';
 import type { Config } from '../core/config';
-import { fingerprint, type Incident, raiseIncident, type Severity } from '../core/incidents';
 import type { Logger } from '../core/logger';
 import { escapeHtml } from '../core/telegram';
+import { fingerprint, type Incident, raiseIncident, type Severity } from '../incidents/incidents';
 import type { TaskRegistry } from './task';
 import type { FinishedRun } from './tasks.repo';
 

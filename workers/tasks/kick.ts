@@ -42,7 +42,7 @@ const MAX_DELAY_SECONDS = 12 * 60 * 60;
  * the system's alone: the admin API refuses them (400), so no caller can take a key first and have
  * the system's own kick refused or answered with someone else's run.
  */
-export const INTERNAL_KEY_SCOPES = ['payment', 'cron', 'bot', 'rekick'] as const;
+const INTERNAL_KEY_SCOPES = ['payment', 'cron', 'bot', 'rekick'] as const;
 
 /** Who is kicking: the system itself (the default), or a caller of the admin API. */
 export type KickOrigin = 'internal' | 'api';

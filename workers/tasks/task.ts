@@ -17,7 +17,7 @@ export interface RetryPolicy {
   backoffSeconds: readonly number[];
 }
 
-export const defaultRetryPolicy: RetryPolicy = { maxAttempts: 4, backoffSeconds: [10, 30, 90] };
+const defaultRetryPolicy: RetryPolicy = { maxAttempts: 4, backoffSeconds: [10, 30, 90] };
 
 /**
  * What happens when a run has used up its tries (the seed's "dead letter action"): `alert` tells the

@@ -191,14 +191,6 @@ export async function markDead(db: Db, ids: string[], error: string, ttlSeconds:
   return result.rows;
 }
 
-/** The lifetime counters of every task: `{ name, counter, value }`. */
-export async function taskCounters(db: Db): Promise<{ name: string; counter: string; value: number }[]> {
-  const result = await db.execute<{ name: string; counter: string; value: number }>(
-    sql`select name, counter, value::float8 as value from task_counters order by name, counter`,
-  );
-  return result.rows;
-}
-
 export async function setProgress(db: Db, id: string, progress: Progress): Promise<void> {
   await db
     .update(taskRunsTable)

@@ -5,7 +5,7 @@ import { defineTask, seedPolicies } from './task';
 import { deleteExpiredRuns, staleRuns } from './tasks.repo';
 
 /** Proves a task reaches Postgres through its injected handle: returns `SELECT version()`. */
-export const pingDbTask = defineTask({
+const pingDbTask = defineTask({
   name: 'ping_db',
   args: z.object({}).strict(),
   retry: { maxAttempts: 3, backoffSeconds: [5, 15] },
@@ -16,7 +16,7 @@ export const pingDbTask = defineTask({
 });
 
 /** Returns its arguments: a probe of the whole pipeline (kick → queue → consumer → result store). */
-export const echoTask = defineTask({
+const echoTask = defineTask({
   name: 'echo',
   args: z.record(z.string(), z.unknown()),
   retry: { maxAttempts: 1, backoffSeconds: [0] },
@@ -24,7 +24,7 @@ export const echoTask = defineTask({
 });
 
 /** Deletes finished runs past `expires_at`, 1,000 rows per statement. */
-export const cleanupTaskResultsTask = defineTask({
+const cleanupTaskResultsTask = defineTask({
   name: 'cleanup_task_results',
   args: z.object({ batch: z.number().int().min(1).max(10_000).default(1000) }).strict(),
   retry: seedPolicies.cleanup,
@@ -46,7 +46,7 @@ export const cleanupTaskResultsTask = defineTask({
  * runs overdue by more than `older_than_seconds` are enqueued again. A duplicate is harmless: a run is
  * claimed by one consumer at a time and finished runs are skipped.
  */
-export const requeueStaleRunsTask = defineTask({
+const requeueStaleRunsTask = defineTask({
   name: 'requeue_stale_runs',
   args: z
     .object({ older_than_seconds: z.number().int().min(60).default(900), limit: z.number().int().min(1).max(10_000).default(1000) })

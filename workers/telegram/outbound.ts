@@ -18,13 +18,13 @@ export const MAX_CONNECTIONS = 6;
  * A Bot API call not answered within this long is abandoned, its outcome unknown. Shorter than every
  * claim that protects a send (a campaign's ledger claim, a notification's lease).
  */
-export const CALL_TIMEOUT_MS = 10_000;
+const CALL_TIMEOUT_MS = 10_000;
 /**
  * A slot whose connection frees up more than this late is handed back instead of used: sent late, it
  * would bunch with the sends after it, and Telegram counts a sliding second where requests arrive.
  * The pace's headroom (4 % of a second = 41 ms) minus ±15 ms of network jitter leaves about 11 ms.
  */
-export const STALE_SLOT_MS = 8;
+const STALE_SLOT_MS = 8;
 /** A send waits out a 429 of at most this long; a longer one is answered `retry_after` at once. Default 10 s */
 const MAX_WAIT_MS = 10_000;
 /** Calls that failed without an answer, in a row, after which the isolate holds off Telegram for a while. */
@@ -36,7 +36,7 @@ const MESSAGE_METHOD = /^(send|copy|forward|edit)/;
  * Names the Worker invocation a request belongs to. Telegram ignores it; the Telegram stand-in holds
  * each invocation to production's connection cap with it.
  */
-export const INVOCATION_HEADER = 'x-flarecast-invocation';
+const INVOCATION_HEADER = 'x-flarecast-invocation';
 
 /** Why a slot is handed back when its connection freed up too late. */
 export const STALE = 'slot went stale';

@@ -5,8 +5,8 @@
  * (one-to-one on equal label sets), and a rule's `for` (the condition held at every scrape within it).
  */
 
-export type Labels = Record<string, string>;
-export interface Sample {
+type Labels = Record<string, string>;
+interface Sample {
   name: string;
   labels: Labels;
   value: number;

@@ -2,8 +2,8 @@ import { env } from 'cloudflare:workers';
 import { type Config, getConfig } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger } from '../core/logger';
-import { createApi } from '../core/telegram';
 import type { TaskContext } from '../tasks/task';
+import { botApi } from '../telegram/outbound';
 
 /**
  * What the runner hands a task's handler, for calling a handler directly with a changed config or
@@ -19,7 +19,7 @@ export function taskContext<Args>(
     args,
     run: { id: crypto.randomUUID(), name, attempt: 1, maxAttempts: 1, correlationId: 'test' },
     db: createDb(config),
-    api: createApi(config, env),
+    api: botApi(config, env),
     env,
     log: createLogger('test'),
     progress: async () => {},

@@ -1,9 +1,8 @@
-import type { Api } from 'grammy';
 import { incidents, type Occurrence, type Severity } from '../../durable-objects/incidents/incidents.do';
-import { type Config, getConfig } from './config';
-import type { Logger } from './logger';
-import { errorMessage } from './logger';
-import { createApi, escapeHtml } from './telegram';
+import { type Config, getConfig } from '../core/config';
+import type { Logger } from '../core/logger';
+import { errorMessage } from '../core/logger';
+import { escapeHtml } from '../core/telegram';
 
 export type { Severity } from '../../durable-objects/incidents/incidents.do';
 
@@ -38,14 +37,13 @@ export interface Incident {
 
 export interface AlertDeps {
   env: Env;
-  api: Api;
   config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>;
 }
 
 const LABEL: Record<Severity, string> = { warning: '⚠️ WARNING', critical: '🚨 CRITICAL' };
 
 /** The alert of an incident's first occurrence, or of its escalation to CRITICAL. */
-export function incidentText(incident: Incident, o: Pick<Occurrence, 'escalated' | 'severity'>): string {
+function incidentText(incident: Incident, o: Pick<Occurrence, 'escalated' | 'severity'>): string {
   const label = o.escalated ? `${LABEL.critical} (was WARNING)` : LABEL[o.severity];
   return `${label}: ${incident.title}${incident.detail ? `\n${incident.detail}` : ''}\nRepeats are counted, not sent.`;
 }
@@ -115,11 +113,35 @@ export async function reportIncident(env: Env, log: Logger, where: string, err: 
     }
     return;
   }
-  await raiseIncident({ env, api: createApi(config, env), config }, log, {
+  await raiseIncident({ env, config }, log, {
     key,
     severity: 'critical',
     title: `unhandled failure in ${escapeHtml(where)}`,
     error: errorMessage(err),
     detail: `<code>${escapeHtml(errorMessage(err).slice(0, 500))}</code>\nCorrelation id: <code>${escapeHtml(log.correlationId)}</code>`,
   });
+}
+
+/**
+ * Tells every admin in `ADMIN_TELEGRAM_IDS` (HTML). The message goes to the incident ledger's outbox and
+ * is delivered by it through the outbound path, ahead of broadcasts, retried until Telegram has it:
+ * queuing it is the only step that can fail here, and that is logged, never thrown.
+ */
+export async function notifyAdmins(env: Env, config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>, text: string, log: Logger): Promise<void> {
+  try {
+    await incidents(env).alert(config.ADMIN_TELEGRAM_IDS, text);
+  } catch (err) {
+    log.warn('admin_notify_failed', { error: errorMessage(err) });
+  }
+}
+
+/** Tells the admin who asked for a job (`requestedBy`), or every admin when nobody in particular did. */
+export function notifyRequester(
+  env: Env,
+  config: Pick<Config, 'ADMIN_TELEGRAM_IDS'>,
+  requestedBy: number | undefined,
+  text: string,
+  log: Logger,
+) {
+  return notifyAdmins(env, requestedBy ? { ADMIN_TELEGRAM_IDS: [requestedBy] } : config, text, log);
 }

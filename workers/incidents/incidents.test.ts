@@ -3,14 +3,13 @@ import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { INCIDENT_QUIET_MS, incidents } from '../../durable-objects/incidents/incidents.do';
 import { createApp } from '../app';
+import { ConfigError, getConfig } from '../core/config';
+import { createLogger } from '../core/logger';
 import worker from '../index';
 import { taskRegistry } from '../registry';
 import { poll } from '../testing/poll';
 import { configureTelegram, deliveries } from '../testing/telegram';
-import { ConfigError, getConfig } from './config';
-import { incidentKey, raiseIncident } from './incidents';
-import { createLogger } from './logger';
-import { createApi, notifyAdmins } from './telegram';
+import { incidentKey, notifyAdmins, raiseIncident } from './incidents';
 
 const admins = [900001, 900002];
 
@@ -120,7 +119,7 @@ describe('alerts are delivered, none lost', () => {
     const log = createLogger('test');
     await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        raiseIncident({ env, api: createApi(config, env), config }, log, {
+        raiseIncident({ env, config }, log, {
           key: `${tag}:${i}`,
           severity: 'critical',
           title: `${tag} #${i}`,
