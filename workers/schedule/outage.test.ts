@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { Cron } from 'croner';
 import { like, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { incidents } from '../../durable-objects/incidents/incidents.do';
 import worker from '../index';
 import { taskRegistry } from '../registry';
 import { enqueue } from '../tasks/kick';
@@ -136,6 +137,9 @@ describe('jobs in production', () => {
     );
     expect(all.length).toBeLessThanOrEqual(3);
     expect(all.at(-1)).toMatch(/^✅ Resolved: remnawave answers again after \d+ min \(\d+ failure\(s\) counted\)$/);
+    // Every admin has it: nothing of this outage is left in the outbox for later.
+    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the outbox delivered' });
+    expect((await adminTexts(before)).map((texts) => texts.length)).toEqual(admins.map(() => all.length));
   }, 240_000);
 
   it('with REMNAWAVE_URL empty, kicks no panel job in an hour of every cron and alerts nothing', async () => {
