@@ -45,6 +45,8 @@ export default defineConfig({
   test: {
     globalSetup: ['./tools/test/global-setup.ts'],
     include: ['workers/**/*.test.ts', 'durable-objects/**/*.test.ts'],
+    // Plain Node unit tests run by vitest.unit.config.ts.
+    exclude: ['**/*.unit.test.ts'],
     testTimeout: 30_000,
     // Files share one Postgres and one Telegram stand-in; some tests change the stand-in (blocked
     // chats, a 429 flood wait), so files run one at a time.

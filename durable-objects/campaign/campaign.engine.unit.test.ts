@@ -1,0 +1,60 @@
+import { DatabaseSync } from 'node:sqlite';
+import { describe, expect, it } from 'vitest';
+import { engineCases, engineOver } from '../../workers/testing/engine-cases';
+import { Ledger, type SqlPort } from './ledger';
+
+/**
+ * `SqlPort` over Node's in-memory SQLite: the engine and ledger run here without workerd. Rows read
+ * are the rows returned (SQLite in Node does not count scanned rows), rows written the changes.
+ */
+function memorySql(): SqlPort {
+  const db = new DatabaseSync(':memory:');
+  return {
+    exec(query, ...bindings) {
+      const statement = db.prepare(query);
+      const values = bindings.map((b) => (b instanceof ArrayBuffer ? new Uint8Array(b) : b));
+      const reads = /^\s*(select|with|pragma)\b/i.test(query) || /\breturning\b/i.test(query);
+      if (reads) {
+        const rows = statement.all(...values) as Record<string, never>[];
+        const written = /^\s*(select|with|pragma)\b/i.test(query) ? 0 : rows.length;
+        return { toArray: () => rows, rowsRead: rows.length, rowsWritten: written };
+      }
+      const { changes } = statement.run(...values);
+      return { toArray: () => [], rowsRead: 0, rowsWritten: Number(changes) };
+    },
+  };
+}
+
+describe('campaign engine (Node, in-memory SQLite)', () => {
+  engineCases(engineOver((use) => use(memorySql())));
+});
+
+describe('ledger (Node, in-memory SQLite)', () => {
+  it('claims a recipient once, keeps a settled claim, and releases only a live one', () => {
+    const ledger = new Ledger(memorySql());
+    ledger.claim(1, 'b1', 10);
+    expect(ledger.status(1)).toEqual({ status: 'claimed', claimedAt: 10, batch: 'b1' });
+    expect(ledger.liveClaims()).toBe(1);
+    expect(ledger.settle(1, 'sent', undefined)).toBe(true);
+    expect(ledger.settle(1, 'unknown', 'late')).toBe(false);
+    ledger.release(1);
+    expect(ledger.status(1)?.status).toBe('sent');
+    expect(ledger.liveClaims()).toBe(0);
+  });
+
+  it('hands returned recipients back in due order, and each batch is added once', () => {
+    const ledger = new Ledger(memorySql());
+    ledger.putReturned({ id: 7, lang: 'ru' }, 500);
+    ledger.putReturned({ id: 8, lang: null }, 100);
+    expect(ledger.nextReturned()).toBe(100);
+    expect(ledger.dueReturned(100, 10)).toEqual([{ id: 8, lang: null }]);
+    ledger.takeReturned(8);
+    expect(ledger.dueReturned(1000, 10)).toEqual([{ id: 7, lang: 'ru' }]);
+    expect(ledger.addBatch('b1', new Uint8Array([1, 2, 3]), 0)).toBe(true);
+    expect(ledger.addBatch('b1', new Uint8Array([4]), 0)).toBe(false);
+    expect(ledger.openBatch('b1')).toEqual(new Uint8Array([1, 2, 3]));
+    expect(ledger.batchesInFlight()).toBe(1);
+    expect(ledger.finishBatch('b1')).toBe(true);
+    expect(ledger.batchesInFlight()).toBe(0);
+  });
+});
