@@ -180,23 +180,7 @@ export function campaignRoutes() {
       const last = rows.length === q.limit ? rows.at(-1) : undefined;
       return c.json(
         {
-          campaigns: rows.map((r) => ({
-            id: r.id,
-            title: r.title,
-            status: r.status,
-            total: r.total,
-            sent: r.sent,
-            failed: r.failed,
-            blocked: r.blocked,
-            unknown: r.unknown,
-            rate_per_second: r.ratePerSecond,
-            paid_broadcast: r.paidBroadcast,
-            audience: r.audience,
-            scheduled_at: r.scheduledAt?.toISOString() ?? null,
-            started_at: r.startedAt?.toISOString() ?? null,
-            finished_at: r.finishedAt?.toISOString() ?? null,
-            created_at: r.createdAt.toISOString(),
-          })),
+          campaigns: rows.map(listItem),
           next_cursor: last?.id ?? null,
         },
         200,
@@ -230,6 +214,27 @@ export function campaignRoutes() {
       c.var.log.info('campaign_transition', { campaign: id, action, status: result.snapshot.status });
       return c.json({ ...campaignJson(found.campaign, result.snapshot), gate: await gateView(c.env) }, 200);
     });
+}
+
+/** A campaigns row as `GET /api/campaigns` lists it. */
+function listItem(r: Awaited<ReturnType<typeof listCampaigns>>[number]) {
+  return {
+    id: r.id,
+    title: r.title,
+    status: r.status,
+    total: r.total,
+    sent: r.sent,
+    failed: r.failed,
+    blocked: r.blocked,
+    unknown: r.unknown,
+    rate_per_second: r.ratePerSecond,
+    paid_broadcast: r.paidBroadcast,
+    audience: r.audience,
+    scheduled_at: r.scheduledAt?.toISOString() ?? null,
+    started_at: r.startedAt?.toISOString() ?? null,
+    finished_at: r.finishedAt?.toISOString() ?? null,
+    created_at: r.createdAt.toISOString(),
+  };
 }
 
 /** The bot-wide budget as the campaign JSON shows it. */

@@ -231,12 +231,7 @@ class Sender {
       });
       offer = offer.slice(reply.take);
       if (reply.status !== 'running' || deferUntil !== undefined) break;
-      learnGate(reply);
-      const receivedAt = Date.now();
-      this.#exchangeMs = this.#exchangeMs * 0.8 + (receivedAt - asked) * 0.2;
-      if (reply.lanes) this.#lanes = reply.lanes;
-      for (const g of reply.grants) this.#queue.push({ recipient: g.recipient, slot: { at: g.at, epoch: reply.epoch, receivedAt } });
-      if (reply.grants.length) this.#dispatching ??= this.#dispatch();
+      const receivedAt = this.#accept(reply, asked);
       if (reply.waitMs > MAX_WAIT_MS && !reply.grants.length) {
         // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
         await this.#exchange({
@@ -250,6 +245,22 @@ class Sender {
         offer = [];
       } else if (reply.waitMs > 0) await sleepUntil(receivedAt + reply.waitMs);
     }
+    await this.#finish(offer);
+  }
+
+  /** Takes a reply's grants into the dispatch queue; learns the gate, the lanes and the exchange's round trip. */
+  #accept(reply: ExchangeReply, asked: number): number {
+    learnGate(reply);
+    const receivedAt = Date.now();
+    this.#exchangeMs = this.#exchangeMs * 0.8 + (receivedAt - asked) * 0.2;
+    if (reply.lanes) this.#lanes = reply.lanes;
+    for (const g of reply.grants) this.#queue.push({ recipient: g.recipient, slot: { at: g.at, epoch: reply.epoch, receivedAt } });
+    if (reply.grants.length) this.#dispatching ??= this.#dispatch();
+    return receivedAt;
+  }
+
+  /** Waits for the sends still out, marks who blocked the bot inactive, and reports the message done. */
+  async #finish(offer: Recipient[]): Promise<void> {
     await this.#dispatching;
     await Promise.all(this.#sends);
     // Who blocked the bot becomes inactive before the batch is reported done, in one statement.

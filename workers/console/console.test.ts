@@ -15,7 +15,8 @@ import { poll } from '../testing/poll';
 import { insertRun, runWithStatus } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
-import { publicConsoleRoutes, SESSION_COOKIE } from './console.routes';
+import { SESSION_COOKIE } from './console.kit';
+import { publicConsoleRoutes } from './console.routes';
 import { consoleSessionsTable } from './console.schema';
 import { openSession } from './sessions';
 

@@ -6,7 +6,28 @@ import type { Logger } from '../core/logger';
 import { errorMessage } from '../core/logger';
 import { escapeHtml } from '../core/telegram';
 import { notifyAdmins } from '../incidents/incidents';
-import { type NodeStatus, nodeHealthHistoryTable, nodeHealthTable } from './monitoring.schema';
+import { type NodeStatus, nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from './monitoring.schema';
+
+/** The nodes' current states, by name. */
+export function listNodes(db: Db, limit: number) {
+  return db
+    .select({
+      uuid: nodeHealthTable.nodeUuid,
+      name: nodeHealthTable.name,
+      status: nodeHealthTable.status,
+      since: nodeHealthTable.since,
+      checkedAt: nodeHealthTable.checkedAt,
+      escalated: nodeHealthTable.escalated,
+    })
+    .from(nodeHealthTable)
+    .orderBy(nodeHealthTable.name)
+    .limit(limit);
+}
+
+/** The checked services (panel, payments, ...) and whether each is reported down. */
+export function listServices(db: Db) {
+  return db.select().from(serviceHealthTable).orderBy(serviceHealthTable.service);
+}
 
 /** The last `limit` status changes of the nodes, newest first (a node no longer listed shows as null). */
 export function recentNodeEvents(db: Db, limit: number) {

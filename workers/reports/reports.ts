@@ -1,8 +1,14 @@
-import { sql } from 'drizzle-orm';
+import { desc, sql } from 'drizzle-orm';
 import type { Db } from '../core/db';
 import { escapeHtml } from '../core/telegram';
 import { type Revenue, revenueBetween } from '../payments/payments.repo';
 import { cacheGet, PANEL_STATS_KEY } from '../sync/sync.cache';
+import { anomaliesTable } from './reports.schema';
+
+/** The latest anomalies the detector raised or cleared, newest first. */
+export function recentAnomalies(db: Db, limit: number) {
+  return db.select().from(anomaliesTable).orderBy(desc(anomaliesTable.changedAt)).limit(limit);
+}
 
 export interface ReportFigures {
   new_users: number;

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { apiBodyLimits } from '../app';
 import { telegramUpdatesTable } from '../bot/updates.schema';
 import { UPDATE_MAX_BYTES } from '../bot/webhook.routes';
-import { SIGN_IN_FORM_MAX_BYTES } from '../console/console.routes';
+import { SIGN_IN_FORM_MAX_BYTES } from '../console/sign-in.pages';
 import { PROVIDER_WEBHOOK_MAX_BYTES } from '../core/http';
 import { webhookLogsTable } from '../payments/payments.schema';
 import { uniqueTelegramId, withTestDb } from '../testing/db';

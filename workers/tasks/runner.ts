@@ -3,7 +3,7 @@ import { causeOf } from '../clients/cause';
 import { missingCapabilities, variablesOf } from '../core/capabilities';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
-import { createLogger, errorMessage } from '../core/logger';
+import { createLogger, errorMessage, type Logger } from '../core/logger';
 import type { Envelope } from './envelope';
 import { backoffFor, type KickFn, PermanentTaskError, type Progress, type TaskRegistry } from './task';
 import type { ClaimedRun, Outcome } from './tasks.repo';
@@ -52,7 +52,6 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
 
   const timeout = new AbortController();
   const started = Date.now();
-  let lastProgress = 0;
   try {
     const handlerRun = task.handler({
       args: args.data,
@@ -70,17 +69,7 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
       log,
       signal: timeout.signal,
       kick: deps.kick(claimed.correlation_id),
-      progress: async (p) => {
-        const now = Date.now();
-        if (now - lastProgress < 1000 && p.done !== p.total) return;
-        lastProgress = now;
-        try {
-          await deps.saveProgress(claimed.id, p);
-        } catch (err) {
-          // Progress is for people watching; the work goes on without it (the seed's graceful degradation).
-          log.warn('progress_not_saved', { error: errorMessage(err), done: p.done, total: p.total });
-        }
-      },
+      progress: savedProgress(deps, claimed.id, log),
     });
     const result = await withTimeout(handlerRun, task.timeoutSeconds * 1000, timeout);
     log.info('task_succeeded', { ms: Date.now() - started });
@@ -97,6 +86,22 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
     log.warn('task_failed', { error, error_type: errorType, cause, retry_in_s: retryInSeconds, ms: Date.now() - started });
     return { ...base, status: 'failed', error, errorType, cause, retryInSeconds, ttlSeconds: config.RESULT_TTL_SECONDS };
   }
+}
+
+/** A task's `progress`: saved at most once a second (and at the end); a failed save never fails the task. */
+function savedProgress(deps: RunnerDeps, runId: string, log: Logger): (p: Progress) => Promise<void> {
+  let last = 0;
+  return async (p) => {
+    const now = Date.now();
+    if (now - last < 1000 && p.done !== p.total) return;
+    last = now;
+    try {
+      await deps.saveProgress(runId, p);
+    } catch (err) {
+      // Progress is for people watching; the work goes on without it (the seed's graceful degradation).
+      log.warn('progress_not_saved', { error: errorMessage(err), done: p.done, total: p.total });
+    }
+  };
 }
 
 class TaskTimeoutError extends Error {
