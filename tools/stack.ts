@@ -64,67 +64,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     ...opts.vars,
   };
   const port = opts.port ?? Number(process.env.PORT ?? 8787);
-  const closers: (() => Promise<void>)[] = [];
+  const closers: Closers = [];
   const close = async () => {
     for (const closer of closers.reverse()) await closer().catch(() => {});
   };
   try {
-    let pg: EmbeddedPostgres | undefined;
-    if (!vars.DATABASE_URL) {
-      pg = await startEmbeddedPostgres({
-        dataDir: opts.memoryDb ? undefined : join(dataDir, 'pglite'),
-        port: Number(process.env.PG_PORT ?? 0),
-      });
-      closers.push(() => pg?.close() ?? Promise.resolve());
-      vars.DATABASE_URL = pg.url;
-      vars.DATABASE_PROXY = pg.proxy;
-    }
-    await migrateDatabase(vars.DATABASE_URL);
-    if (!new URL(vars.DATABASE_URL).hostname.endsWith('.neon.tech') && !vars.DATABASE_PROXY) {
-      const proxy = await startNeonProxy({ databaseUrl: vars.DATABASE_URL });
-      closers.push(() => proxy.close());
-      vars.DATABASE_PROXY = proxy.address;
-    }
-
-    let telegram: TelegramStandIn | undefined;
-    if (!vars.TELEGRAM_API_ROOT) {
-      telegram = await startTelegramStandIn(opts.telegram);
-      closers.push(() => telegram?.close() ?? Promise.resolve());
-      vars.TELEGRAM_API_ROOT = telegram.url;
-    }
-
-    // Without a real panel or Crypto Pay token, the stand-ins play them.
-    let cryptobot: CryptoBotStandIn | undefined;
-    if (!vars.CRYPTOBOT_TOKEN) {
-      cryptobot = await startCryptoBotStandIn();
-      closers.push(() => cryptobot?.close() ?? Promise.resolve());
-      vars.CRYPTOBOT_TOKEN = CRYPTOBOT_TEST_TOKEN;
-      vars.CRYPTOBOT_API_URL = cryptobot.url;
-    }
-    let remnawave: RemnawaveStandIn | undefined;
-    if (!vars.REMNAWAVE_URL) {
-      remnawave = await startRemnawaveStandIn({ latencyMs: 20 });
-      closers.push(() => remnawave?.close() ?? Promise.resolve());
-      vars.REMNAWAVE_URL = remnawave.url;
-      vars.REMNAWAVE_API_TOKEN = remnawave.token;
-      vars.REMNAWAVE_WEBHOOK_SECRET ||= randomBytes(16).toString('hex');
-    }
-
-    const onLog = opts.onLog ?? ((line: string) => console.log(line));
+    const { embedded, databaseUrl } = await startDatabase(vars, opts, dataDir, closers);
+    const { telegram, cryptobot, remnawave } = await startStandIns(vars, opts, closers);
     const url = `http://127.0.0.1:${port}`;
-    if ((opts.runtime ?? process.env.STACK_RUNTIME ?? 'wrangler') === 'bundle') {
-      const mf = await startBundle(port, join(dataDir, 'bundle'), vars, onLog);
-      closers.push(() => mf.dispose());
-      await waitForHealth(url);
-    } else {
-      const envFile = join(dataDir, 'wrangler.env');
-      const lines = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
-      writeFileSync(envFile, lines.join('\n'), { mode: 0o600 });
-      chmodSync(envFile, 0o600);
-      const wrangler = spawnWrangler(port, envFile, join(dataDir, 'wrangler-state'), onLog);
-      closers.push(() => stopProcess(wrangler));
-      await waitForHealth(url, wrangler);
-    }
+    await startWorker(url, port, vars, opts, dataDir, closers);
 
     if (telegram) {
       // The stand-in plays Telegram: it delivers updates posted to /__control/updates to our webhook.
@@ -136,10 +84,80 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
     // The Crypto Pay stand-in sends its invoice_paid webhooks here.
     cryptobot?.configure({ webhookUrl: `${url}/webhooks/cryptobot` });
-    return { url, vars, telegram, cryptobot, remnawave, databaseUrl: vars.DATABASE_URL, embedded: pg !== undefined, close };
+    return { url, vars, telegram, cryptobot, remnawave, databaseUrl, embedded, close };
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+type Closers = (() => Promise<void>)[];
+
+/** Postgres: embedded PGlite unless DATABASE_URL is set, migrated, behind the Neon proxy stand-in it needs. */
+async function startDatabase(vars: Record<string, string>, opts: StackOptions, dataDir: string, closers: Closers) {
+  let pg: EmbeddedPostgres | undefined;
+  if (!vars.DATABASE_URL) {
+    pg = await startEmbeddedPostgres({
+      dataDir: opts.memoryDb ? undefined : join(dataDir, 'pglite'),
+      port: Number(process.env.PG_PORT ?? 0),
+    });
+    closers.push(() => pg?.close() ?? Promise.resolve());
+    vars.DATABASE_URL = pg.url;
+    vars.DATABASE_PROXY = pg.proxy;
+  }
+  await migrateDatabase(vars.DATABASE_URL);
+  if (!new URL(vars.DATABASE_URL).hostname.endsWith('.neon.tech') && !vars.DATABASE_PROXY) {
+    const proxy = await startNeonProxy({ databaseUrl: vars.DATABASE_URL });
+    closers.push(() => proxy.close());
+    vars.DATABASE_PROXY = proxy.address;
+  }
+  return { embedded: pg !== undefined, databaseUrl: vars.DATABASE_URL };
+}
+
+/** The stand-ins for Telegram, Crypto Pay and the Remnawave panel, each unless a real one is configured. */
+async function startStandIns(vars: Record<string, string>, opts: StackOptions, closers: Closers) {
+  let telegram: TelegramStandIn | undefined;
+  if (!vars.TELEGRAM_API_ROOT) {
+    telegram = await startTelegramStandIn(opts.telegram);
+    closers.push(() => telegram?.close() ?? Promise.resolve());
+    vars.TELEGRAM_API_ROOT = telegram.url;
+  }
+
+  // Without a real panel or Crypto Pay token, the stand-ins play them.
+  let cryptobot: CryptoBotStandIn | undefined;
+  if (!vars.CRYPTOBOT_TOKEN) {
+    cryptobot = await startCryptoBotStandIn();
+    closers.push(() => cryptobot?.close() ?? Promise.resolve());
+    vars.CRYPTOBOT_TOKEN = CRYPTOBOT_TEST_TOKEN;
+    vars.CRYPTOBOT_API_URL = cryptobot.url;
+  }
+  let remnawave: RemnawaveStandIn | undefined;
+  if (!vars.REMNAWAVE_URL) {
+    remnawave = await startRemnawaveStandIn({ latencyMs: 20 });
+    closers.push(() => remnawave?.close() ?? Promise.resolve());
+    vars.REMNAWAVE_URL = remnawave.url;
+    vars.REMNAWAVE_API_TOKEN = remnawave.token;
+    vars.REMNAWAVE_WEBHOOK_SECRET ||= randomBytes(16).toString('hex');
+  }
+
+  return { telegram, cryptobot, remnawave };
+}
+
+/** The Worker: `wrangler dev` (or the built bundle in Miniflare), up once /health answers. */
+async function startWorker(url: string, port: number, vars: Record<string, string>, opts: StackOptions, dataDir: string, closers: Closers) {
+  const onLog = opts.onLog ?? ((line: string) => console.log(line));
+  if ((opts.runtime ?? process.env.STACK_RUNTIME ?? 'wrangler') === 'bundle') {
+    const mf = await startBundle(port, join(dataDir, 'bundle'), vars, onLog);
+    closers.push(() => mf.dispose());
+    await waitForHealth(url);
+  } else {
+    const envFile = join(dataDir, 'wrangler.env');
+    const lines = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    writeFileSync(envFile, lines.join('\n'), { mode: 0o600 });
+    chmodSync(envFile, 0o600);
+    const wrangler = spawnWrangler(port, envFile, join(dataDir, 'wrangler-state'), onLog);
+    closers.push(() => stopProcess(wrangler));
+    await waitForHealth(url, wrangler);
   }
 }
 
