@@ -1,5 +1,5 @@
 import { createApp } from './app';
-import { processRecipientBatch, settleDeadRecipients } from './campaigns/sender';
+import { processRecipientsMessages, settleDeadRecipients } from './campaigns/sender';
 import { getConfig } from './core/config';
 import { createLogger } from './core/logger';
 import { reportIncident } from './incidents/incidents';
@@ -20,7 +20,7 @@ export default {
       const api = botApi(config, env);
       if (batch.queue.endsWith('-broadcast-dlq')) await settleDeadRecipients(env, batch);
       else if (batch.queue.endsWith('-dlq')) await processDeadLetterBatch({ config, api, env, registry: taskRegistry }, batch);
-      else if (batch.queue.endsWith('-broadcast')) await processRecipientBatch({ config, env }, batch);
+      else if (batch.queue.endsWith('-broadcast')) await processRecipientsMessages({ config, env }, batch);
       else await processTaskBatch({ config, env, api, registry: taskRegistry }, batch);
     } catch (err) {
       // The batch is retried by the queue; the admins hear of the failure once per incident.

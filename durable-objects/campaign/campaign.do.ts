@@ -1,12 +1,12 @@
 import { DurableObject } from 'cloudflare:workers';
 import { audienceCount, audiencePage, syncCampaignRow } from '../../workers/campaigns/campaigns.repo';
 import type { Variant } from '../../workers/campaigns/content';
+import type { Action } from '../../workers/campaigns/lifecycle';
 import { encodeRecipients } from '../../workers/campaigns/recipients.envelope';
 import { getConfig } from '../../workers/core/config';
 import { createDb } from '../../workers/core/db';
 import { botGate } from '../gate/gate.do';
 import type { ExchangeReply, ExchangeRequest, Snapshot } from './campaign.engine';
-import type { Action } from './campaign.state';
 import { editCards, type Watcher } from './cards';
 import type { Recipient } from './ledger';
 import { type CampaignHost, CampaignRuntime, type CampaignSetup } from './runtime';
@@ -54,9 +54,9 @@ export class CampaignObject extends DurableObject<Env> {
     return this.#runtime.init(setup);
   }
 
-  /** Replaces the message variants of a draft; refused once the campaign has left draft. */
-  async revise(variants: Variant[]): Promise<{ ok: true } | { ok: false; reason: string }> {
-    return this.#runtime.revise(variants);
+  /** Adds or replaces the variant of one language of a draft; refused once the campaign has left draft or when invalid. */
+  async revise(variant: Variant): Promise<{ ok: true; variants: Variant[] } | { ok: false; reason: string; field?: string }> {
+    return this.#runtime.revise(variant);
   }
 
   /** Keeps a status message up to date with the campaign from now on (edited in place until it ends). */

@@ -1,5 +1,5 @@
+import { type Action, type CampaignStatus, isFinished, transition } from '../../workers/campaigns/lifecycle';
 import type { SlotGrant, SlotRequest } from '../gate/send-scheduler';
-import { type Action, type CampaignStatus, isFinished, transition } from './campaign.state';
 import type { Ledger, Outcome, Recipient } from './ledger';
 
 interface Audience {

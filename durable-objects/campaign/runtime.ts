@@ -1,5 +1,6 @@
 import type { Audience } from '../../workers/campaigns/campaigns.schema';
-import type { Variant } from '../../workers/campaigns/content';
+import { contentProblems, type Variant } from '../../workers/campaigns/content';
+import type { Action } from '../../workers/campaigns/lifecycle';
 import { decodeRecipients } from '../../workers/campaigns/recipients.envelope';
 import { createLogger, errorMessage, type Logger } from '../../workers/core/logger';
 import {
@@ -12,7 +13,6 @@ import {
   type GateFn,
   type Snapshot,
 } from './campaign.engine';
-import type { Action } from './campaign.state';
 import { MAX_WATCHERS, type Watcher } from './cards';
 import { Ledger, type Recipient, type SqlPort } from './ledger';
 import { type LoaderPorts, load } from './loader';
@@ -118,11 +118,16 @@ export class CampaignRuntime {
     return this.#required().snapshot();
   }
 
-  revise(variants: Variant[]): { ok: true } | Refusal {
+  /** Adds or replaces the variant of one language; only a draft's content changes, and only to valid content. */
+  revise(variant: Variant): { ok: true; variants: Variant[] } | (Refusal & { field?: string }) {
     const { status } = this.#required().state;
     if (status !== 'draft') return { ok: false, reason: `cannot change the message of a ${status} campaign` };
+    const same = (v: Variant) => (v.language_code ?? '') === (variant.language_code ?? '');
+    const variants = [...this.#variants().filter((v) => !same(v)), variant];
+    const [problem] = contentProblems(variants);
+    if (problem) return { ok: false, field: problem.field, reason: problem.message };
     this.#host.kv.put('content', variants);
-    return { ok: true };
+    return { ok: true, variants };
   }
 
   watch(watcher: Omit<Watcher, 'shown'>): void {
@@ -223,7 +228,7 @@ export class CampaignRuntime {
   #settle(engine: CampaignEngine, batch: string, fallback: Recipient[]): boolean {
     const packed = this.#ledger?.openBatch(batch);
     const decoded = packed ? decodeRecipients(packed) : undefined;
-    const recipients = decoded?.ok ? decoded.batch.recipients.map(([id, lang]) => ({ id, lang })) : fallback;
+    const recipients = decoded?.ok ? decoded.message.recipients.map(([id, lang]) => ({ id, lang })) : fallback;
     const settled = engine.settleBatch(batch, recipients, Date.now());
     if (settled) this.#log(engine).warn('recipients_message_settled', { batch, recipients: recipients.length });
     return settled;

@@ -1,10 +1,10 @@
 import { Composer, type Filter, GrammyError } from 'grammy';
 import type { Message } from 'grammy/types';
 import { CALLBACK, type CardAction, campaignCard, languagePicker } from '../campaigns/campaign-view';
-import { audienceCount, findCampaign } from '../campaigns/campaigns.repo';
-import { campaignObject, createCampaign, putVariant, sendPreview } from '../campaigns/campaigns.service';
+import { audienceCount } from '../campaigns/campaigns.repo';
+import { createCampaign, openCampaign, putVariant, sendPreview } from '../campaigns/campaigns.service';
 import { type Variant, variantFor } from '../campaigns/content';
-import { AppError } from '../core/errors';
+import { DomainError } from '../core/errors';
 import { findSession, saveSession } from './admin-sessions.repo';
 import type { BotContext } from './bot.context';
 
@@ -29,8 +29,8 @@ export function campaignsComposer(adminIds: readonly number[]): Composer<BotCont
     try {
       await onButton(ctx, action, id, language);
     } catch (err) {
-      if (!(err instanceof AppError)) throw err;
-      await ctx.answerCallbackQuery({ text: err.status === 404 ? ctx.t('campaign-not-found') : err.message, show_alert: true });
+      if (!(err instanceof DomainError)) throw err;
+      await ctx.answerCallbackQuery({ text: err.kind === 'not_found' ? ctx.t('campaign-not-found') : err.message, show_alert: true });
     }
   });
   admins.on('message').filter(
@@ -39,8 +39,8 @@ export function campaignsComposer(adminIds: readonly number[]): Composer<BotCont
       try {
         await onPost(ctx);
       } catch (err) {
-        if (!(err instanceof AppError)) throw err;
-        await ctx.reply(err.status === 404 ? ctx.t('campaign-not-found') : ctx.t('campaign-invalid', { reason: err.message }));
+        if (!(err instanceof DomainError)) throw err;
+        await ctx.reply(err.kind === 'not_found' ? ctx.t('campaign-not-found') : ctx.t('campaign-invalid', { reason: err.message }));
       }
     },
   );
@@ -73,9 +73,8 @@ async function onPost(ctx: PostCtx): Promise<void> {
 
 async function onButton(ctx: ButtonCtx, action: CardAction, id: string, language: string | undefined): Promise<void> {
   const { db, env, config } = ctx.deps;
-  const found = await findCampaign(db, id);
-  if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-  const languages = found.variants.map((v) => v.language_code);
+  const { campaign, stub, snapshot, variants } = await openCampaign(env, db, id);
+  const languages = variants.map((v) => v.language_code);
   if (action === 'lang') {
     if (!language) {
       await ctx.editMessageReplyMarkup({ reply_markup: languagePicker(id, languages, ctx.t) });
@@ -89,15 +88,14 @@ async function onButton(ctx: ButtonCtx, action: CardAction, id: string, language
   }
   if (action === 'preview') {
     // Every variant, default first, to the admin's chat.
-    const ordered = [...found.variants].sort((a, b) => (a.language_code === null ? -1 : b.language_code === null ? 1 : 0));
-    for (const v of ordered) await sendPreview(env, config, ctx.from.id, variantFor(found.variants, v.language_code));
+    const ordered = [...variants].sort((a, b) => (a.language_code === null ? -1 : b.language_code === null ? 1 : 0));
+    for (const v of ordered) await sendPreview(env, config, ctx.from.id, variantFor(variants, v.language_code));
     await ctx.answerCallbackQuery({ text: ctx.t('campaign-preview-sent') });
     return;
   }
-  const { stub, snapshot } = await campaignObject(env, db, id);
   if (action === 'card') {
-    const count = snapshot.status === 'draft' ? await audienceCount(db, found.campaign.audience) : undefined;
-    const card = campaignCard(snapshot, { title: found.campaign.title, languages, audience: count }, ctx.t);
+    const count = snapshot.status === 'draft' ? await audienceCount(db, campaign.audience) : undefined;
+    const card = campaignCard(snapshot, { title: campaign.title, languages, audience: count }, ctx.t);
     await ctx.editMessageText(card.text, { parse_mode: 'HTML', reply_markup: card.reply_markup }).catch((err: unknown) => {
       // Pressed twice: the card already shows this.
       if (!(err instanceof GrammyError && err.description.includes('message is not modified'))) throw err;
@@ -107,22 +105,20 @@ async function onButton(ctx: ButtonCtx, action: CardAction, id: string, language
   }
   // Start, pause, resume, cancel: the campaign's object edits this card from now on.
   const card = ctx.callbackQuery.message;
-  if (card) await stub.watch({ chatId: card.chat.id, messageId: card.message_id, locale: ctx.locale, title: found.campaign.title });
+  if (card) await stub.watch({ chatId: card.chat.id, messageId: card.message_id, locale: ctx.locale, title: campaign.title });
   const result = await stub.act(action, ctx.deps.log.correlationId);
-  if (!result.ok) throw new AppError(409, 'invalid_transition', result.reason);
+  if (!result.ok) throw new DomainError('conflict', 'invalid_transition', result.reason);
   ctx.deps.log.info('campaign_transition', { campaign: id, action, status: result.snapshot.status, admin: ctx.from.id });
   await ctx.answerCallbackQuery();
 }
 
 async function replyCard(ctx: BotContext, id: string): Promise<void> {
   const { db, env } = ctx.deps;
-  const found = await findCampaign(db, id);
-  if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-  const { snapshot } = await campaignObject(env, db, id);
+  const { campaign, snapshot, variants } = await openCampaign(env, db, id);
   const facts = {
-    title: found.campaign.title,
-    languages: found.variants.map((v) => v.language_code),
-    audience: await audienceCount(db, found.campaign.audience),
+    title: campaign.title,
+    languages: variants.map((v) => v.language_code),
+    audience: await audienceCount(db, campaign.audience),
   };
   const card = campaignCard(snapshot, facts, ctx.t);
   await ctx.reply(card.text, { parse_mode: 'HTML', reply_markup: card.reply_markup });

@@ -3,10 +3,11 @@ import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Snapshot } from '../../durable-objects/campaign/campaign.engine';
 import type { Translate } from '../bot/i18n';
 import { escapeHtml } from '../core/telegram';
+import { type Action, allowedActions } from './lifecycle';
 
 /** Callback data of the campaign card's buttons: `cmp:<action>:<campaign id>[:<language>]` (<= 64 bytes). */
 export const CALLBACK = /^cmp:(lang|preview|start|pause|resume|cancel|card):([0-9a-f-]{36})(?::([a-z-]{2,16}))?$/;
-export type CardAction = 'lang' | 'preview' | 'start' | 'pause' | 'resume' | 'cancel' | 'card';
+export type CardAction = 'lang' | 'preview' | Action | 'card';
 
 /** Languages offered for a new variant, besides the ones the draft has. */
 const OFFERED_LANGUAGES = ['en', 'ru', 'uk', 'de', 'es', 'fr', 'it', 'pt', 'tr', 'pl', 'kk', 'uz', 'ar', 'fa', 'id'];
@@ -54,11 +55,9 @@ export function campaignCard(s: Snapshot, facts: CardFacts, t: Translate): { tex
 function cardButtons(s: Snapshot, t: Translate): InlineKeyboardMarkup {
   const k = new InlineKeyboard();
   const data = (action: CardAction) => `cmp:${action}:${s.id}`;
-  if (s.status === 'draft')
-    k.text(t('btn-add-language'), data('lang')).text(t('btn-preview'), data('preview')).row().text(t('btn-start'), data('start'));
-  if (s.status === 'running') k.text(t('btn-pause'), data('pause'));
-  if (s.status === 'paused') k.text(t('btn-resume'), data('resume'));
-  if (s.status !== 'completed' && s.status !== 'cancelled') k.text(t('btn-cancel'), data('cancel'));
+  // Content can change only in a draft; the lifecycle says which actions the status allows.
+  if (s.status === 'draft') k.text(t('btn-add-language'), data('lang')).text(t('btn-preview'), data('preview')).row();
+  for (const action of allowedActions(s.status)) k.text(t(`btn-${action}`), data(action));
   return k;
 }
 

@@ -2,15 +2,9 @@ import { and, asc, desc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { Snapshot } from '../../durable-objects/campaign/campaign.engine';
 import type { Db } from '../core/db';
 import { usersTable } from '../users/users.schema';
-import {
-  type Audience,
-  type Campaign,
-  type CampaignMessage,
-  type CampaignStatus,
-  campaignMessagesTable,
-  campaignsTable,
-} from './campaigns.schema';
+import { type Audience, type Campaign, type CampaignMessage, campaignMessagesTable, campaignsTable } from './campaigns.schema';
 import type { Variant } from './content';
+import type { CampaignStatus } from './lifecycle';
 
 export interface NewCampaign {
   id: string;
@@ -47,11 +41,19 @@ export async function replaceVariant(db: Db, campaignId: string, variant: Varian
   ]);
 }
 
-export async function findCampaign(db: Db, id: string): Promise<{ campaign: Campaign; variants: Variant[] } | undefined> {
+/** The campaign's row (its description and the read model of its state). */
+export async function findCampaign(db: Db, id: string): Promise<Campaign | undefined> {
   const [campaign] = await db.select().from(campaignsTable).where(eq(campaignsTable.id, id));
-  if (!campaign) return undefined;
+  return campaign;
+}
+
+/**
+ * The variants stored with the row: what the object is initialised with when a create was cut short
+ * before it. Once the object exists it owns the content; these rows are its read model.
+ */
+export async function storedVariants(db: Db, id: string): Promise<Variant[]> {
   const rows = await db.select().from(campaignMessagesTable).where(eq(campaignMessagesTable.campaignId, id));
-  return { campaign, variants: rows.map(fromRow) };
+  return rows.map(fromRow);
 }
 
 /** Newest first; `cursor` is the last id of the previous page (ids are time-ordered UUIDv7). */

@@ -1,14 +1,13 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { isFinished } from '../../durable-objects/campaign/campaign.state';
 import { botGate } from '../../durable-objects/gate/gate.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter, progressEvents } from '../core/http';
 import { errorSchema, errors, json } from '../core/openapi';
 import { findCampaign, listCampaigns } from './campaigns.repo';
-import { campaignStatuses } from './campaigns.schema';
-import { campaignJson, campaignObject, createCampaign, sendPreview } from './campaigns.service';
+import { campaignJson, campaignObject, createCampaign, openCampaign, sendPreview } from './campaigns.service';
 import { messageInputSchema, toVariant, variantFor } from './content';
+import { campaignActions, campaignStatuses, isFinished } from './lifecycle';
 
 const createBody = z.object({
   title: z.string().min(1).max(200),
@@ -110,7 +109,7 @@ const routes = {
     path: '/campaigns/{id}/{action}',
     summary: 'Start, pause, resume or cancel',
     security: [{ Bearer: [] }],
-    request: { params: idParam.extend({ action: z.enum(['start', 'pause', 'resume', 'cancel']) }) },
+    request: { params: idParam.extend({ action: z.enum(campaignActions) }) },
     responses: {
       200: json(campaignSchema, 'The campaign after the transition'),
       ...errors,
@@ -118,9 +117,9 @@ const routes = {
       409: json(errorSchema, 'Impossible transition'),
     },
   }),
-  test: createRoute({
+  preview: createRoute({
     method: 'post',
-    path: '/campaigns/{id}/test',
+    path: '/campaigns/{id}/preview',
     summary: 'Send the message to one chat as a preview',
     security: [{ Bearer: [] }],
     request: {
@@ -186,12 +185,11 @@ export function campaignRoutes() {
         200,
       );
     })
-    .openapi(routes.test, async (c) => {
+    .openapi(routes.preview, async (c) => {
       const { id } = c.req.valid('param');
       const { chat_id, language_code } = c.req.valid('json');
-      const found = await findCampaign(c.var.db, id);
-      if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-      const messageId = await sendPreview(c.env, c.var.config, chat_id, variantFor(found.variants, language_code));
+      const { variants } = await openCampaign(c.env, c.var.db, id);
+      const messageId = await sendPreview(c.env, c.var.config, chat_id, variantFor(variants, language_code));
       return c.json({ message_id: messageId }, 200);
     })
     .openapi(routes.events, async (c) => {
@@ -208,11 +206,11 @@ export function campaignRoutes() {
       const { id, action } = c.req.valid('param');
       const found = await findCampaign(c.var.db, id);
       if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-      const { stub } = await campaignObject(c.env, c.var.db, id);
+      const { stub } = await campaignObject(c.env, c.var.db, id, found);
       const result = await stub.act(action, c.var.log.correlationId);
       if (!result.ok) throw new AppError(409, 'invalid_transition', result.reason);
       c.var.log.info('campaign_transition', { campaign: id, action, status: result.snapshot.status });
-      return c.json({ ...campaignJson(found.campaign, result.snapshot), gate: await gateView(c.env) }, 200);
+      return c.json({ ...campaignJson(found, result.snapshot), gate: await gateView(c.env) }, 200);
     });
 }
 
@@ -247,6 +245,6 @@ async function gateView(env: Env) {
 async function liveCampaign(c: Context<AppEnv>, id: string) {
   const found = await findCampaign(c.var.db, id);
   if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-  const { snapshot } = await campaignObject(c.env, c.var.db, id);
-  return { ...campaignJson(found.campaign, snapshot), gate: await gateView(c.env) };
+  const { snapshot } = await campaignObject(c.env, c.var.db, id, found);
+  return { ...campaignJson(found, snapshot), gate: await gateView(c.env) };
 }

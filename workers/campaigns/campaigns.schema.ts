@@ -1,8 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, check, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
-
-export const campaignStatuses = ['draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled'] as const;
-export type CampaignStatus = (typeof campaignStatuses)[number];
+import { campaignStatuses } from './lifecycle';
 
 export interface Audience {
   /** Only users whose language_code is one of these; everyone active when absent. */
@@ -10,8 +8,9 @@ export interface Audience {
 }
 
 /**
- * A broadcast. Its live state (status, counters) is owned by its Durable Object; this row mirrors
- * every transition and the final counters, for listing and reports.
+ * A broadcast. Its live state (status, counters) is owned by its Durable Object; this row is a read
+ * model the object writes (every transition, and the counters every 3 s while it runs), for lists,
+ * reports and metrics.
  */
 export const campaignsTable = pgTable(
   'campaigns',
@@ -35,7 +34,8 @@ export const campaignsTable = pgTable(
   },
   (t) => [
     index('campaigns_status_idx').on(t.status, t.id),
-    check('campaigns_status_check', sql`${t.status} in ('draft', 'scheduled', 'running', 'paused', 'completed', 'cancelled')`),
+    // The lifecycle's status list, as SQL (the same text migration 0000 wrote).
+    check('campaigns_status_check', sql`${t.status} in (${sql.raw(campaignStatuses.map((s) => `'${s}'`).join(', '))})`),
   ],
 );
 

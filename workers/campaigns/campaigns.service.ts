@@ -3,9 +3,9 @@ import type { CampaignObject } from '../../durable-objects/campaign/campaign.do'
 import type { Snapshot } from '../../durable-objects/campaign/campaign.engine';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
-import { AppError } from '../core/errors';
+import { DomainError } from '../core/errors';
 import { Outbound } from '../telegram/outbound';
-import { findCampaign, insertCampaign, replaceVariant } from './campaigns.repo';
+import { findCampaign, insertCampaign, replaceVariant, storedVariants } from './campaigns.repo';
 import type { Audience, Campaign } from './campaigns.schema';
 import { contentProblems, type Variant } from './content';
 import { sendCall } from './telegram-send';
@@ -25,10 +25,10 @@ export interface CampaignInput {
  */
 export async function createCampaign(env: Env, db: Db, config: Config, input: CampaignInput) {
   const [problem] = contentProblems(input.variants);
-  if (problem) throw AppError.badRequest(problem.field, problem.message);
+  if (problem) throw DomainError.invalid(problem.field, problem.message);
   const cap = input.paid ? config.TELEGRAM_PAID_RATE_LIMIT : config.TELEGRAM_RATE_LIMIT;
   const rate = input.ratePerSecond ?? cap;
-  if (rate > cap) throw AppError.badRequest('rate_per_second', `at most ${cap} messages/s${input.paid ? '' : ' without paid_broadcast'}`);
+  if (rate > cap) throw DomainError.invalid('rate_per_second', `at most ${cap} messages/s${input.paid ? '' : ' without paid_broadcast'}`);
   const id = uuidv7();
   const row = {
     id,
@@ -43,19 +43,26 @@ export async function createCampaign(env: Env, db: Db, config: Config, input: Ca
   return campaignJson({ title: input.title, audience: input.audience, createdAt: new Date() }, snapshot);
 }
 
-/** Adds or replaces the variant of one language of a draft; 409 once the campaign has started. */
+/**
+ * Adds or replaces the variant of one language of a draft: the object merges and checks it (400 naming
+ * the field; 409 once the campaign has left draft), then the rows mirror it.
+ */
 export async function putVariant(env: Env, db: Db, id: string, variant: Variant): Promise<Variant[]> {
-  const found = await findCampaign(db, id);
-  if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-  const same = (v: Variant) => (v.language_code ?? '') === (variant.language_code ?? '');
-  const variants = [...found.variants.filter((v) => !same(v)), variant];
-  const [problem] = contentProblems(variants);
-  if (problem) throw AppError.badRequest(problem.field, problem.message);
   const { stub } = await campaignObject(env, db, id);
-  const revised = await stub.revise(variants);
-  if (!revised.ok) throw new AppError(409, 'invalid_transition', revised.reason);
+  const revised = await stub.revise(variant);
+  if (!revised.ok && revised.field) throw DomainError.invalid(revised.field, revised.reason);
+  if (!revised.ok) throw new DomainError('conflict', 'invalid_transition', revised.reason);
   await replaceVariant(db, id, variant);
-  return variants;
+  return revised.variants;
+}
+
+/** A campaign with its content as its object holds it (the one owner of the content once it exists); 404 if none. */
+export async function openCampaign(env: Env, db: Db, id: string) {
+  const campaign = await findCampaign(db, id);
+  if (!campaign) throw DomainError.notFound('campaign');
+  const { stub, snapshot } = await campaignObject(env, db, id, campaign);
+  const { variants } = await stub.content();
+  return { campaign, stub, snapshot, variants };
 }
 
 /**
@@ -71,11 +78,15 @@ export async function sendPreview(env: Env, config: Config, chatId: number, vari
       return (outcome.result as { message_id?: number } | undefined)?.message_id ?? 0;
     case 'blocked':
     case 'permanent':
-      throw new AppError(422, 'telegram_refused', outcome.reason);
+      throw new DomainError('refused', 'telegram_refused', outcome.reason);
     case 'retry_after':
-      throw new AppError(503, 'telegram_limited', 'Telegram asked the bot to wait; try again later');
+      throw new DomainError('unavailable', 'telegram_limited', 'Telegram asked the bot to wait; try again later');
     default:
-      throw new AppError(503, 'telegram_unavailable', `Telegram did not answer (${outcome.reason}); the preview may have been delivered`);
+      throw new DomainError(
+        'unavailable',
+        'telegram_unavailable',
+        `Telegram did not answer (${outcome.reason}); the preview may have been delivered`,
+      );
   }
 }
 
@@ -84,13 +95,14 @@ export async function campaignObject(
   env: Env,
   db: Db,
   id: string,
+  row?: Campaign,
 ): Promise<{ stub: DurableObjectStub<CampaignObject>; snapshot: Snapshot }> {
   const stub = env.CAMPAIGN.get(env.CAMPAIGN.idFromName(id));
   const snapshot = await stub.snapshot();
   if (snapshot) return { stub, snapshot };
-  const found = await findCampaign(db, id);
-  if (!found) throw new AppError(404, 'not_found', 'no such campaign');
-  return { stub, snapshot: await stub.init(setupOf(found.campaign, found.variants)) };
+  const found = row ?? (await findCampaign(db, id));
+  if (!found) throw DomainError.notFound('campaign');
+  return { stub, snapshot: await stub.init(setupOf(found, await storedVariants(db, id))) };
 }
 
 function setupOf(c: Campaign, variants: Variant[]) {

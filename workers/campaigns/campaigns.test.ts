@@ -1,6 +1,6 @@
 import { createExecutionContext, createMessageBatch, evictDurableObject, getQueueResult, runInDurableObject } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
-import { inArray } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import { describe, expect, it, vi } from 'vitest';
 import type { CampaignState } from '../../durable-objects/campaign/campaign.engine';
 import { Ledger } from '../../durable-objects/campaign/ledger';
@@ -11,6 +11,7 @@ import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { configureTelegram, deliveries, telegramStats } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
+import { campaignMessagesTable } from './campaigns.schema';
 import { encodeRecipients } from './recipients.envelope';
 
 interface CampaignJson {
@@ -168,14 +169,24 @@ describe('campaign API', () => {
   it('sends a preview to one chat, and says why when Telegram refuses', async () => {
     const campaign = await create({ audience: { language_codes: ['zz-test'] } });
     const chat = uniqueTelegramId();
-    const ok = await callApi(`/campaigns/${campaign.id}/test`, { body: { chat_id: chat, language_code: 'ru' } });
+    const ok = await callApi(`/campaigns/${campaign.id}/preview`, { body: { chat_id: chat, language_code: 'ru' } });
     expect(ok.status).toBe(200);
     expect((await deliveries(chat))[0]?.text).toBe('Привет всем');
     const missing = uniqueTelegramId();
     await configureTelegram({ missingChats: [missing] });
-    const refused = await callApi(`/campaigns/${campaign.id}/test`, { body: { chat_id: missing } });
+    const refused = await callApi(`/campaigns/${campaign.id}/preview`, { body: { chat_id: missing } });
     expect(refused.status).toBe(422);
     expect(await json(refused)).toMatchObject({ message: 'Bad Request: chat not found' });
+  });
+
+  it('previews the content its object holds: the rows are only its read model', async () => {
+    const campaign = await create({ audience: { language_codes: ['zz-owner'] } });
+    await withTestDb((db) =>
+      db.update(campaignMessagesTable).set({ text: 'a stale row' }).where(eq(campaignMessagesTable.campaignId, campaign.id)),
+    );
+    const chat = uniqueTelegramId();
+    expect((await callApi(`/campaigns/${campaign.id}/preview`, { body: { chat_id: chat } })).status).toBe(200);
+    expect((await deliveries(chat)).map((d) => d.text)).toEqual(['Hello, everyone']);
   });
 
   it('stores copies and media variants and sends them as such', async () => {
@@ -192,8 +203,8 @@ describe('campaign API', () => {
     expect(res.status).toBe(201);
     const { id } = await json<CampaignJson>(res);
     const chat = uniqueTelegramId();
-    expect((await callApi(`/campaigns/${id}/test`, { body: { chat_id: chat } })).status).toBe(200);
-    expect((await callApi(`/campaigns/${id}/test`, { body: { chat_id: chat, language_code: 'de' } })).status).toBe(200);
+    expect((await callApi(`/campaigns/${id}/preview`, { body: { chat_id: chat } })).status).toBe(200);
+    expect((await callApi(`/campaigns/${id}/preview`, { body: { chat_id: chat, language_code: 'de' } })).status).toBe(200);
     const sent = await deliveries(chat);
     expect(sent.map((d) => [d.method, d.caption ?? null])).toEqual([
       ['copyMessage', null],

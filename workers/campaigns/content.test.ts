@@ -24,17 +24,17 @@ describe('content', () => {
   });
 });
 
-describe('recipient batches on the queue', () => {
+describe('recipients messages on the queue', () => {
   it('round-trips and refuses what is not one', () => {
-    const batch = {
+    const message = {
       campaign: crypto.randomUUID(),
       batch: 'c:1',
       recipients: [[1, 'ru'] as [number, string | null], [2, null] as [number, string | null]],
     };
-    expect(decodeRecipients(encodeRecipients(batch))).toEqual({ ok: true, batch: { v: 1, ...batch } });
+    expect(decodeRecipients(encodeRecipients(message))).toEqual({ ok: true, message: { v: 1, ...message } });
     expect(decodeRecipients('x')).toEqual({ ok: false, reason: 'body is not bytes' });
     expect(decodeRecipients(new Uint8Array([0xc1]))).toMatchObject({ ok: false });
-    expect(decodeRecipients(encodeRecipients({ ...batch, recipients: [] }))).toMatchObject({
+    expect(decodeRecipients(encodeRecipients({ ...message, recipients: [] }))).toMatchObject({
       ok: false,
       reason: expect.stringContaining('recipients'),
     });

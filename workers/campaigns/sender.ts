@@ -63,8 +63,8 @@ const contents = new Map<string, Promise<Content>>();
  * connections, so every slot it holds can go out on time; a slot that went stale or was voided by a
  * 429 is handed back, never sent late. Recipients blocked (403) become inactive in one statement.
  */
-export async function processRecipientBatch(deps: SenderDeps, batch: MessageBatch): Promise<void> {
-  await Promise.all(batch.messages.map((message) => processMessage(deps, message)));
+export async function processRecipientsMessages(deps: SenderDeps, queueBatch: MessageBatch): Promise<void> {
+  await Promise.all(queueBatch.messages.map((message) => processMessage(deps, message)));
 }
 
 async function processMessage(deps: SenderDeps, message: Message): Promise<void> {
@@ -76,7 +76,7 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
     message.ack();
     return;
   }
-  const { campaign, batch, recipients, cid } = decoded.batch;
+  const { campaign, batch, recipients, cid } = decoded.message;
   // The campaign's correlation id: its sends log under the request that started it.
   const log = createLogger(cid ?? crypto.randomUUID(), { queue: 'broadcast', message_id: message.id });
   const started = Date.now();
@@ -107,13 +107,13 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
 /**
  * Dead letters of the broadcast queue: messages of recipients whose retries are spent. Each goes to
  * its campaign, which sends again whoever of it never got a slot and counts its claims `unknown`, so
- * the campaign completes instead of waiting for a batch that will never report.
+ * the campaign completes instead of waiting for a recipients message that will never report.
  */
-export async function settleDeadRecipients(env: Env, batch: MessageBatch): Promise<void> {
-  for (const message of batch.messages) {
+export async function settleDeadRecipients(env: Env, queueBatch: MessageBatch): Promise<void> {
+  for (const message of queueBatch.messages) {
     const decoded = decodeRecipients(message.body);
     if (decoded.ok) {
-      const { campaign, batch: id, recipients } = decoded.batch;
+      const { campaign, batch: id, recipients } = decoded.message;
       const stub = env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign));
       await stub.settleBatch(
         id,

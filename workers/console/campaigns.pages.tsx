@@ -113,7 +113,7 @@ export function campaignPages(api: ConsoleApi) {
       const chat = optionalInt.safeParse(typeof form.chat_id === 'string' ? form.chat_id : '');
       if (!chat.success || chat.data === undefined) return campaignPage(c, id, { status: 400, message: 'chat_id: must be a whole number' });
       const language = typeof form.language_code === 'string' && form.language_code.trim() ? form.language_code.trim() : null;
-      const sent = await api.json(c, 'POST', `/campaigns/${id}/test`, { chat_id: chat.data, language_code: language });
+      const sent = await api.json(c, 'POST', `/campaigns/${id}/preview`, { chat_id: chat.data, language_code: language });
       if (!sent.ok) return campaignPage(c, id, sent);
       return c.redirect(`/admin/campaigns/${id}?done=preview`, 303);
     })

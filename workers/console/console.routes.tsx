@@ -1,7 +1,7 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { getCookie } from 'hono/cookie';
 import { secureHeaders } from 'hono/secure-headers';
-import { AppError, errorHandler } from '../core/errors';
+import { AppError, errorHandler, httpErrorOf } from '../core/errors';
 import { limitBody } from '../core/http';
 import { secretsEqual } from '../core/secrets';
 import { reportIncident } from '../incidents/incidents';
@@ -43,9 +43,13 @@ export function consoleRoutes(deps: { registry: TaskRegistry; fetch: AppFetch })
     new Hono<ConsoleEnv>()
       // A refusal (401, 403, 404, 409, ...) is a page a person can read; anything else is the app's 500.
       .onError((err, c) => {
-        if (!(err instanceof AppError)) return onError(err, c);
+        const refused = httpErrorOf(err);
+        if (!refused) return onError(err, c);
         const session = c.get('session') as ConsoleSession | undefined;
-        return c.html(<ErrorPage csrf={session?.csrfToken} status={err.status} message={err.message} signedIn={!!session} />, err.status);
+        return c.html(
+          <ErrorPage csrf={session?.csrfToken} status={refused.status} message={refused.body.message} signedIn={!!session} />,
+          refused.status,
+        );
       })
       .use('*', consoleHeaders())
       .use('*', requireSession())

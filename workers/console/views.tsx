@@ -1,5 +1,6 @@
 import type { Child, FC } from 'hono/jsx';
 import type { CampaignJson, CampaignListItem } from '../campaigns/campaigns.routes';
+import { campaignActions, statusesAllowing } from '../campaigns/lifecycle';
 import type { RunJson } from '../tasks/tasks.routes';
 
 /** A campaign as the API answers it: the full JSON on its page, the list's subset in the list. */
@@ -224,13 +225,8 @@ const CampaignForm: FC<{ csrf: string; values: Record<string, string> }> = ({ cs
   </form>
 );
 
-/** Each action and the statuses it applies to; the script shows only those of the live status. */
-const actions: [string, string[]][] = [
-  ['start', ['draft', 'scheduled']],
-  ['pause', ['running']],
-  ['resume', ['paused']],
-  ['cancel', ['draft', 'scheduled', 'running', 'paused']],
-];
+/** Each action and the statuses it applies to (the lifecycle's table); the script shows only those of the live status. */
+const actions = campaignActions.map((action) => [action, statusesAllowing(action)] as const);
 
 export const CampaignPage: FC<{ csrf: string; c: CampaignView; notice?: string; error?: string }> = ({ csrf, c, notice, error }) => (
   <Layout title={c.title} page="campaigns" csrf={csrf} notice={notice} error={error}>

@@ -5,7 +5,7 @@ import { ConfigError } from './config';
 import { createLogger, errorMessage, type Logger } from './logger';
 import { redact } from './redact';
 
-/** The one error type of the HTTP boundary; mapped to JSON in `errorHandler`. */
+/** The error type of the HTTP boundary (routes, middleware); mapped to JSON in `errorHandler`. */
 export class AppError extends Error {
   override readonly name = 'AppError';
 
@@ -22,6 +22,46 @@ export class AppError extends Error {
   static badRequest(field: string, message: string): AppError {
     return new AppError(400, 'invalid_request', `${field}: ${message}`, field);
   }
+}
+
+/** The kinds of refusal a service can make; each maps to one HTTP status and one kind of chat answer. */
+export type Refusal = 'invalid' | 'not_found' | 'conflict' | 'refused' | 'unavailable';
+
+const STATUS_OF: Record<Refusal, ContentfulStatusCode> = { invalid: 400, not_found: 404, conflict: 409, refused: 422, unavailable: 503 };
+
+/**
+ * A service's refusal in its own terms (no HTTP in it): `errorHandler` maps it to a status, the bot
+ * to a chat answer. `code` is the stable machine name the API shows (`invalid_transition`, ...).
+ */
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+
+  constructor(
+    readonly kind: Refusal,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+
+  /** Invalid input, naming the offending field, e.g. `args.chat_id`. */
+  static invalid(field: string, message: string): DomainError {
+    return new DomainError('invalid', 'invalid_request', `${field}: ${message}`, field);
+  }
+
+  static notFound(what: string): DomainError {
+    return new DomainError('not_found', 'not_found', `no such ${what}`);
+  }
+}
+
+/** An `AppError` or a `DomainError` as the HTTP boundary answers it; undefined for anything unexpected. */
+export function httpErrorOf(err: unknown): { status: ContentfulStatusCode; body: ErrorBody } | undefined {
+  if (err instanceof AppError || err instanceof DomainError) {
+    const status = err instanceof AppError ? err.status : STATUS_OF[err.kind];
+    return { status, body: { error: err.code, message: redact(err.message), ...(err.field ? { field: err.field } : {}) } };
+  }
+  return undefined;
 }
 
 export interface ErrorBody {
@@ -48,10 +88,8 @@ export type ReportFailure = (env: Env, log: Logger, where: string, err: unknown)
 export const errorHandler =
   (report: ReportFailure) =>
   (err: Error, c: Context): Response => {
-    if (err instanceof AppError) {
-      const body: ErrorBody = { error: err.code, message: redact(err.message), ...(err.field ? { field: err.field } : {}) };
-      return c.json(body, err.status);
-    }
+    const refused = httpErrorOf(err);
+    if (refused) return c.json(refused.body, refused.status);
     if (err instanceof HTTPException && err.status < 500) {
       // Raised by Hono itself, e.g. a body that is not JSON.
       return c.json({ error: 'invalid_request', message: err.message, field: 'body' } satisfies ErrorBody, err.status);

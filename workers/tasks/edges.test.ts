@@ -132,7 +132,7 @@ describe('kick edge cases', () => {
     const kick = kickMany({ db: createDb(config), queue: refusing, registry: taskRegistry, config, log: createLogger('edge') }, [
       { name: 'echo', args: { label } },
     ]);
-    await expect(kick).rejects.toMatchObject({ status: 503, code: 'queue_unavailable' });
+    await expect(kick).rejects.toMatchObject({ kind: 'unavailable', code: 'queue_unavailable' });
     const stored = await withTestDb((db) => db.select().from(taskRunsTable).where(sql`${taskRunsTable.args}->>'label' = ${label}`));
     expect(stored).toEqual([]);
   });

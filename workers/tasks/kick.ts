@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { z } from 'zod';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
-import { AppError } from '../core/errors';
+import { DomainError } from '../core/errors';
 import { errorMessage, type Logger } from '../core/logger';
 import { type Envelope, fitsInMessage, MAX_MESSAGE_BYTES, packMessages } from './envelope';
 import type { KickFn, TaskRegistry } from './task';
@@ -65,14 +65,14 @@ export async function kickMany(
 ): Promise<Kicked[]> {
   const runs: (NewRun & { args: unknown })[] = requests.map((req, i) => {
     const task = deps.registry.get(req.name);
-    if (!task) throw AppError.badRequest(field(path(i), 'name'), `unknown task "${req.name}"`);
+    if (!task) throw DomainError.invalid(field(path(i), 'name'), `unknown task "${req.name}"`);
     checkKeyScope(req.idempotencyKey, origin, field(path(i), 'idempotency_key'));
     const args = parseArgs(task.args, req.args, field(path(i), 'args'));
     if (!fitsInMessage({ id: '', name: task.name, args, attempt: 1, correlation_id: deps.log.correlationId, enqueued_at: 0 }))
-      throw AppError.badRequest(field(path(i), 'args'), `too large: a task's arguments must pack into ${MAX_MESSAGE_BYTES / 1024} KB`);
+      throw DomainError.invalid(field(path(i), 'args'), `too large: a task's arguments must pack into ${MAX_MESSAGE_BYTES / 1024} KB`);
     const delaySeconds = req.delaySeconds ?? 0;
     if (delaySeconds < 0 || delaySeconds > MAX_DELAY_SECONDS)
-      throw AppError.badRequest(field(path(i), 'delay_seconds'), `must be between 0 and ${MAX_DELAY_SECONDS}`);
+      throw DomainError.invalid(field(path(i), 'delay_seconds'), `must be between 0 and ${MAX_DELAY_SECONDS}`);
     return {
       id: uuidv7(),
       name: task.name,
@@ -107,7 +107,7 @@ export async function kickMany(
   } catch (err) {
     await undo();
     deps.log.error('task_enqueue_failed', { tasks: fresh.length, error: errorMessage(err) });
-    throw new AppError(503, 'queue_unavailable', 'the task queue did not accept the tasks; nothing was queued, retry later');
+    throw new DomainError('unavailable', 'queue_unavailable', 'the task queue did not accept the tasks; nothing was queued, retry later');
   }
   deps.log.info('tasks_kicked', { tasks: fresh.length, existing: existing.size, messages });
   return runs.map((r) => existing.get(r.idempotencyKey ?? '') ?? { id: r.id, name: r.name, status: 'queued', existing: false });
@@ -155,14 +155,14 @@ function parseArgs(schema: z.ZodType, args: unknown, path: string): unknown {
   const parsed = schema.safeParse(args ?? {});
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
-  throw AppError.badRequest(field(path, ...(issue?.path ?? []).map(String)), issue?.message ?? 'invalid');
+  throw DomainError.invalid(field(path, ...(issue?.path ?? []).map(String)), issue?.message ?? 'invalid');
 }
 
 /** An API key in an internal scope is refused; an internal key outside them is a bug, caught in tests. */
 function checkKeyScope(key: string | undefined, origin: KickOrigin, path: string): void {
   if (key === undefined) return;
   const scope = keyScope(key);
-  if (origin === 'api' && scope !== undefined) throw AppError.badRequest(path, `keys starting "${scope}:" are reserved for the system`);
+  if (origin === 'api' && scope !== undefined) throw DomainError.invalid(path, `keys starting "${scope}:" are reserved for the system`);
   if (origin === 'internal' && scope === undefined)
     throw new Error(`internal idempotency key "${key}" is outside the reserved scopes (${INTERNAL_KEY_SCOPES.join(', ')})`);
 }
@@ -172,7 +172,7 @@ function rejectRepeatedKeys(runs: NewRun[], path: (i: number) => string): void {
   runs.forEach((r, i) => {
     if (r.idempotencyKey === null) return;
     if (seen.has(r.idempotencyKey))
-      throw AppError.badRequest(field(path(i), 'idempotency_key'), 'repeats a key of an earlier task in this call');
+      throw DomainError.invalid(field(path(i), 'idempotency_key'), 'repeats a key of an earlier task in this call');
     seen.add(r.idempotencyKey);
   });
 }
@@ -189,8 +189,8 @@ async function existingRuns(db: Db, runs: NewRun[], inserted: Set<string>, path:
   for (const run of skipped) {
     const hit = byKey.get(run.idempotencyKey ?? '');
     const key = field(path(runs.indexOf(run)), 'idempotency_key');
-    if (!hit) throw new AppError(409, 'idempotency_conflict', `${key}: the run holding this key was just removed; retry`);
-    if (hit.name !== run.name) throw new AppError(409, 'idempotency_conflict', `${key}: already used for task "${hit.name}"`);
+    if (!hit) throw new DomainError('conflict', 'idempotency_conflict', `${key}: the run holding this key was just removed; retry`);
+    if (hit.name !== run.name) throw new DomainError('conflict', 'idempotency_conflict', `${key}: already used for task "${hit.name}"`);
     out.set(hit.idempotencyKey ?? '', { id: hit.id, name: hit.name, status: hit.status, existing: true });
   }
   return out;
