@@ -2,6 +2,7 @@ import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { CRYPTOBOT_TEST_TOKEN } from './tools/cryptobot/state.ts';
 import { REMNAWAVE_STAND_IN_TOKEN } from './tools/remnawave/state.ts';
+import { nextWorld } from './tools/test/worlds.ts';
 
 /** Test-only secrets; the real ones come from `wrangler secret put`. */
 export const testSecrets = {
@@ -22,18 +23,16 @@ export default defineConfig({
       name: 'ftl-as-text',
       transform: (code, id) => (id.endsWith('.ftl') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined),
     },
-    cloudflareTest(async ({ inject }) => ({
+    // Called as each test file's runtime starts: the file gets a world of its own (tools/test/worlds.ts).
+    cloudflareTest(async () => ({
       wrangler: { configPath: './wrangler.toml' },
       miniflare: {
         bindings: {
           ...testSecrets,
-          DATABASE_URL: inject('databaseUrl'),
-          DATABASE_PROXY: inject('databaseProxy'),
-          TELEGRAM_API_ROOT: inject('telegramApiRoot'),
-          TEST_TELEGRAM_LIMITED_ROOT: inject('telegramLimitedRoot'),
-          CRYPTOBOT_API_URL: inject('cryptobotApiUrl'),
-          REMNAWAVE_URL: inject('remnawaveUrl'),
+          ...(await nextWorld()),
           RESULT_TTL_SECONDS: '3600',
+          // A tripped breaker lets a trial call through after 2 s rather than 30 s: outage tests wait for it.
+          BREAKER_OPEN_SECONDS: '2',
         },
         // Tests only: a sign-in ceiling low enough to reach, swapped in for SIGN_IN_GLOBAL_LIMITER.
         ratelimits: {
@@ -48,9 +47,9 @@ export default defineConfig({
     // Plain Node unit tests run by vitest.unit.config.ts.
     exclude: ['**/*.unit.test.ts'],
     testTimeout: 30_000,
-    // Files share one Postgres and one Telegram stand-in; some tests change the stand-in (blocked
-    // chats, a 429 flood wait), so files run one at a time.
-    fileParallelism: false,
+    // Each file has its own database and stand-ins: two run at once (this machine and CI have 2 cores).
+    fileParallelism: true,
+    maxWorkers: 2,
     coverage: {
       provider: 'istanbul',
       include: ['workers/**/*.{ts,tsx}', 'durable-objects/**/*.ts'],

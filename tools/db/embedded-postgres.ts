@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { migrationsFolder } from './migrate.ts';
 import { extendedQuery, readResult, simpleQuery } from './pg-protocol.ts';
 import { PgliteSessions, PgliteWireServer } from './pglite-server.ts';
 import { type SqlExecutor, type SqlQuery, type SqlResult, serveSqlOverHttp } from './sql-over-http.ts';
@@ -12,8 +14,16 @@ export interface EmbeddedPostgres {
   readonly url: string;
   /** `host:port` of its SQL-over-HTTP endpoint, the Worker's `DATABASE_PROXY`. */
   readonly proxy: string;
+  /**
+   * Makes another database with the migrations applied (a schema of PGlite's one database, for the
+   * server's lifetime) and resolves with its URL: each test file gets its own.
+   */
+  createDatabase(name: string): Promise<string>;
   close(): Promise<void>;
 }
+
+type Command = { type: 'close' } | { type: 'createDatabase'; id: number; name: string };
+type Reply = { id: number; error?: string };
 
 interface Options {
   /** Data folder; in memory when undefined. */
@@ -37,15 +47,34 @@ export async function startEmbeddedPostgres(opts: Options = {}): Promise<Embedde
     worker.once('error', reject);
   });
   const url = `postgres://postgres:${randomBytes(12).toString('hex')}@127.0.0.1:${ready.port}/postgres`;
+  const waiting = new Map<number, (reply: Reply) => void>();
+  worker.on('message', (reply: Reply) => waiting.get(reply.id)?.(reply));
+  let ids = 0;
+  const send = (command: Command) => worker.postMessage(command);
   return {
     url,
     proxy: ready.proxy,
+    createDatabase: async (name) => {
+      const id = ++ids;
+      const reply = await new Promise<Reply>((resolve) => {
+        waiting.set(id, resolve);
+        send({ type: 'createDatabase', id, name });
+      });
+      waiting.delete(id);
+      if (reply.error) throw new Error(reply.error);
+      return url.replace(/\/postgres$/, `/${name}`);
+    },
     close: async () => {
       const exited = new Promise((resolve) => worker.once('exit', resolve));
-      worker.postMessage('close');
+      send({ type: 'close' });
       await exited;
     },
   };
+}
+
+/** The migrations' statements for a database living in schema `name` (their `"public".` references moved there). */
+function migrationStatements(name: string): string[] {
+  return readMigrationFiles({ migrationsFolder }).flatMap((m) => m.sql.map((s) => s.replaceAll('"public".', `"${name}".`)));
 }
 
 async function serve(opts: Options): Promise<void> {
@@ -58,7 +87,15 @@ async function serve(opts: Options): Promise<void> {
     const wirePort = await wire.listen(opts.port ?? 0);
     const sql = await serveSqlOverHttp(pgliteExecutor(sessions), { target: `127.0.0.1:${wirePort}` });
     port.postMessage({ port: wirePort, proxy: sql.address });
-    port.on('message', async () => {
+    port.on('message', async (command: Command) => {
+      if (command.type === 'createDatabase') {
+        const { id, name } = command;
+        sessions.createDatabase(name, migrationStatements(name)).then(
+          () => port.postMessage({ id } satisfies Reply),
+          (err: unknown) => port.postMessage({ id, error: err instanceof Error ? err.message : String(err) } satisfies Reply),
+        );
+        return;
+      }
       await sql.close();
       await wire.close();
       await db.close();
@@ -78,29 +115,32 @@ function pgliteExecutor(sessions: PgliteSessions): SqlExecutor {
   const prepared = new Map<string, string>();
   let names = 0;
   const runIn =
-    (session: object) =>
+    (session: object, database: string) =>
     async (q: SqlQuery): Promise<SqlResult> => {
-      const known = prepared.get(q.query);
+      // Per database: a statement is planned against its own schema's tables.
+      const key = `${database}\0${q.query}`;
+      const known = prepared.get(key);
       const name = known ?? `neon_http_${++names}`;
-      const result = readResult(await sessions.exec(session, extendedQuery(q.query, q.params ?? [], name, known !== undefined)));
-      if (!known && prepared.size < 10_000) prepared.set(q.query, name);
+      const request = extendedQuery(q.query, q.params ?? [], name, known !== undefined);
+      const result = readResult(await sessions.exec(session, request, database));
+      if (!known && prepared.size < 10_000) prepared.set(key, name);
       return { ...result, rowAsArray: true };
     };
   return {
-    run: async (q) => {
+    run: async (q, database) => {
       const session = {};
       try {
-        return await runIn(session)(q);
+        return await runIn(session, database)(q);
       } finally {
         await sessions.end(session);
       }
     },
-    transaction: async (fn) => {
+    transaction: async (fn, database) => {
       const session = {};
       try {
-        readResult(await sessions.exec(session, simpleQuery('begin')));
-        const out = await fn(runIn(session));
-        readResult(await sessions.exec(session, simpleQuery('commit')));
+        readResult(await sessions.exec(session, simpleQuery('begin'), database));
+        const out = await fn(runIn(session, database));
+        readResult(await sessions.exec(session, simpleQuery('commit'), database));
         return out;
       } finally {
         await sessions.end(session);

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { DatabaseError } from './pglite-server.ts';
 import { type SqlExecutor, type SqlQuery, type SqlResult, type SqlServer, serveSqlOverHttp } from './sql-over-http.ts';
 
 /** Rows stay text, as Neon sends them; the driver parses them by type id. */
@@ -10,6 +11,11 @@ const rawText = { getTypeParser: () => (value: string) => value };
  */
 export async function startNeonProxy(opts: { databaseUrl: string; port?: number; poolSize?: number }): Promise<SqlServer> {
   const target = new URL(opts.databaseUrl);
+  const ownDatabase = decodeURIComponent(target.pathname.slice(1)) || 'postgres';
+  // One pool, one database: a query for another is refused as Postgres refuses the connection.
+  const checked = (database: string) => {
+    if (database !== ownDatabase) throw new DatabaseError('3D000', `database "${database}" does not exist`);
+  };
   const pool = new pg.Pool({ connectionString: opts.databaseUrl, max: opts.poolSize ?? 8 });
   pool.on('error', () => {});
   const run =
@@ -19,8 +25,12 @@ export async function startNeonProxy(opts: { databaseUrl: string; port?: number;
       return { command: result.command, rowCount: result.rowCount ?? 0, rows: result.rows, fields: result.fields, rowAsArray: true };
     };
   const executor: SqlExecutor = {
-    run: run(pool),
-    transaction: async (fn) => {
+    run: async (q, database) => {
+      checked(database);
+      return run(pool)(q);
+    },
+    transaction: async (fn, database) => {
+      checked(database);
       const client = await pool.connect();
       try {
         await client.query('begin');

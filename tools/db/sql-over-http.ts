@@ -21,10 +21,13 @@ export interface SqlResult {
   rowAsArray: true;
 }
 
-/** Runs statements on some Postgres; `transaction` runs `fn`'s statements in one transaction. */
+/**
+ * Runs statements on some Postgres, in `database` (the connection string's); `transaction` runs `fn`'s
+ * statements in one transaction. A database it does not have is a Postgres error, SQLSTATE 3D000.
+ */
 export interface SqlExecutor {
-  run(q: SqlQuery): Promise<SqlResult>;
-  transaction<T>(fn: (run: (q: SqlQuery) => Promise<SqlResult>) => Promise<T>): Promise<T>;
+  run(q: SqlQuery, database: string): Promise<SqlResult>;
+  transaction<T>(fn: (run: (q: SqlQuery) => Promise<SqlResult>) => Promise<T>, database: string): Promise<T>;
 }
 
 export interface SqlServer {
@@ -85,6 +88,15 @@ export async function serveSqlOverHttp(executor: SqlExecutor, opts: { target: st
   };
 }
 
+/** The database of the `Neon-Connection-String` a query is for. */
+function connectionDatabase(req: IncomingMessage): string {
+  try {
+    return decodeURIComponent(new URL(String(req.headers['neon-connection-string'])).pathname.slice(1)) || 'postgres';
+  } catch {
+    return 'postgres';
+  }
+}
+
 /** host:port of the `Neon-Connection-String` a query is for (never its credentials). */
 function connectionTarget(req: IncomingMessage): string {
   try {
@@ -107,15 +119,16 @@ async function handle(executor: SqlExecutor, req: IncomingMessage, res: ServerRe
   }
   try {
     const { queries } = body;
+    const database = connectionDatabase(req);
     if (queries) {
       const results = await executor.transaction(async (run) => {
         const out: SqlResult[] = [];
         for (const q of queries) out.push(await run(q));
         return out;
-      });
+      }, database);
       send(res, 200, { results });
     } else {
-      send(res, 200, await executor.run(body));
+      send(res, 200, await executor.run(body, database));
     }
   } catch (err) {
     const pgErr = err as Error & Record<string, unknown>;

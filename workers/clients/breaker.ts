@@ -61,11 +61,11 @@ export class CircuitOpenError extends Error {
 
 const breakers = new Map<string, CircuitBreaker>();
 
-/** The breaker of a service in this isolate. */
-export function breakerFor(service: string): CircuitBreaker {
+/** The breaker of a service in this isolate, open for `openMs` once tripped (the first caller's value). */
+export function breakerFor(service: string, openMs?: number): CircuitBreaker {
   let b = breakers.get(service);
   if (!b) {
-    b = new CircuitBreaker(service);
+    b = new CircuitBreaker(service, { openMs });
     breakers.set(service, b);
   }
   return b;

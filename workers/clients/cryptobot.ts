@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Config } from '../core/config';
-import { type ClientOptions, callService, describe, ServiceError } from './http';
+import { breakerOpenMs, type ClientOptions, callService, describe, ServiceError } from './http';
 
 /** An invoice as the Crypto Pay API returns it (fields the product reads; the rest is kept). */
 export const invoiceSchema = z.looseObject({
@@ -50,7 +50,10 @@ const SEARCH_COUNT = 1000;
  * creation: see `createInvoice`), a circuit breaker, and `opts.signal` (a task run's) ending every call;
  * an `{ok: false}` answer throws a `ServiceError` carrying the API's error name.
  */
-export function cryptoPay(config: Pick<Config, 'CRYPTOBOT_API_URL' | 'CRYPTOBOT_TOKEN'>, opts: ClientOptions = {}): CryptoPay {
+export function cryptoPay(
+  config: Pick<Config, 'CRYPTOBOT_API_URL' | 'CRYPTOBOT_TOKEN'> & Partial<Pick<Config, 'BREAKER_OPEN_SECONDS'>>,
+  opts: ClientOptions = {},
+): CryptoPay {
   if (!config.CRYPTOBOT_TOKEN) throw new ServiceError('cryptobot', 0, 'not_configured', 'CRYPTOBOT_TOKEN is not set');
   const call = async <T>(method: string, params: Record<string, unknown>, schema: z.ZodType<T>, idempotent = true): Promise<T> => {
     const res = await callService({
@@ -61,6 +64,7 @@ export function cryptoPay(config: Pick<Config, 'CRYPTOBOT_API_URL' | 'CRYPTOBOT_
       body: params,
       idempotent,
       signal: opts.signal,
+      breakerOpenMs: breakerOpenMs(config),
     });
     const parsed = envelope.safeParse(res.body);
     if (!parsed.success) throw new ServiceError('cryptobot', res.status, 'bad_answer', describe(res.body));

@@ -32,6 +32,8 @@ export interface ServiceRequest {
   idempotent?: boolean;
   /** The caller's own deadline (a task run's timeout): aborting it ends the call and its waits at once. */
   signal?: AbortSignal;
+  /** How long the service's breaker stays open once tripped (`BREAKER_OPEN_SECONDS`), in ms. Default 30 s */
+  breakerOpenMs?: number;
 }
 
 /** What a client is made with besides its configuration. */
@@ -39,6 +41,10 @@ export interface ClientOptions {
   /** Ends every call of the client when aborted: pass a task run's `signal`. */
   signal?: AbortSignal;
 }
+
+/** A client's `BREAKER_OPEN_SECONDS` in ms (undefined: the breaker's default). */
+export const breakerOpenMs = (config: { BREAKER_OPEN_SECONDS?: number }): number | undefined =>
+  config.BREAKER_OPEN_SECONDS === undefined ? undefined : config.BREAKER_OPEN_SECONDS * 1000;
 
 /** Per try. */
 const TIMEOUT_MS = 4_000;
@@ -60,7 +66,7 @@ const MAX_RETRY_AFTER_MS = 5_000;
  * the first answer that is not retryable.
  */
 export async function callService(req: ServiceRequest): Promise<{ status: number; body: unknown }> {
-  const breaker = breakerFor(req.service);
+  const breaker = breakerFor(req.service, req.breakerOpenMs);
   const deadline = Date.now() + CALL_BUDGET_MS;
   let last: ServiceError | undefined;
   for (let attempt = 0; attempt <= RETRY_DELAYS_MS.length; attempt++) {

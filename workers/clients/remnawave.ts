@@ -12,7 +12,7 @@ import {
 } from '@remnawave/backend-contract';
 import type { z } from 'zod';
 import type { Config } from '../core/config';
-import { type ClientOptions, callService, describe, ServiceError } from './http';
+import { breakerOpenMs, type ClientOptions, callService, describe, ServiceError } from './http';
 
 type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
 export type PanelNode = z.infer<typeof GetNodesCommand.ResponseSchema>['response'][number];
@@ -48,7 +48,10 @@ const accepted = { parse: () => undefined };
  * ends every call when the run's time is up. A 4xx throws a `ServiceError`
  * with the panel's `errorCode` (A063: no such user).
  */
-export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_TOKEN'>, opts: ClientOptions = {}): Remnawave {
+export function remnawave(
+  config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_TOKEN'> & Partial<Pick<Config, 'BREAKER_OPEN_SECONDS'>>,
+  opts: ClientOptions = {},
+): Remnawave {
   if (!config.REMNAWAVE_URL) throw new ServiceError('remnawave', 0, 'not_configured', 'REMNAWAVE_URL is not set');
   const root = config.REMNAWAVE_URL.replace(/\/$/, '');
   // The contract carries its own zod: its schemas are used through `parse` only.
@@ -60,6 +63,7 @@ export function remnawave(config: Pick<Config, 'REMNAWAVE_URL' | 'REMNAWAVE_API_
       headers: { authorization: `Bearer ${config.REMNAWAVE_API_TOKEN}`, 'x-forwarded-for': '127.0.0.1', 'x-forwarded-proto': 'https' },
       body,
       signal: opts.signal,
+      breakerOpenMs: breakerOpenMs(config),
     });
     if (res.status >= 400) {
       const code = String((res.body as { errorCode?: string } | null)?.errorCode ?? `http_${res.status}`);

@@ -70,6 +70,8 @@ const configSchema = z.object({
   CLEANUP_AUDIT_RETENTION_DAYS: positiveInt(90),
   /** Days provider webhook log rows are kept. Default 30 */
   CLEANUP_WEBHOOK_RETENTION_DAYS: positiveInt(30),
+  /** Seconds a service's circuit breaker stays open (refusing calls at once) before a trial call. Default 30 */
+  BREAKER_OPEN_SECONDS: positiveInt(30),
   /** The Remnawave panel, e.g. https://panel.example.com; empty turns the subscription jobs off. */
   REMNAWAVE_URL: z.union([z.literal(''), z.url()]).default(''),
   REMNAWAVE_API_TOKEN: optionalSecret(),

@@ -120,7 +120,7 @@ describe('jobs in production', () => {
     for (const text of outage ?? []) expect(text).toContain('remnawave');
     expect(outage?.at(-1)).toMatch(/^🚨 CRITICAL/);
 
-    // The panel answers again: one "resolved" once the check passes (its breaker may hold it off for 30 s).
+    // The panel answers again: one "resolved" once the check passes (its breaker may hold it off for BREAKER_OPEN_SECONDS).
     await poll(
       async () => {
         const run = await runWithStatus(await kickOverHttp('check_services'), 'succeeded');

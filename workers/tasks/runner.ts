@@ -89,7 +89,7 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
 }
 
 /** A task's `progress`: saved at most once a second (and at the end); a failed save never fails the task. */
-function savedProgress(deps: RunnerDeps, runId: string, log: Logger): (p: Progress) => Promise<void> {
+export function savedProgress(deps: Pick<RunnerDeps, 'saveProgress'>, runId: string, log: Logger): (p: Progress) => Promise<void> {
   let last = 0;
   return async (p) => {
     const now = Date.now();
