@@ -111,6 +111,8 @@ export interface Snapshot extends Counters {
   usage: Usage;
   status: CampaignStatus;
   pending: number;
+  /** Recipients claimed whose send has not been reported yet (on the wire, or about to be). */
+  in_flight: number;
   rate_per_second: number;
   paid_broadcast: boolean;
   scheduled_at: string | null;
@@ -307,6 +309,7 @@ export class CampaignEngine {
       blocked,
       unknown,
       pending: isFinished(s.status) && s.status === 'cancelled' ? 0 : Math.max(0, total - sent - failed - blocked - unknown),
+      in_flight: this.#ledger.liveClaims(),
       rate_per_second: s.ratePerSecond,
       paid_broadcast: s.paid,
       scheduled_at: iso(s.scheduledFor),

@@ -31,6 +31,8 @@ const campaignSchema = z
     failed: z.number().int(),
     blocked: z.number().int(),
     pending: z.number().int(),
+    /** Claimed recipients whose send is not reported yet: after a pause or cancel it drains to 0. */
+    in_flight: z.number().int(),
     unknown: z.number().int(),
     rate_per_second: z.number().int(),
     paid_broadcast: z.boolean(),
@@ -60,7 +62,7 @@ const campaignSchema = z
 /** A campaign as `GET /api/campaigns/{id}` answers it. */
 export type CampaignJson = z.infer<typeof campaignSchema>;
 /** A campaign as the list answers it. */
-export type CampaignListItem = Omit<CampaignJson, 'pending' | 'usage' | 'correlation_id' | 'gate'>;
+export type CampaignListItem = Omit<CampaignJson, 'pending' | 'in_flight' | 'usage' | 'correlation_id' | 'gate'>;
 
 const idParam = z.object({ id: z.uuid() });
 
@@ -96,7 +98,7 @@ const routes = {
     responses: {
       200: json(
         z.object({
-          campaigns: z.array(campaignSchema.omit({ pending: true, usage: true, correlation_id: true, gate: true })),
+          campaigns: z.array(campaignSchema.omit({ pending: true, in_flight: true, usage: true, correlation_id: true, gate: true })),
           next_cursor: z.uuid().nullable(),
         }),
         'A page',

@@ -69,11 +69,13 @@ describe('campaigns', () => {
     expect((await act(campaign.id, 'start')).status).toBe(200);
     const done = await untilStatus(campaign.id, 'completed');
     expect(done).toMatchObject({ total: 40, sent: 38, blocked: 1, failed: 1, unknown: 0, pending: 0 });
-    // One queue message of 40 recipients; the audience counted, one page read, one deactivation.
+    // One queue message of 40 recipients (written, read, deleted). Postgres: the audience counted, one
+    // page read, one deactivation, the row written at start and at completion, and one live refresh if
+    // the run outlasts the object's 3 s tick. (Its DO requests follow the exchanges' timing: the
+    // benchmark reports them per 1,000 recipients.)
     const usage = (done as CampaignJson & { usage: Record<string, number> }).usage;
     expect(usage.queue_operations).toBe(3);
-    expect(usage.db_round_trips).toBeGreaterThanOrEqual(3);
-    expect(usage.do_requests).toBeGreaterThan(2);
+    expect([5, 6]).toContain(usage.db_round_trips);
 
     for (const u of users.slice(2)) {
       const got = await deliveries(u.id);
@@ -126,13 +128,17 @@ describe('campaigns', () => {
     const pausedAt = Date.now();
     const ids = new Set(users.map((u) => u.id));
     const mine = async () => (await deliveries()).filter((d) => ids.has(d.chat_id));
-    // Nothing goes out later than a second after the pause: watch for two.
-    const settle = Date.now() + 2000;
-    await poll(async () => (Date.now() > settle ? true : undefined), { timeoutMs: 3000 });
+    // Once every claimed send is reported, the paused campaign can send nothing more: by then the
+    // last delivery was at most a second after the pause, and each one is counted.
+    const drained = await poll(async () => {
+      const c = await get(campaign.id);
+      return c.in_flight === 0 ? c : undefined;
+    });
     const afterPause = await mine();
     const last = Math.max(...afterPause.map((d) => d.at));
     expect(last - pausedAt).toBeLessThanOrEqual(1000);
-    expect(afterPause.length).toBeLessThan(60);
+    expect(afterPause).toHaveLength(drained.sent);
+    expect(drained).toMatchObject({ status: 'paused', pending: 60 - drained.sent });
 
     expect((await act(campaign.id, 'resume')).status).toBe(200);
     const done = await untilStatus(campaign.id, 'completed');
@@ -146,10 +152,14 @@ describe('campaigns', () => {
     await poll(async () => ((await get(other.id)).sent >= 1 ? true : undefined));
     expect((await act(other.id, 'cancel')).status).toBe(200);
     const cancelledAt = Date.now();
-    const cancelled = await get(other.id);
-    expect(cancelled.status).toBe('cancelled');
-    const later = Date.now() + 2000;
-    await poll(async () => (Date.now() > later ? true : undefined), { timeoutMs: 3000 });
+    expect((await get(other.id)).status).toBe('cancelled');
+    const stopped = await poll(async () => {
+      const c = await get(other.id);
+      return c.in_flight === 0 ? c : undefined;
+    });
+    // Every send it made is counted, and none left more than a second after the cancel.
+    const cancelledSends = (await deliveries()).filter((d) => ids.has(d.chat_id)).length - 60;
+    expect(cancelledSends).toBe(stopped.sent);
     const afterCancel = (await deliveries()).filter((d) => d.at > cancelledAt + 1000 && ids.has(d.chat_id));
     expect(afterCancel).toEqual([]);
     expect((await act(other.id, 'resume')).status).toBe(409);
