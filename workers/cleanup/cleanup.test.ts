@@ -19,7 +19,7 @@ describe('cleanup', () => {
         ])
         .returning({ id: auditLogsTable.id }),
     );
-    expect((await run('cleanup_audit_logs')).removed).toBeGreaterThanOrEqual(1);
+    expect((await run('cleanup_audit_logs')).removed).toBe(1);
     const left = await withTestDb((db) =>
       db
         .select()
@@ -41,7 +41,7 @@ describe('cleanup', () => {
         select 'test', ${tag} || ':' || g, '{}'::jsonb, now() - interval '31 days' from generate_series(1, 1500) g
         union all select 'test', ${tag} || ':kept', '{}'::jsonb, now() - interval '29 days'`),
     );
-    expect((await run('cleanup_webhook_logs')).removed).toBeGreaterThanOrEqual(1500);
+    expect((await run('cleanup_webhook_logs')).removed).toBe(1500);
     const left = await withTestDb((db) =>
       db.execute<{ event_key: string }>(sql`select event_key from ${webhookLogsTable} where event_key like ${`${tag}:%`}`),
     );

@@ -55,7 +55,7 @@ describe('sync', () => {
         .where(eq(cacheEntriesTable.key, 'test:stale'));
     });
     expect(await withTestDb((db) => cacheGet(db, 'test:stale'))).toBeUndefined();
-    expect((await run('cleanup_cache')).removed).toBeGreaterThanOrEqual(1);
+    expect((await run('cleanup_cache')).removed).toBe(1);
     expect(await withTestDb((db) => db.select().from(cacheEntriesTable).where(eq(cacheEntriesTable.key, 'test:stale')))).toEqual([]);
   });
 
