@@ -11,20 +11,9 @@ import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { configureTelegram, deliveries, telegramStats } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
+import type { CampaignJson } from './campaigns.routes';
 import { campaignMessagesTable } from './campaigns.schema';
 import { encodeRecipients } from './recipients.envelope';
-
-interface CampaignJson {
-  id: string;
-  status: string;
-  total: number;
-  sent: number;
-  failed: number;
-  blocked: number;
-  pending: number;
-  unknown: number;
-  rate_per_second: number;
-}
 
 /** Users with a language code of their own, so the campaign's audience is exactly them. */
 async function seedUsers(n: number, tag: string): Promise<{ id: number; lang: string }[]> {
