@@ -55,8 +55,8 @@ export default defineConfig({
       include: ['workers/**/*.{ts,tsx}', 'durable-objects/**/*.ts'],
       exclude: ['**/*.test.ts', 'workers/testing/**'],
       reporter: ['text-summary', 'text'],
-      // The seed's bar: 85 % of lines, 80 % of branches.
-      thresholds: { lines: 85, branches: 80 },
+      // Above the seed's bar (85 % of lines, 80 % of branches): 97 % and 87 % measured.
+      thresholds: { lines: 95, branches: 85 },
     },
   },
 });

@@ -3,13 +3,17 @@ import { env } from 'cloudflare:workers';
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
+import { getConfig } from '../core/config';
 import worker from '../index';
 import type { Revenue } from '../payments/payments.repo';
 import { paymentsTable } from '../payments/payments.schema';
+import { taskRegistry } from '../registry';
+import type { TaskDefinition } from '../tasks/task';
 import { taskRunsTable } from '../tasks/tasks.schema';
-import { withTestDb } from '../testing/db';
+import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { callApi, json } from '../testing/http';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
+import { taskContext } from '../testing/task-context';
 import { usersTable } from '../users/users.schema';
 import { bandwidthHourlyTable, bandwidthSnapshotsTable, dailyStatsTable } from './analytics.schema';
 
@@ -48,6 +52,32 @@ describe('bandwidth', () => {
         .where(and(eq(bandwidthHourlyTable.nodeUuid, uuid), eq(bandwidthHourlyTable.hour, new Date(hour)))),
     );
     expect(agg).toMatchObject({ sumBytes: 4500, maxBytes: 4000, minBytes: 0, avgBytes: 1500, samples: 3 });
+  });
+
+  it('records nothing while the panel has no nodes', async () => {
+    // Back to the stand-in's start: no nodes (earlier tests added some).
+    expect((await fetch(`${panel}/__control/reset`, { method: 'POST' })).ok).toBe(true);
+    const count = async () =>
+      (await withTestDb((db) => db.execute<{ n: number }>(sql`select count(*)::int as n from ${bandwidthSnapshotsTable}`))).rows[0]?.n;
+    const before = await count();
+    expect(await run('collect_bandwidth')).toEqual({ nodes: 0 });
+    expect(await count()).toBe(before);
+  });
+
+  it('records a node without traffic tracking at 0 bytes, and counts from there once tracking starts', async () => {
+    const uuid = crypto.randomUUID();
+    const node = { uuid, name: `untracked-${uuid.slice(0, 6)}`, isConnected: true, isDisabled: false, isConnecting: false, usersOnline: 2 };
+    for (const traffic of [null, 700]) {
+      await setNode({ ...node, trafficUsedBytes: traffic });
+      await run('collect_bandwidth');
+    }
+    const snaps = await withTestDb((db) =>
+      db.select().from(bandwidthSnapshotsTable).where(eq(bandwidthSnapshotsTable.nodeUuid, uuid)).orderBy(bandwidthSnapshotsTable.at),
+    );
+    expect(snaps.map((s) => [s.trafficBytes, s.deltaBytes, s.usersOnline])).toEqual([
+      [0, 0, 2],
+      [700, 700, 2],
+    ]);
   });
 });
 
@@ -115,6 +145,26 @@ describe('daily stats and the dashboard', () => {
       },
       by_method: { cryptobot: { count: 3, revenue: { TON: 1.5, USDT: 50 } } },
     });
+  });
+
+  it("stores a day's figures without users by status when no panel is configured", async () => {
+    // Twelve days ago: a day no other test creates users on.
+    const day = new Date(Date.now() - 12 * 86_400_000).toISOString().slice(0, 10);
+    await withTestDb((db) =>
+      db.insert(usersTable).values({ telegramId: uniqueTelegramId(), fullName: 'No panel', createdAt: new Date(`${day}T12:00:00Z`) }),
+    );
+    const dailyStats = taskRegistry.get('daily_stats') as TaskDefinition;
+    const config = { ...getConfig(env), REMNAWAVE_URL: '' };
+    const stats = {
+      users_by_status: {},
+      new_users: 1,
+      bandwidth_bytes: 0,
+      revenue: { count: 0, revenue: {}, by_plan: {}, by_method: {} },
+      admin_operations: 0,
+    };
+    expect(await dailyStats.handler(taskContext('daily_stats', { day }, { config }))).toEqual({ day, stats });
+    const [row] = await withTestDb((db) => db.select().from(dailyStatsTable).where(eq(dailyStatsTable.day, day)));
+    expect(row?.stats).toEqual(stats);
   });
 
   it('aggregates the previous hour and yesterday when no time is given', async () => {

@@ -1,54 +1,12 @@
-import { env } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import type { Message } from 'grammy/types';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { campaignMessagesTable, campaignsTable } from '../campaigns/campaigns.schema';
+import { admin, buttons, campaignOf, chat, draft, lastSeq, nextCall, nextDelivery, post, press } from '../testing/admin-chat';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
-import { postUpdate } from '../testing/http';
-import { poll } from '../testing/poll';
-import { type Call, calls, configureTelegram, type Delivery, deliveries } from '../testing/telegram';
+import { callApi } from '../testing/http';
+import { calls, configureTelegram, type Delivery, deliveries } from '../testing/telegram';
 import { titleOf, variantOf } from './campaigns.bot';
-
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
-let updateId = Math.floor(Math.random() * 1e6) * 1000 + 500;
-let messageId = 1000;
-
-const person = (id: number) => ({ id, is_bot: false, first_name: `Admin${id}`, language_code: 'en' });
-const chat = (id: number) => ({ id, type: 'private' as const, first_name: `Admin${id}` });
-
-function post(from: number, content: Record<string, unknown>) {
-  return postUpdate({
-    update_id: ++updateId,
-    message: { message_id: ++messageId, date: Math.floor(Date.now() / 1000), chat: chat(from), from: person(from), ...content },
-  });
-}
-
-function press(from: number, data: string, card: { message_id: number; text?: string }) {
-  return postUpdate({
-    update_id: ++updateId,
-    callback_query: {
-      id: `cq${updateId}`,
-      from: person(from),
-      chat_instance: '42',
-      data,
-      message: { message_id: card.message_id, date: Math.floor(Date.now() / 1000), chat: chat(from), text: card.text ?? '' },
-    },
-  });
-}
-
-type Button = { text: string; callback_data: string };
-const buttons = (params: Record<string, unknown>): Button[] =>
-  ((params.reply_markup as { inline_keyboard?: Button[][] } | undefined)?.inline_keyboard ?? []).flat();
-
-/** The next message to the admin after `seq` that matches. */
-const nextDelivery = (after: number, match: (d: Delivery) => boolean) =>
-  poll(async () => (await deliveries(admin)).find((d) => d.seq > after && match(d)), { what: 'a message to the admin' });
-
-/** The next call of `method` after `seq` that matches. */
-const nextCall = (method: string, after: number, match: (c: Call) => boolean) =>
-  poll(async () => (await calls(method)).find((c) => c.seq > after && match(c)), { what: `a ${method} call`, timeoutMs: 20_000 });
-
-const lastSeq = async () => Math.max(0, ...(await deliveries()).map((d) => d.seq), ...(await calls()).map((c) => c.seq));
 
 describe('campaigns in the admin chat', () => {
   it('drafts a post, adds a language, previews, starts, shows progress, pauses and cancels', async () => {
@@ -161,6 +119,214 @@ describe('campaigns in the admin chat', () => {
     await press(admin, 'cmp:start:00000000-0000-7000-8000-000000000000', { message_id: 1 });
     const answer = await nextCall('answerCallbackQuery', seq, () => true);
     expect(answer.params).toMatchObject({ text: 'This campaign no longer exists.', show_alert: true });
+  });
+});
+
+describe('language variants from the chat', () => {
+  /** Opens the picker on `card` and asks for the `language` variant: the admin's next post becomes it. */
+  async function askFor(card: Delivery, language: string): Promise<void> {
+    const seq = await lastSeq();
+    await press(admin, `cmp:lang:${campaignOf(card)}:${language}`, card);
+    await nextDelivery(seq, (d) => d.text === `Send the post for ${language}: it becomes that language's variant.`);
+  }
+
+  it('keeps waiting for the variant while the post for it cannot be broadcast', async () => {
+    const card = await draft('Spring sale');
+    const id = campaignOf(card);
+    await askFor(card, 'de');
+    let seq = await lastSeq();
+    await post(admin, { photo: [{ file_id: 'big', file_unique_id: 'b', width: 1, height: 1 }], caption: 'ü'.repeat(1025) });
+    const refusal = await nextDelivery(seq, (d) => d.text?.startsWith("This post can't be broadcast") ?? false);
+    expect(refusal.text).toBe("This post can't be broadcast: messages.1.caption: longer than 1024 characters");
+
+    // The next post is still taken as the German variant, not as a new draft.
+    seq = await lastSeq();
+    await post(admin, { text: 'Frühlingsangebot' });
+    const revised = await nextDelivery(seq, (d) => buttons(d.params).some((b) => b.callback_data === `cmp:start:${id}`));
+    expect(revised.text).toContain('Variants: default, de');
+    const stored = await withTestDb((db) => db.select().from(campaignMessagesTable).where(eq(campaignMessagesTable.campaignId, id)));
+    expect(stored.map((m) => [m.languageCode, m.kind, m.text])).toEqual([
+      [null, 'text', 'Spring sale'],
+      ['de', 'text', 'Frühlingsangebot'],
+    ]);
+    const drafts = await withTestDb((db) => db.select().from(campaignsTable).where(eq(campaignsTable.title, 'Frühlingsangebot')));
+    expect(drafts).toEqual([]);
+  });
+
+  it('stops waiting for a variant once the campaign has left draft', async () => {
+    const card = await draft('Closing down');
+    const id = campaignOf(card);
+    await askFor(card, 'fr');
+    let seq = await lastSeq();
+    await press(admin, `cmp:cancel:${id}`, card);
+    await nextCall('editMessageText', seq, (c) => c.params.message_id === card.message_id && String(c.params.text).includes('Cancelled'));
+
+    seq = await lastSeq();
+    await post(admin, { text: 'Fermeture' });
+    const refusal = await nextDelivery(seq, (d) => d.text?.startsWith("This post can't be broadcast") ?? false);
+    expect(refusal.text).toBe("This post can't be broadcast: cannot change the message of a cancelled campaign");
+
+    // The admin's next post is a draft of its own again.
+    const next = await draft('Open again');
+    expect(campaignOf(next)).not.toBe(id);
+    const variants = await withTestDb((db) => db.select().from(campaignMessagesTable).where(eq(campaignMessagesTable.campaignId, id)));
+    expect(variants.map((m) => m.languageCode)).toEqual([null]);
+  });
+});
+
+describe('previews from the chat', () => {
+  /** Makes the admin's post `content` the `language` variant of the draft of `card`; returns the revised card. */
+  async function addVariant(card: Delivery, language: string, content: Record<string, unknown>): Promise<Delivery> {
+    const id = campaignOf(card);
+    let seq = await lastSeq();
+    await press(admin, `cmp:lang:${id}:${language}`, card);
+    await nextDelivery(seq, (d) => d.text?.startsWith(`Send the post for ${language}`) ?? false);
+    seq = await lastSeq();
+    await post(admin, content);
+    return nextDelivery(seq, (d) => buttons(d.params).some((b) => b.callback_data === `cmp:start:${id}`));
+  }
+
+  /** Presses Preview on `card`; returns what the button was answered and the sends it made. */
+  async function preview(card: Delivery) {
+    const seq = await lastSeq();
+    await press(admin, `cmp:preview:${campaignOf(card)}`, card);
+    const answer = await nextCall('answerCallbackQuery', seq, () => true);
+    const sent = (await deliveries(admin)).filter((d) => d.seq > seq && d.seq < answer.seq);
+    return { answer: answer.params, sent: sent.map((d) => [d.method, d.text ?? d.caption ?? null]) };
+  }
+
+  it('sends every variant, the default first, and says when Telegram limits or fails one', async () => {
+    let card = await draft('Three languages');
+    card = await addVariant(card, 'de', { text: 'Drei Sprachen' });
+    card = await addVariant(card, 'ru', { text: 'Три языка' });
+    expect(await preview(card)).toEqual({
+      answer: { callback_query_id: expect.any(String), text: 'Preview sent.' },
+      sent: [
+        ['sendMessage', 'Three languages'],
+        ['sendMessage', 'Drei Sprachen'],
+        ['sendMessage', 'Три языка'],
+      ],
+    });
+
+    // Telegram asks the bot to wait: nothing is sent, the admin is told to try later.
+    await configureTelegram({ failNext: { status: 429, count: 1, retryAfter: 1 } });
+    expect(await preview(card)).toEqual({
+      answer: { callback_query_id: expect.any(String), text: 'Telegram asked the bot to wait; try again later', show_alert: true },
+      sent: [],
+    });
+
+    // Telegram delivers, then fails its answer: the admin is told it may have arrived, and it is not sent again.
+    await configureTelegram({ failNext: { status: 502, count: 1, delivered: true } });
+    expect(await preview(card)).toEqual({
+      answer: {
+        callback_query_id: expect.any(String),
+        text: 'Telegram did not answer (Bad Gateway); the preview may have been delivered',
+        show_alert: true,
+      },
+      sent: [['sendMessage', 'Three languages']],
+    });
+  });
+
+  it('says so when Telegram refuses a variant', async () => {
+    const card = await draft('With a sticker');
+    // A sticker is kept as a copy of the admin's message; the admin deletes that message before the preview.
+    const sticker = { file_id: 'stk', file_unique_id: 's', type: 'regular', width: 512, height: 512, is_animated: false, is_video: false };
+    const revised = await addVariant(card, 'es', { sticker });
+    const stored = await withTestDb((db) =>
+      db
+        .select()
+        .from(campaignMessagesTable)
+        .where(eq(campaignMessagesTable.campaignId, campaignOf(card))),
+    );
+    const copy = stored.find((m) => m.languageCode === 'es');
+    expect(copy).toMatchObject({ kind: 'copy', copyFromChatId: admin });
+    await configureTelegram({ deletedMessages: [{ chat_id: admin, message_id: copy?.copyMessageId }] });
+    expect(await preview(revised)).toEqual({
+      answer: { callback_query_id: expect.any(String), text: 'Bad Request: message to copy not found', show_alert: true },
+      sent: [['sendMessage', 'With a sticker']],
+    });
+    await configureTelegram({ deletedMessages: [] });
+  });
+});
+
+describe('the card after its campaign moved on', () => {
+  it('goes back from a stale language picker to the campaign as it is now', async () => {
+    const card = await draft('Stale picker');
+    const id = campaignOf(card);
+    let seq = await lastSeq();
+    await press(admin, `cmp:lang:${id}`, card);
+    await nextCall('editMessageReplyMarkup', seq, () => true);
+    // The campaign is cancelled from elsewhere (here: the API) while the picker is open.
+    expect((await callApi(`/campaigns/${id}/cancel`, { method: 'POST' })).status).toBe(200);
+
+    seq = await lastSeq();
+    await press(admin, `cmp:card:${id}`, card);
+    const back = await nextCall('editMessageText', seq, (c) => c.params.message_id === card.message_id);
+    expect(back.status).toBe(200);
+    expect(String(back.params.text)).toBe(
+      [
+        '📣 <b>Stale picker</b>',
+        '✖️ Cancelled',
+        '░░░░░░░░░░ 0%',
+        'Sent 0 · failed 0 · blocked 0 · unknown 0 · pending 0 of 0',
+        'Variants: default',
+        'Rate: 30/s',
+      ].join('\n'),
+    );
+    expect(buttons(back.params)).toEqual([]);
+
+    // Pressed again (a double tap): the card already shows it, and the button is answered quietly.
+    seq = await lastSeq();
+    await press(admin, `cmp:card:${id}`, card);
+    const again = await nextCall('answerCallbackQuery', seq, () => true);
+    expect(again.params).toEqual({ callback_query_id: expect.any(String) });
+    const edits = (await calls('editMessageText')).filter((c) => c.seq > seq && c.seq < again.seq);
+    expect(edits.map((c) => [c.params.message_id, c.status])).toEqual([[card.message_id, 400]]);
+  });
+});
+
+describe('when Telegram fails the bot in the admin chat', () => {
+  /** Error lines the Worker logs while `run` goes on. */
+  async function errorsDuring(run: () => Promise<unknown>): Promise<Record<string, unknown>[]> {
+    const lines: Record<string, unknown>[] = [];
+    const spy = vi.spyOn(console, 'error').mockImplementation((line: unknown) => {
+      lines.push(JSON.parse(String(line)) as Record<string, unknown>);
+    });
+    try {
+      await run();
+    } finally {
+      spy.mockRestore();
+    }
+    return lines;
+  }
+
+  it('drafts the post even when its card cannot be delivered, and logs why', async () => {
+    await configureTelegram({ failNext: { status: 500, count: 1 } });
+    let answered: Response | undefined;
+    const errors = await errorsDuring(async () => {
+      answered = await post(admin, { text: 'Card lost on the way' });
+    });
+    // Handled, so Telegram does not deliver the post again (a second draft).
+    expect(answered?.status).toBe(200);
+    expect(errors).toMatchObject([
+      { event: 'bot_feature_failed', error: 'TelegramCallError in middleware: Telegram may have carried it out: Internal Server Error' },
+    ]);
+    const drafts = await withTestDb((db) => db.select().from(campaignsTable).where(eq(campaignsTable.title, 'Card lost on the way')));
+    expect(drafts).toMatchObject([{ status: 'draft' }]);
+  });
+
+  it('logs a card Telegram will not edit, rather than showing its error to the admin', async () => {
+    const card = await draft('Card deleted by the admin');
+    const id = campaignOf(card);
+    let seq = await lastSeq();
+    await press(admin, `cmp:lang:${id}`, card);
+    await nextCall('editMessageReplyMarkup', seq, () => true);
+    await configureTelegram({ deletedMessages: [{ chat_id: admin, message_id: card.message_id }] });
+    seq = await lastSeq();
+    const errors = await errorsDuring(() => press(admin, `cmp:card:${id}`, card));
+    await configureTelegram({ deletedMessages: [] });
+    expect(errors).toMatchObject([{ event: 'bot_feature_failed', error: expect.stringContaining('message to edit not found') }]);
+    expect((await calls()).filter((c) => c.seq > seq).map((c) => [c.method, c.status])).toEqual([['editMessageText', 400]]);
   });
 });
 

@@ -54,7 +54,13 @@ async function onPost(ctx: PostCtx): Promise<void> {
   const adminId = ctx.from.id;
   const session = await findSession(db, adminId);
   if (session?.awaitingLanguage) {
-    await putVariant(env, db, session.campaignId, variantOf(message, session.awaitingLanguage));
+    try {
+      await putVariant(env, db, session.campaignId, variantOf(message, session.awaitingLanguage));
+    } catch (err) {
+      // A campaign that left draft (or is gone) takes no variant: stop waiting, or every later post is refused too.
+      if (err instanceof DomainError && err.kind !== 'invalid') await saveSession(db, adminId, session.campaignId, null);
+      throw err;
+    }
     await saveSession(db, adminId, session.campaignId, null);
     await replyCard(ctx, session.campaignId);
     return;

@@ -38,7 +38,7 @@ async function operations(c: C, api: ConsoleApi): Promise<OperationsData> {
     part('anomalies', () => recentAnomalies(db, 20), []),
     part('bulk jobs', runs('bulk_user_operation'), []),
     part('exports', runs('export_data'), []),
-    part('incidents', async (): Promise<OperationsData['incidents']> => [...(await incidents(c.env).recent(20))], []),
+    part('incidents', async (): Promise<OperationsData['incidents']> => [...(await incidents(c.env).recent(20))], null),
   ]);
   const on = capabilities(c.var.config);
   const off = Object.entries(capabilityTable)

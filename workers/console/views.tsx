@@ -420,8 +420,8 @@ export interface OperationsData {
   alerts: { kind: string; active: boolean; value: number | null; changedAt: Date }[];
   bulk: RunView[];
   exports: RunView[];
-  /** Incidents of the last day (`outage:<service>`, or `where|type|message`), each alerted once. */
-  incidents: { key: string; severity: string; openedAt: number; lastAt: number; occurrences: number; resolvedAt: number | null }[];
+  /** Incidents of the last day (`outage:<service>`, or `where|type|message`), each alerted once; null when the ledger could not be read. */
+  incidents: { key: string; severity: string; openedAt: number; lastAt: number; occurrences: number; resolvedAt: number | null }[] | null;
   /** Parts that could not be read (the others still show). */
   problems: string[];
   /** Optional capabilities that are not configured: their jobs are skipped, not failing. */
@@ -524,8 +524,8 @@ export const OperationsPage: FC<{ csrf: string; data: OperationsData }> = ({ csr
     </ul>
     <h2>Incidents</h2>
     <ul class="plain" data-incidents>
-      {d.incidents.length === 0 && <li>No critical failure in the last day.</li>}
-      {d.incidents.map((i) => {
+      {d.incidents?.length === 0 && <li>No critical failure in the last day.</li>}
+      {d.incidents?.map((i) => {
         const [where, type, ...message] = i.key.split('|');
         return (
           <li>

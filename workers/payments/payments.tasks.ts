@@ -169,8 +169,10 @@ const verifyPendingPaymentsTask = defineTask({
         else log.error('payment_completion_given_up', { invoice_id: p.invoiceId, dead_runs: MAX_COMPLETION_CHAIN });
         paid++;
       } else if (p.createdAt.getTime() < cutoff) {
+        // Nothing expires if it was completed meanwhile: neither logged nor told.
         const row = await expirePayment(db, p.id);
-        if (row) expired.push(row);
+        if (!row) continue;
+        expired.push(row);
         log.info('payment_expired', { invoice_id: p.invoiceId, invoice_status: invoice?.status ?? 'unknown' });
       }
     }

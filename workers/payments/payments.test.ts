@@ -2,14 +2,23 @@ import { env } from 'cloudflare:workers';
 import { createHash, createHmac } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { incidents } from '../../durable-objects/incidents/incidents.do';
+import { ServiceError } from '../clients/http';
+import { getConfig } from '../core/config';
+import { notificationQueueTable } from '../notifications/notifications.schema';
+import { taskRegistry } from '../registry';
+import { PermanentTaskError, type TaskDefinition } from '../tasks/task';
+import { taskRunsTable } from '../tasks/tasks.schema';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
+import { taskContext } from '../testing/task-context';
 import { deliveries } from '../testing/telegram';
 import { auditLogsTable, type Payment, paymentsTable, webhookLogsTable } from './payments.schema';
 
 const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
+const DAY = 86_400_000;
 const cryptobotControl = `${env.CRYPTOBOT_API_URL.replace(/\/api$/, '')}/__control`;
 const panelControl = `${env.REMNAWAVE_URL}/__control`;
 let nextPanelUser = 5000 + Math.floor(Math.random() * 1000) * 10;
@@ -74,6 +83,34 @@ const audits = (id: string) =>
       .from(auditLogsTable)
       .where(and(eq(auditLogsTable.entity, 'payment'), eq(auditLogsTable.entityId, id))),
   );
+
+const completion = taskRegistry.get('process_payment_completion') as TaskDefinition;
+/** Runs the completion's handler here, as a run would, with `config` in place of the test env's. */
+const complete = (invoiceId: number, config = getConfig(env)) =>
+  completion.handler(taskContext('process_payment_completion', { invoice_id: invoiceId }, { config }));
+
+/** How long the Crypto Pay stand-in takes to answer each API call, in ms. */
+const cryptoPayLatency = async (latencyMs: number) =>
+  expect((await fetch(`${cryptobotControl}/config`, { method: 'POST', body: JSON.stringify({ latencyMs }) })).ok).toBe(true);
+
+/** An invoice in US dollars, made through the Crypto Pay API as another client of the same app would. */
+async function fiatInvoice(amount: string): Promise<number> {
+  const res = await fetch(`${env.CRYPTOBOT_API_URL}/createInvoice`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'crypto-pay-api-token': env.CRYPTOBOT_TOKEN },
+    body: JSON.stringify({ currency_type: 'fiat', fiat: 'USD', amount }),
+  });
+  const body = (await res.json()) as { ok: boolean; result: { invoice_id: number; asset?: string } };
+  expect(body.ok).toBe(true);
+  expect(body.result.asset).toBeUndefined();
+  return body.result.invoice_id;
+}
+
+/** Closes a payment left pending: with a paid invoice, every later verification in this file would kick its completion again. */
+const closeFixture = (id: string) =>
+  withTestDb((db) => db.update(paymentsTable).set({ status: 'failed', error: 'test fixture closed' }).where(eq(paymentsTable.id, id)));
+
+const adminAlertsAbout = async (text: string) => (await deliveries(admin)).filter((d) => d.text?.includes(text)).map((d) => d.text);
 
 describe('payments', () => {
   it('refuses a forged webhook with 401 and changes nothing', async () => {
@@ -254,5 +291,186 @@ describe('payments', () => {
     const run = await runWithStatus(await kickOverHttp('process_payment_completion', { invoice_id: p.invoice_id }), 'failed');
     expect(run.error).toContain(`invoice ${p.invoice_id} is active, not paid`);
     expect((await payment(p.id)).status).toBe('pending');
+  });
+
+  it('refuses an invoice charged in another asset, or in fiat, naming what it charged, and activates nothing', async () => {
+    const user = await panelUser(new Date(Date.now() + DAY));
+    const p = await createPayment(user, uniqueTelegramId());
+    // The row says TON while the invoice charges USDT.
+    await withTestDb((db) => db.update(paymentsTable).set({ asset: 'TON' }).where(eq(paymentsTable.id, p.id)));
+    await pay(p.invoice_id);
+    const run = await runWithStatus(await kickOverHttp('process_payment_completion', { invoice_id: p.invoice_id }), 'succeeded');
+    expect(run.result).toEqual({ invoice_id: p.invoice_id, status: 'mismatch', changed: true });
+    expect(await payment(p.id)).toMatchObject({ status: 'mismatch', error: 'asset USDT ≠ TON', completedAt: null });
+    expect((await audits(p.id)).map((a) => [a.action, a.details])).toEqual([
+      ['payment_mismatch', { invoice_id: p.invoice_id, problem: 'asset USDT ≠ TON' }],
+    ]);
+
+    // An invoice in US dollars has no crypto asset: it never matches a payment recorded in USDT.
+    const invoiceId = await fiatInvoice('4.99');
+    const [fiat] = await withTestDb((db) =>
+      db
+        .insert(paymentsTable)
+        .values({ invoiceId, remnawaveUserId: user.id, plan: 'month', days: 30, amount: '4.99', asset: 'USDT' })
+        .returning(),
+    );
+    await pay(invoiceId);
+    const fiatRun = await runWithStatus(await kickOverHttp('process_payment_completion', { invoice_id: invoiceId }), 'succeeded');
+    expect(fiatRun.result).toEqual({ invoice_id: invoiceId, status: 'mismatch', changed: true });
+    expect(await payment(fiat?.id as string)).toMatchObject({ status: 'mismatch', error: 'asset none ≠ USDT' });
+    expect((await readPanelUser(user.id)).expireAt).toBe(user.expireAt);
+    const alerts = await poll(
+      async () => {
+        const texts = [...(await adminAlertsAbout(`invoice ${p.invoice_id}:`)), ...(await adminAlertsAbout(`invoice ${invoiceId}:`))];
+        return texts.length === 2 ? texts : undefined;
+      },
+      { what: 'both mismatch alerts' },
+    );
+    expect(alerts).toEqual([
+      `🚨 Payment mismatch, nothing activated\ninvoice ${p.invoice_id}: asset USDT ≠ TON`,
+      `🚨 Payment mismatch, nothing activated\ninvoice ${invoiceId}: asset none ≠ USDT`,
+    ]);
+  });
+
+  it('marks the webhook of a payment refused earlier processed, so it is not retried, and activates nothing', async () => {
+    const user = await panelUser(new Date(Date.now() + DAY));
+    const p = await createPayment(user, uniqueTelegramId());
+    // An earlier completion refused it: the invoice charged another amount.
+    await withTestDb((db) =>
+      db.update(paymentsTable).set({ status: 'mismatch', error: 'amount 4.99 ≠ 9.99' }).where(eq(paymentsTable.id, p.id)),
+    );
+    expect((await postWebhook(await pay(p.invoice_id))).status).toBe(200);
+    const [kicked] = await withTestDb((db) =>
+      db
+        .select()
+        .from(taskRunsTable)
+        .where(eq(taskRunsTable.idempotencyKey, `payment:${p.invoice_id}`)),
+    );
+    const run = await runWithStatus(kicked?.id as string, 'succeeded');
+    expect(run.result).toEqual({ invoice_id: p.invoice_id, status: 'mismatch', changed: false });
+    const [log] = await withTestDb((db) =>
+      db
+        .select()
+        .from(webhookLogsTable)
+        .where(eq(webhookLogsTable.eventKey, String(p.invoice_id))),
+    );
+    expect(log?.processedAt).toBeInstanceOf(Date);
+    expect(log?.attempts).toBe(0);
+    expect(await payment(p.id)).toMatchObject({ status: 'mismatch', error: 'amount 4.99 ≠ 9.99', targetExpireAt: null });
+    expect(await audits(p.id)).toEqual([]);
+    expect((await readPanelUser(user.id)).expireAt).toBe(user.expireAt);
+  });
+
+  it('gives up at once on a payment whose invoice Crypto Pay does not know (made with another app token)', async () => {
+    const invoiceId = 1_500_000_001;
+    const [p] = await withTestDb((db) =>
+      db
+        .insert(paymentsTable)
+        .values({ invoiceId, remnawaveUserId: 1, plan: 'month', days: 30, amount: '4.99', asset: 'USDT' })
+        .returning(),
+    );
+    const run = await runWithStatus(await kickOverHttp('process_payment_completion', { invoice_id: invoiceId }), 'dead');
+    expect(run.attempts).toBe(1);
+    expect(run.error).toContain(`CryptoBot does not know invoice ${invoiceId}`);
+    expect(await payment(p?.id as string)).toMatchObject({ status: 'pending', targetExpireAt: null });
+    await closeFixture(p?.id as string);
+  });
+
+  it('sets the expiry fixed on the first try when a retry finds the panel user extended already, never 30 more days', async () => {
+    const expireAt = new Date(Date.now() + 2 * DAY);
+    const user = await panelUser(expireAt);
+    const p = await createPayment(user, uniqueTelegramId());
+    await pay(p.invoice_id);
+    // The first try fixed the target and extended the panel user, then died before it recorded the payment.
+    const target = new Date(expireAt.getTime() + 30 * DAY);
+    await withTestDb((db) => db.update(paymentsTable).set({ targetExpireAt: target }).where(eq(paymentsTable.id, p.id)));
+    expect(
+      (await fetch(`${panelControl}/users`, { method: 'POST', body: JSON.stringify({ id: user.id, expireAt: target.toISOString() }) })).ok,
+    ).toBe(true);
+    const run = await runWithStatus(await kickOverHttp('process_payment_completion', { invoice_id: p.invoice_id }), 'succeeded');
+    expect(run.result).toEqual({ invoice_id: p.invoice_id, status: 'completed', changed: true, expires_at: target.toISOString() });
+    expect((await readPanelUser(user.id)).expireAt).toBe(target.toISOString());
+    expect((await audits(p.id)).map((a) => a.details)).toEqual([
+      { invoice_id: p.invoice_id, remnawave_user_id: user.id, expires_at: target.toISOString() },
+    ]);
+  });
+
+  it('fails a completion for a retry, not for good, when the panel refuses our token; the retry completes it', async () => {
+    const expireAt = new Date(Date.now() + DAY);
+    const user = await panelUser(expireAt);
+    const p = await createPayment(user, uniqueTelegramId());
+    await pay(p.invoice_id);
+    const error = await complete(p.invoice_id, { ...getConfig(env), REMNAWAVE_API_TOKEN: 'revoked-token' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ServiceError);
+    expect(error).not.toBeInstanceOf(PermanentTaskError);
+    expect((error as ServiceError).message).toBe('remnawave: HTTP 401 Unauthorized');
+    expect(await payment(p.id)).toMatchObject({ status: 'pending', targetExpireAt: null });
+    expect((await readPanelUser(user.id)).expireAt).toBe(user.expireAt);
+    // The token fixed, the next try activates as usual.
+    const extended = new Date(expireAt.getTime() + 30 * DAY).toISOString();
+    expect(await complete(p.invoice_id)).toEqual({ invoice_id: p.invoice_id, status: 'completed', changed: true, expires_at: extended });
+    expect((await readPanelUser(user.id)).expireAt).toBe(extended);
+  });
+
+  it('extends, records and confirms once when two completions of one invoice run at once', async () => {
+    const expireAt = new Date(Date.now() + 5 * DAY);
+    const user = await panelUser(expireAt);
+    const chat = uniqueTelegramId();
+    const p = await createPayment(user, chat);
+    await pay(p.invoice_id);
+    // A slow Crypto Pay keeps both runs past their read of the payment before either records it.
+    await cryptoPayLatency(500);
+    const results = await Promise.all([complete(p.invoice_id), complete(p.invoice_id)]).finally(() => cryptoPayLatency(0));
+    const extended = new Date(expireAt.getTime() + 30 * DAY).toISOString();
+    const done = { invoice_id: p.invoice_id, status: 'completed', changed: true, expires_at: extended };
+    expect(results).toEqual([done, done]);
+    expect((await readPanelUser(user.id)).expireAt).toBe(extended);
+    expect(await audits(p.id)).toHaveLength(1);
+    const queued = await withTestDb((db) => db.select().from(notificationQueueTable).where(eq(notificationQueueTable.telegramId, chat)));
+    expect(queued.map((n) => [n.type, n.dedupeKey])).toEqual([['payment_confirmed', `payment:${p.invoice_id}`]]);
+    const told = await poll(async () => (await deliveries(chat)).at(0), { what: 'the confirmation' });
+    expect(told.text).toContain('Payment received');
+  });
+
+  it('alerts the admins once when two completions refuse one mismatched invoice at once', async () => {
+    const user = await panelUser(new Date(Date.now() + DAY));
+    const p = await createPayment(user, uniqueTelegramId());
+    await withTestDb((db) => db.update(paymentsTable).set({ amount: '5.99' }).where(eq(paymentsTable.id, p.id)));
+    await pay(p.invoice_id);
+    await cryptoPayLatency(500);
+    const results = await Promise.all([complete(p.invoice_id), complete(p.invoice_id)]).finally(() => cryptoPayLatency(0));
+    const refused = { invoice_id: p.invoice_id, status: 'mismatch', changed: true };
+    expect(results).toEqual([refused, refused]);
+    expect(await payment(p.id)).toMatchObject({ status: 'mismatch', error: 'amount 4.99 ≠ 5.99' });
+    expect((await audits(p.id)).map((a) => a.action)).toEqual(['payment_mismatch']);
+    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the admin outbox to drain' });
+    expect(await adminAlertsAbout(`invoice ${p.invoice_id}:`)).toEqual([
+      `🚨 Payment mismatch, nothing activated\ninvoice ${p.invoice_id}: amount 4.99 ≠ 5.99`,
+    ]);
+    expect((await readPanelUser(user.id)).expireAt).toBe(user.expireAt);
+  });
+
+  it("stores yesterday's completed payments when no day is given, as its 00:30 cron asks", async () => {
+    const yesterday = new Date(Date.now() - DAY).toISOString().slice(0, 10);
+    const noon = new Date(`${yesterday}T12:00:00Z`);
+    await withTestDb((db) =>
+      db.insert(paymentsTable).values({
+        invoiceId: 1_500_000_002,
+        remnawaveUserId: 1,
+        plan: 'quarter',
+        days: 90,
+        amount: '12.5',
+        asset: 'TON',
+        status: 'completed',
+        createdAt: noon,
+        completedAt: noon,
+      }),
+    );
+    const run = await runWithStatus(await kickOverHttp('daily_financial_stats'), 'succeeded');
+    // No other test completes a payment yesterday.
+    expect(run.result).toEqual({
+      day: yesterday,
+      stats: { count: 1, revenue: { TON: 12.5 }, average: { TON: 12.5 }, by_plan: { quarter: 1 }, by_provider: { cryptobot: 1 } },
+    });
   });
 });
