@@ -49,7 +49,8 @@ export async function runNpmStart(opts: { env?: NodeJS.ProcessEnv; timeoutMs?: n
       lines
         .find((l) => l.trimStart().startsWith(label))
         ?.trim()
-        .split(/\s+/) ?? [];
+        .split(/\s+/)
+        .map((w) => w.replace(/[,;.]$/, '')) ?? [];
     const telegramUrl = words('Telegram').find((w) => w.startsWith('http'));
     const databaseUrl = words('Postgres').find((w) => w.startsWith('postgres://'));
     const adminToken = words('Admin API').at(-1);
