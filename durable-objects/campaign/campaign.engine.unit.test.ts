@@ -42,6 +42,22 @@ describe('ledger (Node, in-memory SQLite)', () => {
     expect(ledger.liveClaims()).toBe(0);
   });
 
+  it('keeps its count of live claims without reading them again, equal to what a fresh count finds', () => {
+    const sql = memorySql();
+    const ledger = new Ledger(sql);
+    ledger.claim(1, 'b1', 10);
+    expect(ledger.liveClaims()).toBe(1);
+    for (const id of [2, 3, 4]) ledger.claim(id, 'b1', 20);
+    ledger.settle(2, 'sent', undefined);
+    ledger.settle(2, 'unknown', 'repeated report');
+    ledger.release(3);
+    ledger.release(3);
+    ledger.takeRowCounts();
+    expect(ledger.liveClaims()).toBe(2);
+    expect(ledger.takeRowCounts().read).toBe(0);
+    expect(new Ledger(sql).liveClaims()).toBe(2);
+  });
+
   it('hands returned recipients back in due order, and each batch is added once', () => {
     const ledger = new Ledger(memorySql());
     ledger.putReturned({ id: 7, lang: 'ru' }, 500);

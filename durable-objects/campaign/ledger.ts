@@ -54,6 +54,8 @@ export class Ledger {
   /** SQLite rows read and written by this instance (the caller adds them to the campaign's usage). */
   rowsRead = 0;
   rowsWritten = 0;
+  /** Live claims: counted once per instance, then kept by `claim`, `release` and `settle`. */
+  #live: number | undefined;
 
   constructor(sql: SqlPort) {
     this.#sql = sql;
@@ -93,19 +95,26 @@ export class Ledger {
 
   claim(userId: number, batch: string, now: number): void {
     this.#exec("insert into ledger (user_id, status, batch, claimed_at) values (?, 'claimed', ?, ?)", userId, batch, now);
+    if (this.#live !== undefined) this.#live++;
   }
 
   /** Forgets a claim whose send never left (no slot, paused, a void or stale slot, a 429). */
   release(userId: number): void {
-    this.#exec("delete from ledger where user_id = ? and status = 'claimed'", userId);
+    // One row at most (rows written also count its index entries).
+    const { written } = this.#exec("delete from ledger where user_id = ? and status = 'claimed'", userId);
+    if (this.#live !== undefined && written > 0) this.#live--;
   }
 
   /** Records an outcome; false when the row was not a live claim (a late or repeated report). */
   settle(userId: number, outcome: Outcome, reason: string | undefined): boolean {
-    return (
-      this.#exec("update ledger set status = ?, reason = ? where user_id = ? and status = 'claimed'", outcome, reason ?? null, userId)
-        .written > 0
+    const { written } = this.#exec(
+      "update ledger set status = ?, reason = ? where user_id = ? and status = 'claimed'",
+      outcome,
+      reason ?? null,
+      userId,
     );
+    if (this.#live !== undefined && written > 0) this.#live--;
+    return written > 0;
   }
 
   /** Claims older than `before` (epoch ms): their sender never reported. */
@@ -122,8 +131,10 @@ export class Ledger {
     return row?.claimed_at ?? null;
   }
 
+  /** Claims not yet reported (each send on the wire, or about to be): no rows read after the first call. */
   liveClaims(): number {
-    return this.#exec<{ n: number }>("select count(*) as n from ledger where status = 'claimed'").rows[0]?.n ?? 0;
+    this.#live ??= this.#exec<{ n: number }>("select count(*) as n from ledger where status = 'claimed'").rows[0]?.n ?? 0;
+    return this.#live;
   }
 
   putReturned(recipient: Recipient, notBefore: number): void {
