@@ -2,6 +2,7 @@ import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 import { CRYPTOBOT_TEST_TOKEN } from './tools/cryptobot/state.ts';
 import { REMNAWAVE_STAND_IN_TOKEN } from './tools/remnawave/state.ts';
+import { ftlAsText } from './tools/test/ftl-as-text.ts';
 import { nextWorld } from './tools/test/worlds.ts';
 
 /** Test-only secrets; the real ones come from `wrangler secret put`. */
@@ -18,11 +19,7 @@ export const testSecrets = {
 
 export default defineConfig({
   plugins: [
-    {
-      // Fluent files are imported as text, as wrangler's `Text` rule does in the deployed bundle.
-      name: 'ftl-as-text',
-      transform: (code, id) => (id.endsWith('.ftl') ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined),
-    },
+    ftlAsText,
     // Called as each test file's runtime starts: the file gets a world of its own (tools/test/worlds.ts).
     cloudflareTest(async () => ({
       wrangler: { configPath: './wrangler.toml' },

@@ -17,8 +17,6 @@ export interface Watcher {
   shown?: string;
 }
 
-export const MAX_WATCHERS = 5;
-
 /**
  * Edits the status messages that show something else than the campaign now. Returns the watchers to
  * keep (a message Telegram refuses for good is dropped) and whether an edit failed for now.

@@ -13,7 +13,7 @@ import {
   type GateFn,
   type Snapshot,
 } from './campaign.engine';
-import { MAX_WATCHERS, type Watcher } from './cards';
+import type { Watcher } from './cards';
 import { Ledger, type Recipient, type SqlPort } from './ledger';
 import { type LoaderPorts, load } from './loader';
 
@@ -25,6 +25,9 @@ export interface CampaignSetup {
   scheduledFor: number | null;
   variants: Variant[];
 }
+
+/** Status messages kept up to date per campaign (the latest ones). */
+const MAX_WATCHERS = 5;
 
 /** While a campaign runs, its row and its cards are refreshed this often: live, and well within Telegram's edit limits. */
 const TICK_MS = 3_000;
@@ -62,6 +65,7 @@ export class CampaignRuntime {
   readonly #host: CampaignHost;
   #engine: CampaignEngine | undefined;
   #ledger: Ledger | undefined;
+  #mirroring: Promise<void> = Promise.resolve();
   #pumping = false;
   #progress: Promise<void> = Promise.resolve();
 
@@ -269,12 +273,19 @@ export class CampaignRuntime {
     if (current === null || current > at) await this.#host.alarm.set(at);
   }
 
-  async #mirror(engine: CampaignEngine): Promise<void> {
-    try {
-      engine.state.usage.db_round_trips++;
-      await this.#host.mirror(engine.snapshot());
-    } catch (err) {
-      this.#log(engine).warn('campaign_row_sync_failed', { error: errorMessage(err) });
-    }
+  /**
+   * Writes the state to the row. One write at a time, each of the state as it is when it starts: two
+   * writes in flight at once could land out of order and leave the row behind (running after completed).
+   */
+  #mirror(engine: CampaignEngine): Promise<void> {
+    this.#mirroring = this.#mirroring.then(async () => {
+      try {
+        engine.state.usage.db_round_trips++;
+        await this.#host.mirror(engine.snapshot());
+      } catch (err) {
+        this.#log(engine).warn('campaign_row_sync_failed', { error: errorMessage(err) });
+      }
+    });
+    return this.#mirroring;
   }
 }
