@@ -1,24 +1,7 @@
 import { env } from 'cloudflare:workers';
+import type { Call, Delivery } from '../../tools/telegram/state.ts';
 
-export interface Delivery {
-  seq: number;
-  method: string;
-  chat_id: number;
-  message_id: number;
-  text?: string;
-  caption?: string;
-  paid: boolean;
-  at: number;
-  params: Record<string, unknown>;
-}
-
-export interface Call {
-  seq: number;
-  method: string;
-  params: Record<string, unknown>;
-  status: number;
-  at: number;
-}
+export type { Call, Delivery };
 
 /** Calls of methods other than sends (edits, callback answers, ...) the stand-in answered, optionally of one method. */
 export async function calls(method?: string): Promise<Call[]> {
