@@ -105,6 +105,9 @@ describe('the campaign card in the admin chat', () => {
     const card = await draft('Deleted card');
     const id = campaignOf(card);
     await startAndPauseFrom(card);
+    // The card shows the settled pause before it goes: a send reported late edits nothing after `seq`.
+    await settled(id);
+    await refresh(id);
     await configureTelegram({ deletedMessages: [{ chat_id: admin, message_id: card.message_id }] });
     const warnings: Record<string, unknown>[] = [];
     vi.spyOn(console, 'warn').mockImplementation((line: unknown) => {

@@ -244,7 +244,9 @@ describe('campaign API', () => {
   it('stops every send for retry_after when Telegram answers 429, then finishes without duplicates', async () => {
     const tag = crypto.randomUUID().slice(0, 8);
     const users = await seedUsers(40, tag);
-    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] } });
+    // At 10/s a slot leaves every 100 ms: a stall of the local runtime (two test files share two cores)
+    // cannot let more than one send already scheduled out before the 429 is read.
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, rate_per_second: 10 });
     const before = await telegramStats();
     await act(campaign.id, 'start');
     await poll(async () => ((await get(campaign.id)).sent >= 5 ? true : undefined));
