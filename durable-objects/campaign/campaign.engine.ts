@@ -1,4 +1,4 @@
-import { type Action, type CampaignStatus, isFinished, transition } from '../../workers/campaigns/lifecycle';
+import { type Action, type CampaignStatus, transition } from '../../workers/campaigns/lifecycle';
 import type { SlotGrant, SlotRequest } from '../gate/send-scheduler';
 import type { Ledger, Outcome, Recipient } from './ledger';
 
@@ -308,7 +308,7 @@ export class CampaignEngine {
       failed,
       blocked,
       unknown,
-      pending: isFinished(s.status) && s.status === 'cancelled' ? 0 : Math.max(0, total - sent - failed - blocked - unknown),
+      pending: s.status === 'cancelled' ? 0 : Math.max(0, total - sent - failed - blocked - unknown),
       in_flight: this.#ledger.liveClaims(),
       rate_per_second: s.ratePerSecond,
       paid_broadcast: s.paid,

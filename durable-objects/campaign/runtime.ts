@@ -1,7 +1,7 @@
 import type { Audience } from '../../workers/campaigns/campaigns.schema';
 import { contentProblems, type Variant } from '../../workers/campaigns/content';
-import type { Action } from '../../workers/campaigns/lifecycle';
-import { decodeRecipients } from '../../workers/campaigns/recipients.envelope';
+import { type Action, isFinished } from '../../workers/campaigns/lifecycle';
+import { decodeRecipients, recipientsOf } from '../../workers/campaigns/recipients.envelope';
 import { createLogger, errorMessage, type Logger } from '../../workers/core/logger';
 import {
   BATCH_DEADLINE_MS,
@@ -232,7 +232,7 @@ export class CampaignRuntime {
   #settle(engine: CampaignEngine, batch: string, fallback: Recipient[]): boolean {
     const packed = this.#ledger?.openBatch(batch);
     const decoded = packed ? decodeRecipients(packed) : undefined;
-    const recipients = decoded?.ok ? decoded.message.recipients.map(([id, lang]) => ({ id, lang })) : fallback;
+    const recipients = decoded?.ok ? recipientsOf(decoded.message) : fallback;
     const settled = engine.settleBatch(batch, recipients, Date.now());
     if (settled) this.#log(engine).warn('recipients_message_settled', { batch, recipients: recipients.length });
     return settled;
@@ -261,8 +261,7 @@ export class CampaignRuntime {
     const { kept, behind, edits } = await this.#host.editCards(watchers, snapshot, languages, this.#log(engine));
     engine.state.usage.do_requests += edits;
     this.#save(engine);
-    const finished = snapshot.status === 'completed' || snapshot.status === 'cancelled';
-    if (finished && !behind) this.#host.kv.delete('watchers');
+    if (isFinished(snapshot.status) && !behind) this.#host.kv.delete('watchers');
     else this.#host.kv.put('watchers', kept);
     if (behind) await this.#wakeAt(Date.now() + TICK_MS);
   }

@@ -72,9 +72,12 @@ export async function startEmbeddedPostgres(opts: Options = {}): Promise<Embedde
   };
 }
 
+let migrations: string[] | undefined;
+
 /** The migrations' statements for a database living in schema `name` (their `"public".` references moved there). */
 function migrationStatements(name: string): string[] {
-  return readMigrationFiles({ migrationsFolder }).flatMap((m) => m.sql.map((s) => s.replaceAll('"public".', `"${name}".`)));
+  migrations ??= readMigrationFiles({ migrationsFolder }).flatMap((m) => m.sql);
+  return migrations.map((s) => s.replaceAll('"public".', `"${name}".`));
 }
 
 async function serve(opts: Options): Promise<void> {

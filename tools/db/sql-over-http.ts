@@ -62,11 +62,13 @@ export async function serveSqlOverHttp(executor: SqlExecutor, opts: { target: st
     const path = new URL(req.url ?? '/', 'http://proxy').pathname;
     if (req.method === 'GET' && path === '/stats') send(res, 200, { requests });
     else if (req.method !== 'POST' || path !== '/sql') send(res, 404, { message: 'not found' });
-    else if (connectionTarget(req) !== opts.target)
-      send(res, 502, { message: `could not connect to ${connectionTarget(req)}: no such database here` });
     else {
-      requests++;
-      void handle(executor, req, res);
+      const { target, database } = connectionOf(req);
+      if (target !== opts.target) send(res, 502, { message: `could not connect to ${target}: no such database here` });
+      else {
+        requests++;
+        void handle(executor, req, res, database);
+      }
     }
   });
   const sockets = new Set<Socket>();
@@ -88,26 +90,17 @@ export async function serveSqlOverHttp(executor: SqlExecutor, opts: { target: st
   };
 }
 
-/** The database of the `Neon-Connection-String` a query is for. */
-function connectionDatabase(req: IncomingMessage): string {
-  try {
-    return decodeURIComponent(new URL(String(req.headers['neon-connection-string'])).pathname.slice(1)) || 'postgres';
-  } catch {
-    return 'postgres';
-  }
-}
-
-/** host:port of the `Neon-Connection-String` a query is for (never its credentials). */
-function connectionTarget(req: IncomingMessage): string {
+/** host:port and database of the `Neon-Connection-String` a query is for (never its credentials). */
+function connectionOf(req: IncomingMessage): { target: string; database: string } {
   try {
     const url = new URL(String(req.headers['neon-connection-string']));
-    return `${url.hostname}:${url.port || 5432}`;
+    return { target: `${url.hostname}:${url.port || 5432}`, database: decodeURIComponent(url.pathname.slice(1)) || 'postgres' };
   } catch {
-    return 'an invalid connection string';
+    return { target: 'an invalid connection string', database: 'postgres' };
   }
 }
 
-async function handle(executor: SqlExecutor, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(executor: SqlExecutor, req: IncomingMessage, res: ServerResponse, database: string): Promise<void> {
   let body: SqlQuery & { queries?: SqlQuery[] };
   try {
     const chunks: Buffer[] = [];
@@ -119,7 +112,6 @@ async function handle(executor: SqlExecutor, req: IncomingMessage, res: ServerRe
   }
   try {
     const { queries } = body;
-    const database = connectionDatabase(req);
     if (queries) {
       const results = await executor.transaction(async (run) => {
         const out: SqlResult[] = [];

@@ -1,5 +1,6 @@
 import { Packr } from 'msgpackr';
 import { z } from 'zod';
+import type { Recipient } from '../../durable-objects/campaign/ledger';
 
 /**
  * A recipients message: one queue message of a campaign's recipients, `[telegram id, language_code]`
@@ -20,6 +21,11 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 export function encodeRecipients(message: Omit<RecipientsMessage, 'v'>): Uint8Array {
   const { cid, ...rest } = message;
   return new Uint8Array(packr.pack(cid === undefined ? { v: 1, ...rest } : { v: 1, ...rest, cid }));
+}
+
+/** The recipients a message carries, as the campaign's ledger names them. */
+export function recipientsOf(message: RecipientsMessage): Recipient[] {
+  return message.recipients.map(([id, lang]) => ({ id, lang }));
 }
 
 export function decodeRecipients(body: unknown): { ok: true; message: RecipientsMessage } | { ok: false; reason: string } {

@@ -7,7 +7,7 @@ import { createLogger, errorMessage, type Logger } from '../core/logger';
 import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome, type Slot, STALE } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
 import { type Variant, variantFor } from './content';
-import { decodeRecipients } from './recipients.envelope';
+import { decodeRecipients, recipientsOf } from './recipients.envelope';
 import { sendCall } from './telegram-send';
 
 export interface SenderDeps {
@@ -76,7 +76,8 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
     message.ack();
     return;
   }
-  const { campaign, batch, recipients, cid } = decoded.message;
+  const { campaign, batch, cid } = decoded.message;
+  const recipients = recipientsOf(decoded.message);
   // The campaign's correlation id: its sends log under the request that started it.
   const log = createLogger(cid ?? crypto.randomUUID(), { queue: 'broadcast', message_id: message.id });
   const started = Date.now();
@@ -89,7 +90,7 @@ async function processMessage(deps: SenderDeps, message: Message): Promise<void>
       content.catch(() => contents.delete(campaign));
     }
     const sender = new Sender(deps, (req) => stub.exchange(req), await content, batch, log.child({ campaign, batch }));
-    await sender.run(recipients.map(([id, lang]) => ({ id, lang })));
+    await sender.run(recipients);
     message.ack();
     log.info('recipients_message_done', {
       campaign,
@@ -113,12 +114,8 @@ export async function settleDeadRecipients(env: Env, queueBatch: MessageBatch): 
   for (const message of queueBatch.messages) {
     const decoded = decodeRecipients(message.body);
     if (decoded.ok) {
-      const { campaign, batch: id, recipients } = decoded.message;
-      const stub = env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign));
-      await stub.settleBatch(
-        id,
-        recipients.map(([rid, lang]) => ({ id: rid, lang })),
-      );
+      const { campaign, batch } = decoded.message;
+      await env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign)).settleBatch(batch, recipientsOf(decoded.message));
     }
     message.ack();
   }
