@@ -132,6 +132,8 @@ export const CLAIM_LEASE_MS = 120_000;
  * consumer invocation lasts at most 15 minutes; a message out of retries goes to the dead letters).
  */
 export const BATCH_DEADLINE_MS = 20 * 60_000;
+/** The slowest a batch ahead of the others is made to go, as a share of its connections' pace. */
+const MIN_PROGRESS_SHARE = 0.25;
 /** How often an exchange refreshes its batch's sign of life (a row write). */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -151,6 +153,8 @@ export const emptyUsage = (): Usage => ({
 export class CampaignEngine {
   readonly #ledger: Ledger;
   readonly #touched = new Map<string, number>();
+  /** Recipients each sending batch still holds, as of its last exchange. */
+  readonly #remaining = new Map<string, number>();
   state: CampaignState;
 
   constructor(ledger: Ledger, state: CampaignState) {
@@ -180,64 +184,84 @@ export class CampaignEngine {
     const idle = { grants: [], epoch: 0, waitMs: 0 };
     if (req.deferUntil !== undefined && s.status !== 'cancelled') {
       this.#setAside(req.offer, req.deferUntil);
-      if (req.done) this.#ledger.finishBatch(req.batch);
+      if (req.done) this.#finishBatch(req.batch);
       return { status: s.status, ...idle, take: req.offer.length };
     }
     if (s.status !== 'running') {
       // Paused: the rest waits in `returned` for the resume; cancelled or finished: dropped.
       if (s.status === 'paused' || s.status === 'scheduled') this.#setAside(req.offer, now);
-      if (req.done || req.offer.length > 0) this.#ledger.finishBatch(req.batch);
+      if (req.done || req.offer.length > 0) this.#finishBatch(req.batch);
       return { status: s.status, ...idle, take: req.offer.length };
     }
 
-    // Walk the offer in order: skip recipients the ledger already has, pick the rest up to `want`.
-    const want = req.want;
-    const picked: Recipient[] = [];
-    let scanned = 0;
-    for (const r of req.offer) {
-      if (picked.length >= want) break;
-      scanned++;
-      const entry = this.#ledger.status(r.id);
-      if (!entry) picked.push(r);
-      else if (entry.status === 'claimed' && now - entry.claimedAt > CLAIM_LEASE_MS) this.#settleLost(r.id);
-    }
-    // Claim before asking the gate, so a concurrent exchange cannot pick the same recipients.
-    for (const r of picked) this.#ledger.claim(r.id, req.batch, now);
+    const { picked, scanned } = this.#pick(req, now);
     let grant: SlotGrant = { times: [], epoch: 0 };
     if (picked.length) {
       s.usage.do_requests++;
-      const pace = { key: s.id, spacingMs: 1000 / s.ratePerSecond };
       grant = await gate({
         count: picked.length,
         paid: s.paid,
         priority: 'bulk',
         lanes: req.lanes,
-        holdMs: req.holdMs,
-        pace,
+        holdMs: req.holdMs === undefined ? undefined : req.holdMs / this.#progressShare(req),
+        pace: { key: s.id, spacingMs: 1000 / s.ratePerSecond },
         requester: req.batch,
       });
     }
-    const granted = picked.slice(0, grant.times.length);
-    for (const r of picked.slice(granted.length)) this.#ledger.release(r.id);
-
+    // Claimed only once slotted (no claim to undo when the gate grants fewer). An exchange that ran
+    // while this one waited for the gate (a redelivered message) may have claimed one first: its slot
+    // goes unused, and the recipient is the other's.
+    const grants: ExchangeReply['grants'] = [];
+    for (const [i, at] of grant.times.entries()) {
+      const r = picked[i] as Recipient;
+      if (this.#ledger.claim(r.id, req.batch, now)) grants.push({ recipient: r, at });
+    }
     // The offer is taken up to its first picked recipient that got no slot.
-    const firstUngranted = picked[granted.length];
+    const firstUngranted = picked[grant.times.length];
     const take = firstUngranted ? req.offer.indexOf(firstUngranted) : scanned;
     const drained = take === req.offer.length && !req.more;
-    if (req.done && drained) this.#ledger.finishBatch(req.batch);
+    if (req.done && drained) this.#finishBatch(req.batch);
     else if (drained) this.#ledger.drainBatch(req.batch);
     const until = grant.blockedUntil ?? grant.askAgainAt;
-    const waitMs = granted.length < want && until !== undefined ? Math.max(1, Math.ceil(until - now)) : 0;
-    const reply: ExchangeReply = {
-      status: s.status,
-      grants: granted.map((recipient, i) => ({ recipient, at: grant.times[i] as number })),
-      epoch: grant.epoch,
-      take,
-      waitMs,
-    };
+    const waitMs = grants.length < req.want && until !== undefined ? Math.max(1, Math.ceil(until - now)) : 0;
+    const reply: ExchangeReply = { status: s.status, grants, epoch: grant.epoch, take, waitMs };
     if (grant.blockedUntil !== undefined) reply.blockedUntil = grant.blockedUntil;
     if (grant.lanes) reply.lanes = grant.lanes;
     return reply;
+  }
+
+  /** Walks the offer in order: skips recipients the ledger already has, picks the rest up to `want`. */
+  #pick(req: ExchangeRequest, now: number): { picked: Recipient[]; scanned: number } {
+    const picked: Recipient[] = [];
+    let scanned = 0;
+    for (const r of req.offer) {
+      if (picked.length >= req.want) break;
+      scanned++;
+      const entry = this.#ledger.status(r.id);
+      if (!entry) picked.push(r);
+      else if (entry.status === 'claimed' && now - entry.claimedAt > CLAIM_LEASE_MS) this.#settleLost(r.id);
+    }
+    return { picked, scanned };
+  }
+
+  #finishBatch(batch: string): boolean {
+    this.#remaining.delete(batch);
+    return this.#ledger.finishBatch(batch);
+  }
+
+  /**
+   * How fast a batch may go relative to its connections (1 = as fast as they can): a batch ahead of
+   * the others (fewer recipients left than their mean) is slowed in proportion, so the gate's slots
+   * go to the ones behind and every batch of the campaign finishes at about the same time, instead
+   * of a few finishing last with only their own 6 connections each.
+   */
+  #progressShare(req: ExchangeRequest): number {
+    this.#remaining.set(req.batch, req.offer.length + (req.more ?? 0));
+    if (this.#remaining.size < 2) return 1;
+    let sum = 0;
+    for (const n of this.#remaining.values()) sum += n;
+    const mean = sum / this.#remaining.size;
+    return Math.min(1, Math.max(MIN_PROGRESS_SHARE, (this.#remaining.get(req.batch) as number) / mean));
   }
 
   /**
@@ -246,7 +270,7 @@ export class CampaignEngine {
    * `unknown` (its send may have left), and the batch is done. False when it was done already.
    */
   settleBatch(batch: string, recipients: Recipient[], now: number): boolean {
-    if (!this.#ledger.finishBatch(batch)) return false;
+    if (!this.#finishBatch(batch)) return false;
     for (const r of recipients) {
       const entry = this.#ledger.status(r.id);
       if (!entry) {

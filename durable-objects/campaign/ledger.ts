@@ -93,9 +93,16 @@ export class Ledger {
     return row ? { status: row.status, claimedAt: row.claimed_at, batch: row.batch } : undefined;
   }
 
-  claim(userId: number, batch: string, now: number): void {
-    this.#exec("insert into ledger (user_id, status, batch, claimed_at) values (?, 'claimed', ?, ?)", userId, batch, now);
-    if (this.#live !== undefined) this.#live++;
+  /** Claims a recipient for a send; false when the ledger has it already. */
+  claim(userId: number, batch: string, now: number): boolean {
+    const { written } = this.#exec(
+      "insert or ignore into ledger (user_id, status, batch, claimed_at) values (?, 'claimed', ?, ?)",
+      userId,
+      batch,
+      now,
+    );
+    if (written > 0 && this.#live !== undefined) this.#live++;
+    return written > 0;
   }
 
   /** Forgets a claim whose send never left (no slot, paused, a void or stale slot, a 429). */

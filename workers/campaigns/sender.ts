@@ -4,7 +4,7 @@ import { sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
-import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome, type Slot, STALE } from '../telegram/outbound';
+import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome, type Slot, STALE, STALE_SLOT_MS } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
 import { type Variant, variantFor } from './content';
 import { decodeRecipients, recipientsOf } from './recipients.envelope';
@@ -30,10 +30,12 @@ const LOW_WATER_MS = 80;
 /** Most slots one exchange asks for. */
 const MAX_WANT = 40;
 /**
- * Recipients offered per exchange beyond the slots wanted: room to skip ones the ledger already has
- * (a redelivered message) without sending the whole remainder on every round trip.
+ * Recipients offered per exchange beyond the slots wanted: room to skip ones the ledger already has.
+ * Few while none are skipped (each one offered is carried to the campaign and back); growing fast
+ * while the campaign skips (a redelivered message, most of it sent already).
  */
-const OFFER_MARGIN = 24;
+const MIN_OFFER_MARGIN = 4;
+const MAX_OFFER_MARGIN = 2000;
 /** An exchange's round trip assumed before any is measured, in ms. */
 const FIRST_EXCHANGE_MS = 10;
 /** A call's duration assumed before any is measured, in ms. */
@@ -166,12 +168,15 @@ class Sender {
   /** A call's mean duration (ms), an exponential average. */
   #callMs = FIRST_CALL_MS;
   /**
-   * How much longer than a call a slot keeps its connection: a slot gone stale means the sender fell
-   * behind (its timers or connections came late), so it asks for fewer until it keeps up again.
+   * How much longer than a call a slot keeps its connection: a slot gone stale while waiting for its
+   * connection means the calls take longer than planned, so the sender asks for fewer until it keeps
+   * up again. A slot that went stale before its turn came (the isolate was busy, a pause for garbage
+   * collection) says nothing about the connections and changes nothing here.
    */
   #backoff = 1;
   /** An exchange's round trip (ms), an exponential average: slots must be asked for at least this far ahead. */
   #exchangeMs = FIRST_EXCHANGE_MS;
+  #offerMargin = MIN_OFFER_MARGIN;
   /** Slots handed back, by reason (stale, voided by a 429, ...): how far the sender fell behind. */
   readonly released: Record<string, number> = {};
 
@@ -198,7 +203,7 @@ class Sender {
         continue;
       }
       const last = this.#queue.at(-1)?.slot.at;
-      if (last !== undefined && last - Date.now() >= LOW_WATER_MS) {
+      if (last !== undefined && last - Date.now() > LOW_WATER_MS) {
         await sleepUntil(last - LOW_WATER_MS);
         continue;
       }
@@ -211,7 +216,7 @@ class Sender {
       }
       const deferUntil = Date.now() - started > MESSAGE_BUDGET_MS ? Date.now() : undefined;
       // Handing everything back sends it all; otherwise the campaign sees only the next few.
-      const shown = deferUntil === undefined ? offer.slice(0, want + OFFER_MARGIN) : offer;
+      const shown = deferUntil === undefined ? offer.slice(0, want + this.#offerMargin) : offer;
       // A slot granted for the moment the grant is still on its way back would be stale on arrival.
       const earliest = Date.now() + 2 * this.#exchangeMs + 2;
       const asked = Date.now();
@@ -227,6 +232,8 @@ class Sender {
         deferUntil,
       });
       offer = offer.slice(reply.take);
+      const skipped = reply.take > reply.grants.length;
+      this.#offerMargin = skipped ? Math.min(MAX_OFFER_MARGIN, this.#offerMargin * 4) : Math.max(MIN_OFFER_MARGIN, this.#offerMargin / 2);
       if (reply.status !== 'running' || deferUntil !== undefined) break;
       const receivedAt = this.#accept(reply, asked);
       if (reply.waitMs > MAX_WAIT_MS && !reply.grants.length) {
@@ -299,7 +306,7 @@ class Sender {
       this.#released.push(recipient);
       const reason = report.reason ?? 'released';
       this.released[reason] = (this.released[reason] ?? 0) + 1;
-      if (reason === STALE) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
+      if (reason === STALE && started - slot.at <= STALE_SLOT_MS) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
     } else {
       this.#callMs = this.#callMs * 0.9 + (Date.now() - started) * 0.1;
       this.#backoff = Math.max(1, this.#backoff * 0.97);

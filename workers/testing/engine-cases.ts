@@ -175,4 +175,41 @@ export function engineCases(withEngine: WithEngine): void {
       expect(ledger.liveClaims()).toBe(0);
     });
   });
+
+  it('claims only the recipients the gate slotted, and leaves a slot unused when another exchange claimed its recipient meanwhile', async () => {
+    await withEngine({}, async (engine, ledger) => {
+      // The gate grants two of four; while it answers, another delivery of the batch claims 101.
+      const two: GateFn = async () => {
+        ledger.claim(101, 'b1-again', 1000);
+        return { times: [1000, 1100], epoch: 3, askAgainAt: 1200 };
+      };
+      const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(4), want: 4, done: false }, 1000, two);
+      expect(reply.grants.map((g) => g.recipient.id)).toEqual([100]);
+      expect(reply.take).toBe(2);
+      expect(ledger.status(101)?.batch).toBe('b1-again');
+      expect(ledger.status(102)).toBeUndefined();
+      expect(ledger.liveClaims()).toBe(2);
+    });
+  });
+
+  it('slows a batch that is ahead of the other batches, so they all finish together', async () => {
+    await withEngine({}, async (engine) => {
+      const ask = (batch: string, offer: number, more: number) =>
+        engine.exchange(
+          { batch, reports: [], offer: recipients(offer, 100 + offer * 7), more, want: 1, holdMs: 50, done: false },
+          0,
+          everySlot,
+        );
+      await ask('behind', 10, 290);
+      expect(asked.at(-1)?.holdMs).toBe(50);
+      // 100 left against a mean of 200: it may go at half its connections' pace.
+      await ask('ahead', 10, 90);
+      expect(asked.at(-1)?.holdMs).toBe(100);
+      await ask('behind', 10, 280);
+      expect(asked.at(-1)?.holdMs).toBe(50);
+      // Far ahead: never slower than a quarter.
+      await ask('ahead', 1, 0);
+      expect(asked.at(-1)?.holdMs).toBe(200);
+    });
+  });
 }
