@@ -4,7 +4,7 @@ import { sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
-import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome, type Slot, STALE, STALE_SLOT_MS } from '../telegram/outbound';
+import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome, type Slot, STALE } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
 import { type Variant, variantFor } from './content';
 import { decodeRecipients, recipientsOf } from './recipients.envelope';
@@ -125,6 +125,39 @@ export async function settleDeadRecipients(env: Env, queueBatch: MessageBatch): 
 
 type Exchange = (req: ExchangeRequest) => Promise<ExchangeReply>;
 
+/**
+ * The recipients a sender has not handed to the campaign yet: those handed back first, then the
+ * message's own from a moving start (read in place, never copied whole: a message holds up to 2,000).
+ */
+class Offer {
+  readonly #own: Recipient[];
+  #next = 0;
+  #back: Recipient[] = [];
+
+  constructor(own: Recipient[]) {
+    this.#own = own;
+  }
+
+  get size(): number {
+    return this.#back.length + this.#own.length - this.#next;
+  }
+
+  putBack(recipients: Recipient[]): void {
+    if (recipients.length) this.#back = [...recipients, ...this.#back];
+  }
+
+  first(n: number): Recipient[] {
+    const head = this.#back.slice(0, n);
+    return head.length < n ? head.concat(this.#own.slice(this.#next, this.#next + n - head.length)) : head;
+  }
+
+  take(n: number): void {
+    const fromBack = Math.min(n, this.#back.length);
+    this.#back = this.#back.slice(fromBack);
+    this.#next += n - fromBack;
+  }
+}
+
 /** What a send's outcome means for the campaign's ledger. */
 function reportOf(outcome: Outcome): { outcome: SendOutcome; reason?: string } {
   switch (outcome.kind) {
@@ -162,16 +195,15 @@ class Sender {
   readonly #queue: { recipient: Recipient; slot: Slot }[] = [];
   readonly #sends = new Set<Promise<void>>();
   #dispatching: Promise<void> | undefined;
-  #sendDone: () => void = () => {};
+  /** Wakes `run` when a send leaves or comes back (what it waits for when it can ask for nothing). */
+  #changed: () => void = () => {};
   /** When each connection is free, as the gate planned it (epoch ms). */
   #lanes: number[] = Array.from({ length: MAX_CONNECTIONS }, () => 0);
   /** A call's mean duration (ms), an exponential average. */
   #callMs = FIRST_CALL_MS;
   /**
-   * How much longer than a call a slot keeps its connection: a slot gone stale while waiting for its
-   * connection means the calls take longer than planned, so the sender asks for fewer until it keeps
-   * up again. A slot that went stale before its turn came (the isolate was busy, a pause for garbage
-   * collection) says nothing about the connections and changes nothing here.
+   * How much longer than a call a slot keeps its connection: a slot gone stale means the sender fell
+   * behind (its timers or connections came late), so it asks for fewer until it keeps up again.
    */
   #backoff = 1;
   /** An exchange's round trip (ms), an exponential average: slots must be asked for at least this far ahead. */
@@ -191,15 +223,15 @@ class Sender {
 
   async run(recipients: Recipient[]): Promise<void> {
     const started = Date.now();
-    let offer = recipients;
+    const offer = new Offer(recipients);
     for (;;) {
       // Recipients handed back are offered again first (never while an exchange is out: the campaign
       // takes a prefix of the offer it was sent).
-      offer = [...this.#released.splice(0), ...offer];
-      if (!offer.length) {
+      offer.putBack(this.#released.splice(0));
+      if (!offer.size) {
         if (!this.#queue.length && !this.#sends.size) break;
         // Nothing to offer: only a send coming back (it may hand its recipient back) changes that.
-        await this.#nextSendDone();
+        await this.#nextChange();
         continue;
       }
       const last = this.#queue.at(-1)?.slot.at;
@@ -208,15 +240,15 @@ class Sender {
         continue;
       }
       const holdMs = this.#callMs * HOLD_FACTOR * this.#backoff;
-      const want = Math.min(MAX_WANT, offer.length, Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length);
-      if (want <= 0 && this.#sends.size) {
-        // It holds all its connections can take: more only as sends come back.
-        await this.#nextSendDone();
+      const want = Math.min(MAX_WANT, offer.size, Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length);
+      if (want <= 0) {
+        // It holds all its connections can take: more only once the next send leaves or one comes back.
+        await this.#nextChange();
         continue;
       }
       const deferUntil = Date.now() - started > MESSAGE_BUDGET_MS ? Date.now() : undefined;
       // Handing everything back sends it all; otherwise the campaign sees only the next few.
-      const shown = deferUntil === undefined ? offer.slice(0, want + this.#offerMargin) : offer;
+      const shown = offer.first(deferUntil === undefined ? want + this.#offerMargin : offer.size);
       // A slot granted for the moment the grant is still on its way back would be stale on arrival.
       const earliest = Date.now() + 2 * this.#exchangeMs + 2;
       const asked = Date.now();
@@ -224,14 +256,14 @@ class Sender {
         batch: this.#batch,
         reports: this.#drain(),
         offer: shown,
-        more: offer.length - shown.length,
-        want: Math.max(1, want),
+        more: offer.size - shown.length,
+        want,
         lanes: this.#lanes.map((free) => Math.max(free, earliest)),
         holdMs,
         done: false,
         deferUntil,
       });
-      offer = offer.slice(reply.take);
+      offer.take(reply.take);
       const skipped = reply.take > reply.grants.length;
       this.#offerMargin = skipped ? Math.min(MAX_OFFER_MARGIN, this.#offerMargin * 4) : Math.max(MIN_OFFER_MARGIN, this.#offerMargin / 2);
       if (reply.status !== 'running' || deferUntil !== undefined) break;
@@ -241,15 +273,15 @@ class Sender {
         await this.#exchange({
           batch: this.#batch,
           reports: this.#drain(),
-          offer,
+          offer: offer.first(offer.size),
           want: 0,
           done: false,
           deferUntil: receivedAt + reply.waitMs,
         });
-        offer = [];
+        offer.take(offer.size);
       } else if (reply.waitMs > 0) await sleepUntil(receivedAt + reply.waitMs);
     }
-    await this.#finish(offer);
+    await this.#finish(offer.first(offer.size));
   }
 
   /** Takes a reply's grants into the dispatch queue; learns the gate, the lanes and the exchange's round trip. */
@@ -289,9 +321,10 @@ class Sender {
       this.#queue.shift();
       const sending = this.#send(next.recipient, next.slot);
       this.#sends.add(sending);
+      this.#changed();
       void sending.finally(() => {
         this.#sends.delete(sending);
-        this.#sendDone();
+        this.#changed();
       });
     }
     this.#dispatching = undefined;
@@ -306,7 +339,7 @@ class Sender {
       this.#released.push(recipient);
       const reason = report.reason ?? 'released';
       this.released[reason] = (this.released[reason] ?? 0) + 1;
-      if (reason === STALE && started - slot.at <= STALE_SLOT_MS) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
+      if (reason === STALE) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
     } else {
       this.#callMs = this.#callMs * 0.9 + (Date.now() - started) * 0.1;
       this.#backoff = Math.max(1, this.#backoff * 0.97);
@@ -316,9 +349,9 @@ class Sender {
     this.#reports.push({ id: recipient.id, lang: recipient.lang, ...report });
   }
 
-  #nextSendDone(): Promise<void> {
+  #nextChange(): Promise<void> {
     return new Promise((resolve) => {
-      this.#sendDone = resolve;
+      this.#changed = resolve;
     });
   }
 

@@ -12,10 +12,14 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
   return results;
 }
 
-/** Resolves at epoch ms `at` (at once if it has passed). */
+/**
+ * Resolves at epoch ms `at` (at once if it has passed). The wait is rounded up to a whole millisecond:
+ * the runtime's timers are in whole milliseconds, and a timer shorter than one may fire with the clock
+ * not yet past `at`, so a loop waiting for `at` would spin on zero-length timers without ever getting there.
+ */
 export function sleepUntil(at: number): Promise<void> {
   const ms = at - Date.now();
-  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, ms)) : Promise.resolve();
+  return ms > 0 ? new Promise((resolve) => setTimeout(resolve, Math.ceil(ms))) : Promise.resolve();
 }
 
 /** Runs at most `n` of the functions it is given at once; the others wait their turn in order. */

@@ -24,7 +24,7 @@ const CALL_TIMEOUT_MS = 10_000;
  * would bunch with the sends after it, and Telegram counts a sliding second where requests arrive.
  * The pace's headroom (4 % of a second = 41 ms) minus ±15 ms of network jitter leaves about 11 ms.
  */
-export const STALE_SLOT_MS = 8;
+const STALE_SLOT_MS = 8;
 /** A send waits out a 429 of at most this long; a longer one is answered `retry_after` at once. Default 10 s */
 const MAX_WAIT_MS = 10_000;
 /** Calls that failed without an answer, in a row, after which the isolate holds off Telegram for a while. */
