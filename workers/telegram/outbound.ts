@@ -64,6 +64,12 @@ export function learnGate(state: { epoch: number; blockedUntil?: number }): void
   if (state.blockedUntil !== undefined) isolate.blockedUntil = Math.max(isolate.blockedUntil, state.blockedUntil);
 }
 
+/** Telegram answered 429: slots received before now are void, and nothing leaves for a second until its `retry_after` is read. */
+function holdOff(now: number): void {
+  isolate.floodSeenAt = now;
+  isolate.blockedUntil = Math.max(isolate.blockedUntil, now + 1000);
+}
+
 /** Why a slot may no longer be used, or undefined while it may. */
 function slotRefusal(slot: Slot, now: number): string | undefined {
   if (slot.epoch < isolate.epoch || slot.receivedAt <= isolate.floodSeenAt) return 'slot voided by a 429';
@@ -211,6 +217,8 @@ export class Outbound {
         body: JSON.stringify(params),
         signal: this.#deadline(call),
       });
+      // A 429 stops this isolate's sends from its status line on, not once its body has been read.
+      if (res.status === 429) holdOff(Date.now());
       outcome = classifyAnswer(res.status, await res.text(), Date.now());
     } catch (err) {
       outcome = classifyFailure(err);
@@ -219,7 +227,7 @@ export class Outbound {
     }
     noteAnswer(outcome, Date.now());
     if (outcome.kind === 'retry_after') {
-      isolate.floodSeenAt = Date.now();
+      holdOff(Date.now());
       isolate.blockedUntil = Math.max(isolate.blockedUntil, outcome.until);
       learnGate(await this.#gate.block(outcome.until));
     }
