@@ -34,7 +34,7 @@ export interface StandInApi {
    * Answers one request outside /__control/, body read. Undefined drops the connection without an answer (a
    * service that is down, or the server closing during the latency).
    */
-  /** `receivedAt`: epoch ms the request's first bytes were taken in, before its body was read. */
+  /** `receivedAt`: epoch ms (`preciseNow`) the request's first bytes were taken in, before its body was read. */
   serve(req: IncomingMessage, url: URL, body: Buffer, signal: AbortSignal, receivedAt: number): Promise<HttpReply | undefined>;
   /** What the service answers when the stand-in itself fails (a bug): its 500. */
   crashed(req: IncomingMessage, error: unknown): HttpReply;
@@ -70,8 +70,14 @@ function send(res: ServerResponse, reply: HttpReply, jsonType: string): void {
   res.end(text);
 }
 
+/**
+ * Epoch ms with a fraction: which of two events came first is told even within one millisecond (a
+ * request that left the moment an answer came back).
+ */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();
+
 async function answer(api: StandInApi, req: IncomingMessage, signal: AbortSignal): Promise<HttpReply | undefined> {
-  const receivedAt = Date.now();
+  const receivedAt = preciseNow();
   const url = new URL(req.url ?? '/', 'http://stand-in');
   const isControl = url.pathname.startsWith(CONTROL_PREFIX);
   let body: Buffer;

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import { numberArg, runCli } from '../standin/cli.ts';
 import { drawLatencyMs, pause } from '../standin/latency.ts';
-import { type HttpReply, startServer } from '../standin/server.ts';
+import { type HttpReply, preciseNow, startServer } from '../standin/server.ts';
 import { errorReply } from './api.ts';
 import type { Decision, Timing } from './arrival.ts';
 import { activeFlood, forceFlood } from './arrival.ts';
@@ -111,7 +111,7 @@ async function serveBotApi(
     try {
       const asked = Date.now();
       release = await state.connections.acquire(invocation, signal);
-      if (Date.now() > asked) sentAt = Date.now();
+      if (Date.now() > asked) sentAt = preciseNow();
     } catch {
       return undefined; // closing: the socket is about to be destroyed
     }
@@ -122,7 +122,7 @@ async function serveBotApi(
     if (!(await pause(at - Date.now(), signal))) return undefined;
     const { reply, flood } = decide(state, req, url, path, body, { sentAt, at });
     if (!(await pause(at + outbound - Date.now(), signal))) return undefined;
-    if (flood) flood.answeredAt ??= Date.now();
+    if (flood) flood.answeredAt ??= preciseNow();
     return reply;
   } finally {
     release?.();
