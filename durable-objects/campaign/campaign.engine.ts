@@ -134,6 +134,8 @@ export const CLAIM_LEASE_MS = 120_000;
 export const BATCH_DEADLINE_MS = 20 * 60_000;
 /** The slowest a batch ahead of the others is made to go, as a share of its connections' pace. */
 const MIN_PROGRESS_SHARE = 0.25;
+/** A batch whose sender has not exchanged for this long no longer counts in the mean, in ms. */
+const PROGRESS_MEMORY_MS = 2_000;
 /** How often an exchange refreshes its batch's sign of life (a row write). */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -153,8 +155,8 @@ export const emptyUsage = (): Usage => ({
 export class CampaignEngine {
   readonly #ledger: Ledger;
   readonly #touched = new Map<string, number>();
-  /** Recipients each sending batch still holds, as of its last exchange. */
-  readonly #remaining = new Map<string, number>();
+  /** Recipients each sending batch still holds, and when it said so (its last exchange). */
+  readonly #remaining = new Map<string, { left: number; at: number }>();
   state: CampaignState;
 
   constructor(ledger: Ledger, state: CampaignState) {
@@ -203,7 +205,7 @@ export class CampaignEngine {
         paid: s.paid,
         priority: 'bulk',
         lanes: req.lanes,
-        holdMs: req.holdMs === undefined ? undefined : req.holdMs / this.#progressShare(req),
+        holdMs: req.holdMs === undefined ? undefined : req.holdMs / this.#progressShare(req, now),
         pace: { key: s.id, spacingMs: 1000 / s.ratePerSecond },
         requester: req.batch,
       });
@@ -255,13 +257,17 @@ export class CampaignEngine {
    * go to the ones behind and every batch of the campaign finishes at about the same time, instead
    * of a few finishing last with only their own 6 connections each.
    */
-  #progressShare(req: ExchangeRequest): number {
-    this.#remaining.set(req.batch, req.offer.length + (req.more ?? 0));
-    if (this.#remaining.size < 2) return 1;
+  #progressShare(req: ExchangeRequest, now: number): number {
+    const left = req.offer.length + (req.more ?? 0);
+    this.#remaining.set(req.batch, { left, at: now });
     let sum = 0;
-    for (const n of this.#remaining.values()) sum += n;
-    const mean = sum / this.#remaining.size;
-    return Math.min(1, Math.max(MIN_PROGRESS_SHARE, (this.#remaining.get(req.batch) as number) / mean));
+    for (const [batch, r] of this.#remaining) {
+      // A batch not heard from lately (its sender died, its message waits for a retry) is not racing.
+      if (now - r.at > PROGRESS_MEMORY_MS) this.#remaining.delete(batch);
+      else sum += r.left;
+    }
+    if (this.#remaining.size < 2) return 1;
+    return Math.min(1, Math.max(MIN_PROGRESS_SHARE, left / (sum / this.#remaining.size)));
   }
 
   /**

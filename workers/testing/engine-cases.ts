@@ -210,6 +210,9 @@ export function engineCases(withEngine: WithEngine): void {
       // Far ahead: never slower than a quarter.
       await ask('ahead', 1, 0);
       expect(asked.at(-1)?.holdMs).toBe(200);
+      // A batch silent for over 2 s (its sender died) no longer holds the others back.
+      await engine.exchange({ batch: 'ahead', reports: [], offer: recipients(1, 900), want: 1, holdMs: 50, done: false }, 2_001, everySlot);
+      expect(asked.at(-1)?.holdMs).toBe(50);
     });
   });
 }
