@@ -8,12 +8,19 @@ import { callApi } from '../testing/http';
 import { calls, configureTelegram, type Delivery, deliveries } from '../testing/telegram';
 import { titleOf, variantOf } from './campaigns.bot';
 
+/** Posts `content` as the admin and returns the bot's answer that it cannot be broadcast. */
+async function refusalOf(content: Record<string, unknown>): Promise<Delivery> {
+  const seq = await lastSeq();
+  await post(admin, content);
+  return nextDelivery(seq, (d) => d.text?.startsWith("This post can't be broadcast") ?? false);
+}
+
 describe('campaigns in the admin chat', () => {
   it('drafts a post, adds a language, previews, starts, shows progress, pauses and cancels', async () => {
     let seq = await lastSeq();
     await post(admin, { text: 'Big news\nThe rest of it', entities: [{ type: 'bold', offset: 0, length: 8 }] });
     const card = await nextDelivery(seq, (d) => buttons(d.params).some((b) => b.callback_data.startsWith('cmp:start:')));
-    const id = buttons(card.params)[0]?.callback_data.split(':')[2] as string;
+    const id = campaignOf(card);
     expect(card.text).toContain('Big news');
     expect(card.text).toContain('Draft');
     expect(buttons(card.params).map((b) => b.callback_data.split(':')[1])).toEqual(['lang', 'preview', 'start', 'cancel']);
@@ -85,14 +92,12 @@ describe('campaigns in the admin chat', () => {
   });
 
   it('says why a post cannot be broadcast, and goes back from the language picker', async () => {
-    let seq = await lastSeq();
-    await post(admin, { photo: [{ file_id: 'p', file_unique_id: 'p', width: 1, height: 1 }], caption: 'x'.repeat(1100) });
-    const refusal = await nextDelivery(seq, (d) => d.text?.startsWith("This post can't be broadcast") ?? false);
+    const refusal = await refusalOf({ photo: [{ file_id: 'p', file_unique_id: 'p', width: 1, height: 1 }], caption: 'x'.repeat(1100) });
     expect(refusal.text).toContain('longer than 1024 characters');
-    seq = await lastSeq();
+    let seq = await lastSeq();
     await post(admin, { text: 'Back and forth' });
     const card = await nextDelivery(seq, (d) => buttons(d.params).some((b) => b.callback_data.startsWith('cmp:start:')));
-    const id = buttons(card.params)[0]?.callback_data.split(':')[2] as string;
+    const id = campaignOf(card);
     seq = await lastSeq();
     await press(admin, `cmp:lang:${id}`, card);
     await nextCall('editMessageReplyMarkup', seq, () => true);
@@ -134,13 +139,11 @@ describe('language variants from the chat', () => {
     const card = await draft('Spring sale');
     const id = campaignOf(card);
     await askFor(card, 'de');
-    let seq = await lastSeq();
-    await post(admin, { photo: [{ file_id: 'big', file_unique_id: 'b', width: 1, height: 1 }], caption: 'ü'.repeat(1025) });
-    const refusal = await nextDelivery(seq, (d) => d.text?.startsWith("This post can't be broadcast") ?? false);
+    const refusal = await refusalOf({ photo: [{ file_id: 'big', file_unique_id: 'b', width: 1, height: 1 }], caption: 'ü'.repeat(1025) });
     expect(refusal.text).toBe("This post can't be broadcast: messages.1.caption: longer than 1024 characters");
 
     // The next post is still taken as the German variant, not as a new draft.
-    seq = await lastSeq();
+    const seq = await lastSeq();
     await post(admin, { text: 'Frühlingsangebot' });
     const revised = await nextDelivery(seq, (d) => buttons(d.params).some((b) => b.callback_data === `cmp:start:${id}`));
     expect(revised.text).toContain('Variants: default, de');
@@ -157,13 +160,11 @@ describe('language variants from the chat', () => {
     const card = await draft('Closing down');
     const id = campaignOf(card);
     await askFor(card, 'fr');
-    let seq = await lastSeq();
+    const seq = await lastSeq();
     await press(admin, `cmp:cancel:${id}`, card);
     await nextCall('editMessageText', seq, (c) => c.params.message_id === card.message_id && String(c.params.text).includes('Cancelled'));
 
-    seq = await lastSeq();
-    await post(admin, { text: 'Fermeture' });
-    const refusal = await nextDelivery(seq, (d) => d.text?.startsWith("This post can't be broadcast") ?? false);
+    const refusal = await refusalOf({ text: 'Fermeture' });
     expect(refusal.text).toBe("This post can't be broadcast: cannot change the message of a cancelled campaign");
 
     // The admin's next post is a draft of its own again.

@@ -2,6 +2,7 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import worker from '../index';
+import { admin } from '../testing/admin-chat';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, postUpdate } from '../testing/http';
 import { poll } from '../testing/poll';
@@ -112,7 +113,6 @@ describe('POST /telegram/webhook', () => {
   });
 
   it('lets an admin kick a task from the chat, and nobody else', async () => {
-    const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
     const before = (await deliveries(admin)).length;
     await postUpdate(messageUpdate(admin, '/ping'));
     const reply = await poll(async () => (await deliveries(admin)).slice(before).find((d) => d.text?.startsWith('Queued ping_db')));

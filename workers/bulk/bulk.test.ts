@@ -6,13 +6,13 @@ import { taskRegistry } from '../registry';
 import { runTry } from '../tasks/runner';
 import { setProgress } from '../tasks/tasks.repo';
 import { botApi } from '../telegram/outbound';
+import { admin } from '../testing/admin-chat';
 import { callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { storedRun } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 
 const panel = env.REMNAWAVE_URL;
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 let nextId = 300_000 + Math.floor(Math.random() * 1000) * 1000;
 
 interface Job {

@@ -29,6 +29,13 @@ function campaignIdOf(res: Response): string {
   return id;
 }
 
+/** Submits the new-campaign form with `fields` (and the CSRF token); returns the campaign it created. */
+async function createCampaign(browser: Browser, csrf: string, fields: Record<string, string>): Promise<string> {
+  const created = await browser.fetch('/admin/campaigns', { form: { _csrf: csrf, ...fields } });
+  expect(created.status).toBe(303);
+  return campaignIdOf(created);
+}
+
 /** One row of a table, by its `data-campaign` or `data-run` id. */
 function row(html: string, attr: 'data-campaign' | 'data-run', id: string): string {
   const found = new RegExp(`<tr ${attr}="${id}"[^>]*>[\\s\\S]*?</tr>`).exec(html)?.[0];
@@ -72,19 +79,14 @@ describe('console pages', () => {
     it('creates a paid campaign for everyone scheduled in UTC, follows it live in the list, and cancels it', async () => {
       const browser = new Browser();
       const csrf = await browser.signIn();
-      const created = await browser.fetch('/admin/campaigns', {
-        form: {
-          _csrf: csrf,
-          title: 'Scheduled for everyone',
-          kind: 'text',
-          text: 'Happy new year',
-          rate_per_second: '5',
-          paid_broadcast: 'on',
-          scheduled_at: '2099-01-01T09:30',
-        },
+      const id = await createCampaign(browser, csrf, {
+        title: 'Scheduled for everyone',
+        kind: 'text',
+        text: 'Happy new year',
+        rate_per_second: '5',
+        paid_broadcast: 'on',
+        scheduled_at: '2099-01-01T09:30',
       });
-      expect(created.status).toBe(303);
-      const id = campaignIdOf(created);
       const stored = await json<{ audience: unknown; paid_broadcast: boolean; scheduled_at: string }>(await callApi(`/campaigns/${id}`));
       // The form's minute is read as UTC, as its label says.
       expect(stored).toMatchObject({ audience: {}, paid_broadcast: true, scheduled_at: '2099-01-01T09:30:00.000Z' });
@@ -117,13 +119,14 @@ describe('console pages', () => {
     it('keeps the seconds of a schedule typed with them, and refuses one that is not a date and time', async () => {
       const browser = new Browser();
       const csrf = await browser.signIn();
-      const form = { _csrf: csrf, title: 'To the second', kind: 'text', text: 'Tick', audience_languages: 'zz-second' };
-      const created = await browser.fetch('/admin/campaigns', { form: { ...form, scheduled_at: '2099-01-01T09:30:15' } });
-      const id = campaignIdOf(created);
+      const form = { title: 'To the second', kind: 'text', text: 'Tick', audience_languages: 'zz-second' };
+      const id = await createCampaign(browser, csrf, { ...form, scheduled_at: '2099-01-01T09:30:15' });
       expect((await json<{ scheduled_at: string }>(await callApi(`/campaigns/${id}`))).scheduled_at).toBe('2099-01-01T09:30:15.000Z');
 
       const before = await withTestDb((db) => db.select({ id: campaignsTable.id }).from(campaignsTable));
-      const bad = await browser.fetch('/admin/campaigns', { form: { ...form, title: 'Someday', scheduled_at: 'next monday' } });
+      const bad = await browser.fetch('/admin/campaigns', {
+        form: { _csrf: csrf, ...form, title: 'Someday', scheduled_at: 'next monday' },
+      });
       expect(bad.status).toBe(400);
       const html = await bad.text();
       expect(html).toContain('<p class="error" role="alert">scheduled_at: must be a date and time</p>');
@@ -134,10 +137,7 @@ describe('console pages', () => {
     it('shows a campaign with nobody to send to as complete at once', async () => {
       const browser = new Browser();
       const csrf = await browser.signIn();
-      const created = await browser.fetch('/admin/campaigns', {
-        form: { _csrf: csrf, title: 'Nobody', kind: 'text', text: 'Anyone?', audience_languages: 'zz-nobody' },
-      });
-      const id = campaignIdOf(created);
+      const id = await createCampaign(browser, csrf, { title: 'Nobody', kind: 'text', text: 'Anyone?', audience_languages: 'zz-nobody' });
       expect((await browser.fetch(`/admin/campaigns/${id}/start`, { form: { _csrf: csrf } })).status).toBe(303);
       const listed = await poll(
         async () => {
@@ -157,18 +157,13 @@ describe('console pages', () => {
     it('creates a campaign that copies a message and previews it as a copy', async () => {
       const browser = new Browser();
       const csrf = await browser.signIn();
-      const created = await browser.fetch('/admin/campaigns', {
-        form: {
-          _csrf: csrf,
-          title: 'Forwarded post',
-          kind: 'copy',
-          copy_from_chat_id: '-1001234567890',
-          copy_message_id: '77',
-          audience_languages: 'zz-copy',
-        },
+      const id = await createCampaign(browser, csrf, {
+        title: 'Forwarded post',
+        kind: 'copy',
+        copy_from_chat_id: '-1001234567890',
+        copy_message_id: '77',
+        audience_languages: 'zz-copy',
       });
-      expect(created.status).toBe(303);
-      const id = campaignIdOf(created);
       const chat = uniqueTelegramId();
       const preview = await browser.fetch(`/admin/campaigns/${id}/preview`, { form: { _csrf: csrf, chat_id: String(chat) } });
       expect(preview.headers.get('location')).toBe(`/admin/campaigns/${id}?done=preview`);
@@ -179,18 +174,14 @@ describe('console pages', () => {
     it("previews the variant of the language asked for, and shows Telegram's refusal on the campaign's page", async () => {
       const browser = new Browser();
       const csrf = await browser.signIn();
-      const created = await browser.fetch('/admin/campaigns', {
-        form: {
-          _csrf: csrf,
-          title: 'Two languages',
-          kind: 'text',
-          text: 'Good morning',
-          variant_language_1: 'ru',
-          variant_text_1: 'Доброе утро',
-          audience_languages: 'zz-variants',
-        },
+      const id = await createCampaign(browser, csrf, {
+        title: 'Two languages',
+        kind: 'text',
+        text: 'Good morning',
+        variant_language_1: 'ru',
+        variant_text_1: 'Доброе утро',
+        audience_languages: 'zz-variants',
       });
-      const id = campaignIdOf(created);
       const chat = uniqueTelegramId();
       for (const language_code of [' ru ', '']) {
         const res = await browser.fetch(`/admin/campaigns/${id}/preview`, { form: { _csrf: csrf, chat_id: String(chat), language_code } });

@@ -5,6 +5,7 @@ import { dashboard } from '../../durable-objects/dashboard/dashboard.do';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { getConfig } from '../core/config';
 import { createDb } from '../core/db';
+import { admin } from '../testing/admin-chat';
 import { withTestDb } from '../testing/db';
 import { callApi, json } from '../testing/http';
 import { panelObject, postPanelEvent } from '../testing/panel';
@@ -16,7 +17,6 @@ import { nodeHealthHistoryTable, nodeHealthTable, serviceHealthTable } from './m
 import { checkNodeHealthTask, checkServicesTask } from './monitoring.tasks';
 import { classify } from './nodes';
 
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 const panel = env.REMNAWAVE_URL;
 
 async function setNode(uuid: string, name: string, flags: { isConnected: boolean; isConnecting?: boolean; isDisabled?: boolean }) {

@@ -2,13 +2,14 @@ import { env } from 'cloudflare:workers';
 import { createHash, createHmac } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { ServiceError } from '../clients/http';
 import { getConfig } from '../core/config';
 import { notificationQueueTable } from '../notifications/notifications.schema';
 import { taskRegistry } from '../registry';
 import { PermanentTaskError, type TaskDefinition } from '../tasks/task';
 import { taskRunsTable } from '../tasks/tasks.schema';
+import { admin } from '../testing/admin-chat';
+import { outboxDrained } from '../testing/alerts';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
@@ -17,7 +18,6 @@ import { taskContext } from '../testing/task-context';
 import { deliveries } from '../testing/telegram';
 import { auditLogsTable, type Payment, paymentsTable, webhookLogsTable } from './payments.schema';
 
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 const DAY = 86_400_000;
 const cryptobotControl = `${env.CRYPTOBOT_API_URL.replace(/\/api$/, '')}/__control`;
 const panelControl = `${env.REMNAWAVE_URL}/__control`;
@@ -443,7 +443,7 @@ describe('payments', () => {
     expect(results).toEqual([refused, refused]);
     expect(await payment(p.id)).toMatchObject({ status: 'mismatch', error: 'amount 4.99 ≠ 5.99' });
     expect((await audits(p.id)).map((a) => a.action)).toEqual(['payment_mismatch']);
-    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the admin outbox to drain' });
+    await outboxDrained();
     expect(await adminAlertsAbout(`invoice ${p.invoice_id}:`)).toEqual([
       `🚨 Payment mismatch, nothing activated\ninvoice ${p.invoice_id}: amount 4.99 ≠ 5.99`,
     ]);

@@ -4,6 +4,7 @@ import { eq, like, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { taskRunsTable } from '../tasks/tasks.schema';
+import { admin } from '../testing/admin-chat';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
@@ -11,7 +12,6 @@ import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { type Payment, paymentsTable } from './payments.schema';
 
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 const cryptobotControl = `${env.CRYPTOBOT_API_URL.replace(/\/api$/, '')}/__control`;
 const panelControl = `${env.REMNAWAVE_URL}/__control`;
 const DAY = 86_400_000;

@@ -1,18 +1,16 @@
-import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { incidents } from '../../durable-objects/incidents/incidents.do';
 import type { AttemptRecord } from '../tasks/tasks.schema';
 import { taskRunsTable } from '../tasks/tasks.schema';
+import { admin } from '../testing/admin-chat';
+import { outboxDrained, textsSince } from '../testing/alerts';
 import { withTestDb } from '../testing/db';
-import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 
 // This file has a database of its own: the task error rate counts every run of the last 15 minutes,
 // so here they are exactly the ones this file makes.
 
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 const detect = async () =>
   (await runWithStatus(await kickOverHttp('detect_anomalies'), 'succeeded')).result as Record<string, { value: number; active: boolean }>;
 
@@ -58,11 +56,8 @@ describe('the task error rate', () => {
         where correlation_id = 'anomaly-test'`),
     );
     expect((await detect()).task_error_rate).toEqual({ value: 0, active: false });
-    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the admin outbox to drain' });
-    const alerts = (await deliveries(admin))
-      .slice(before)
-      .filter((d) => d.text?.includes('task error rate'))
-      .map((d) => d.text);
+    await outboxDrained();
+    const alerts = await textsSince(admin, before, 'task error rate');
     expect(alerts).toEqual([
       '⚠️ WARNING: anomaly: task error rate 8.0% over 15 min (2/25)',
       '✅ Resolved: task error rate 0.0% over 15 min (0/3)',

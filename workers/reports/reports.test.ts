@@ -1,20 +1,19 @@
-import { env } from 'cloudflare:workers';
 import { eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { bandwidthHourlyTable } from '../analytics/analytics.schema';
 import { nodeHealthHistoryTable, nodeHealthTable, serviceLatencyTable } from '../monitoring/monitoring.schema';
 import { paymentsTable } from '../payments/payments.schema';
 import { cachePut, PANEL_STATS_KEY } from '../sync/sync.cache';
 import { cacheEntriesTable } from '../sync/sync.schema';
 import { taskRunsTable } from '../tasks/tasks.schema';
+import { admin } from '../testing/admin-chat';
+import { outboxDrained, textsSince } from '../testing/alerts';
 import { withTestDb } from '../testing/db';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { usersTable } from '../users/users.schema';
 
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 const run = async (task: string, args: object = {}) =>
   (await runWithStatus(await kickOverHttp(task, args), 'succeeded')).result as Record<string, unknown>;
 /** The report to the first admin that starts with `title`, sent after the `before`th delivery (as the chat shows it: HTML rendered). */
@@ -342,10 +341,7 @@ describe('anomalies', () => {
     await withTestDb((db) => db.execute(sql`delete from notification_queue where dedupe_key like ${`${tag}%`}`));
     expect(await run('detect_anomalies')).toMatchObject({ queue_backlog: { active: false } });
     const alerts = await poll(async () => {
-      const a = (await deliveries(admin))
-        .slice(before)
-        .filter((d) => d.text?.includes('queue backlog'))
-        .map((d) => d.text);
+      const a = await textsSince(admin, before, 'queue backlog');
       return a.length === 2 ? a : undefined;
     });
     expect(alerts[0]).toMatch(/^⚠️ WARNING: anomaly: queue backlog/);
@@ -386,11 +382,8 @@ describe('anomalies', () => {
         where invoice_id between ${base} and ${base + 2}`),
     );
     expect(await run('detect_anomalies')).toMatchObject({ payment_failures: { value: 0, active: false } });
-    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the admin outbox to drain' });
-    const alerts = (await deliveries(admin))
-      .slice(before)
-      .filter((d) => d.text?.includes('payment failures'))
-      .map((d) => d.text);
+    await outboxDrained();
+    const alerts = await textsSince(admin, before, 'payment failures');
     expect(alerts).toEqual([
       '🚨 CRITICAL: anomaly: payment failures 30.0% over 24 h (3/10)',
       '✅ Resolved: payment failures 0.0% over 24 h (0/7)',

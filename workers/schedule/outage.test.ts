@@ -2,11 +2,11 @@ import { env } from 'cloudflare:workers';
 import { Cron } from 'croner';
 import { like, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { incidents } from '../../durable-objects/incidents/incidents.do';
 import worker from '../index';
 import { taskRegistry } from '../registry';
 import { enqueue } from '../tasks/kick';
 import { type TaskRun, taskRunsTable } from '../tasks/tasks.schema';
+import { outboxDrained } from '../testing/alerts';
 import { withTestDb } from '../testing/db';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
@@ -138,7 +138,7 @@ describe('jobs in production', () => {
     expect(all.length).toBeLessThanOrEqual(3);
     expect(all.at(-1)).toMatch(/^✅ Resolved: remnawave answers again after \d+ min \(\d+ failure\(s\) counted\)$/);
     // Every admin has it: nothing of this outage is left in the outbox for later.
-    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the outbox delivered' });
+    await outboxDrained();
     expect((await adminTexts(before)).map((texts) => texts.length)).toEqual(admins.map(() => all.length));
   }, 240_000);
 

@@ -8,11 +8,10 @@ import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test'
 import { env } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import worker from '../index';
+import { admin } from '../testing/admin-chat';
 import { uniqueTelegramId } from '../testing/db';
 import { poll } from '../testing/poll';
 import { deliveries } from '../testing/telegram';
-
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 
 /** Every line the Worker writes to the console while `work` runs, and work's waitUntil tasks. */
 async function linesWhile(work: (ctx: ExecutionContext) => Response | Promise<Response>): Promise<{ res: Response; lines: string[] }> {

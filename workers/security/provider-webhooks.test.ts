@@ -7,8 +7,9 @@
 import { env } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { incidents } from '../../durable-objects/incidents/incidents.do';
 import { nodeHealthTable } from '../monitoring/monitoring.schema';
+import { admin } from '../testing/admin-chat';
+import { outboxDrained } from '../testing/alerts';
 import { withTestDb } from '../testing/db';
 import { json } from '../testing/http';
 import { panelObject, panelSignature, postPanelEvent } from '../testing/panel';
@@ -16,7 +17,6 @@ import { paidInvoice, paymentReaches, postCryptoPayUpdate } from '../testing/pay
 import { poll } from '../testing/poll';
 import { deliveries } from '../testing/telegram';
 
-const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
 const panel = env.REMNAWAVE_URL;
 const MINUTE = 60_000;
 const encoder = new TextEncoder();
@@ -103,7 +103,7 @@ describe('panel webhooks: signatures, timestamps, replays', () => {
 
     expect(await nodeStatus(node.uuid)).toBe('online');
     // Alerts are queued before the route answers: once the outbox is empty, a replay's alert would be sent.
-    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the outbox delivered' });
+    await outboxDrained();
     expect(await alertsAbout(node.name)).toBe(alerts);
   });
 

@@ -3,11 +3,11 @@ import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { incidents } from '../../durable-objects/incidents/incidents.do';
 import worker from '../index';
 import { taskRegistry } from '../registry';
+import { admin } from '../testing/admin-chat';
+import { outboxDrained } from '../testing/alerts';
 import { withTestDb } from '../testing/db';
-import { poll } from '../testing/poll';
 import { insertRun, kickOverHttp, runWithStatus, storedRun } from '../testing/runs';
 import { deliveries } from '../testing/telegram';
 import { encodeBatch } from './envelope';
@@ -120,9 +120,8 @@ describe('queue failure paths', () => {
       expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([`dlq-${attempt}`]);
     }
     expect(await row(id)).toMatchObject({ status: 'dead', error: expect.stringContaining('dead-lettered') });
-    const admin = Number(env.ADMIN_TELEGRAM_IDS.split(',')[0]);
     // Admin messages leave through the incidents object's outbox: wait until it has sent them all.
-    await poll(async () => ((await incidents(env).outboxPending()) === 0 ? true : undefined), { what: 'the admin outbox to drain' });
+    await outboxDrained();
     expect((await deliveries(admin)).filter((d) => d.text?.includes(id))).toHaveLength(1);
   });
 
