@@ -2,6 +2,9 @@ import { DurableObject } from 'cloudflare:workers';
 import { getConfig } from '../../workers/core/config';
 import { DEFAULT_PACE, type GateState, SendScheduler, type SlotGrant, type SlotRequest } from './send-scheduler';
 
+/** How long a `watch` stays open with no flood wait: the watcher opens another. */
+const WATCH_MS = 30_000;
+
 interface Stored {
   epoch: number;
   blockedUntil: number;
@@ -19,6 +22,8 @@ export class BotGate extends DurableObject<Env> {
   /** Since this instance started (Prometheus counters may reset). */
   #granted = 0;
   #reports = 0;
+  /** Open `watch` calls, answered at once when a new flood wait is reported. */
+  readonly #watchers = new Set<(state: GateState) => void>();
 
   #get(): SendScheduler {
     const config = getConfig(this.env);
@@ -49,7 +54,27 @@ export class BotGate extends DurableObject<Env> {
     const before = scheduler.state(Date.now());
     const after = scheduler.block(Date.now(), until);
     if (after.epoch !== before.epoch || after.blockedUntil !== before.blockedUntil) this.#store(after);
+    if (after.epoch !== before.epoch) for (const answer of [...this.#watchers]) answer(after);
     return after;
+  }
+
+  /**
+   * Answers as soon as the epoch is past `epoch` (a 429 was reported), or after `WATCH_MS`. A sender
+   * holding slots keeps one watch open, so a 429 seen in any other isolate voids its slots within a
+   * round trip instead of at its next grant.
+   */
+  async watch(epoch: number): Promise<GateState> {
+    const now = this.#get().state(Date.now());
+    if (now.epoch > epoch) return now;
+    return new Promise((resolve) => {
+      const answer = (state: GateState) => {
+        clearTimeout(timer);
+        this.#watchers.delete(answer);
+        resolve(state);
+      };
+      const timer = setTimeout(() => answer(this.#get().state(Date.now())), WATCH_MS);
+      this.#watchers.add(answer);
+    });
   }
 
   /** The pace, the current block and what was granted and reported since this instance started. */

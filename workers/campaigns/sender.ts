@@ -47,6 +47,13 @@ const FIRST_CALL_MS = 60;
 const HOLD_FACTOR = 1.3;
 /** The most a sender stretches its connections' hold after its slots went stale. */
 const MAX_BACKOFF = 2;
+/**
+ * Slots that go stale together are one event, like the losses of one round trip to TCP: a stall of
+ * the isolate (a garbage collection) makes every slot due during it stale at once, and widening the
+ * hold once per slot would cut the sender's rate for a while after a 60 ms pause. The hold widens
+ * at most once per this long; an isolate that stays behind keeps widening it, event after event.
+ */
+const WIDEN_EVERY_MS = 100;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
 /**
@@ -206,6 +213,8 @@ class Sender {
    * behind (its timers or connections came late), so it asks for fewer until it keeps up again.
    */
   #backoff = 1;
+  /** When the hold last widened (epoch ms). */
+  #widenedAt = 0;
   /** An exchange's round trip (ms), an exponential average: slots must be asked for at least this far ahead. */
   #exchangeMs = FIRST_EXCHANGE_MS;
   #offerMargin = MIN_OFFER_MARGIN;
@@ -222,6 +231,15 @@ class Sender {
   }
 
   async run(recipients: Recipient[]): Promise<void> {
+    const unwatch = this.#outbound.watchFlood();
+    try {
+      await this.#run(recipients);
+    } finally {
+      unwatch();
+    }
+  }
+
+  async #run(recipients: Recipient[]): Promise<void> {
     const started = Date.now();
     const offer = new Offer(recipients);
     for (;;) {
@@ -339,7 +357,10 @@ class Sender {
       this.#released.push(recipient);
       const reason = report.reason ?? 'released';
       this.released[reason] = (this.released[reason] ?? 0) + 1;
-      if (reason === STALE) this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
+      if (reason === STALE && Date.now() - this.#widenedAt >= WIDEN_EVERY_MS) {
+        this.#backoff = Math.min(MAX_BACKOFF, this.#backoff * 1.1);
+        this.#widenedAt = Date.now();
+      }
     } else {
       this.#callMs = this.#callMs * 0.9 + (Date.now() - started) * 0.1;
       this.#backoff = Math.max(1, this.#backoff * 0.97);

@@ -54,7 +54,8 @@ export interface Slot {
 /**
  * What this isolate knows of the bot's flood state, shared by every invocation it runs: a 429 seen
  * here voids the slots received before it at once, before the gate has even heard of it; other
- * isolates learn of it from the gate's epoch at their next grant (within one round trip).
+ * isolates learn of it from the gate: a campaign sender's open `watch` at once, any other send at its
+ * next grant.
  */
 const isolate = { epoch: 0, blockedUntil: 0, floodSeenAt: 0, failuresInARow: 0, unreachableUntil: 0, probing: false };
 
@@ -110,6 +111,7 @@ export interface SendOptions {
 interface GatePort {
   acquire(req: SlotRequest): Promise<SlotGrant>;
   block(until: number): Promise<GateState>;
+  watch(epoch: number): Promise<GateState>;
 }
 
 /**
@@ -148,6 +150,29 @@ export class Outbound {
       const outcome = await this.#connections(() => this.#fire(method, params, slot));
       if (outcome.kind !== 'retryable' || attempt >= 4) return outcome;
     }
+  }
+
+  /**
+   * Keeps a watch on the gate open until the returned function is called, so a 429 that another
+   * isolate reports voids the slots this one holds as soon as the gate hears of it (without it they
+   * would go out into the flood wait until this isolate's next grant, or its own 429). For senders
+   * holding slots ahead; a send that takes its slot when it goes needs none.
+   */
+  watchFlood(): () => void {
+    let watching = true;
+    void (async () => {
+      while (watching) {
+        try {
+          learnGate(await this.#gate.watch(isolate.epoch));
+        } catch {
+          // The gate was replaced (its next grant carries the new epoch): watch again in a moment.
+          await sleepUntil(Date.now() + 1000);
+        }
+      }
+    })();
+    return () => {
+      watching = false;
+    };
   }
 
   /** Any other method (getMe, answerCallbackQuery, setWebhook, ...): no slot. */
