@@ -175,6 +175,11 @@ export class Ledger {
     return this.#exec('insert or ignore into batches (id, recipients, touched_at) values (?, ?, ?)', id, recipients, now).written > 0;
   }
 
+  /** Forgets a batch that was never sent (its `sendBatch` failed): its id is free for the next one. */
+  dropBatch(id: string): void {
+    this.#exec('delete from batches where id = ?', id);
+  }
+
   /** Marks a batch done (and drained); true the first time only. */
   finishBatch(id: string): boolean {
     return this.#exec('update batches set done = 1, drained = 1 where id = ? and done = 0', id).written > 0;

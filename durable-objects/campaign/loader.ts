@@ -27,7 +27,7 @@ const SENDER_RATE = 50;
  * 20 do not.
  */
 const MAX_SENDERS = 24;
-/** Recipients per queue message: at most ~25 KB packed (one 64 KB queue operation unit). */
+/** Recipients per queue message: at most ~32 KB packed (one 64 KB queue operation unit). */
 const MAX_RECIPIENTS = 2000;
 const MIN_RECIPIENTS = 100;
 /** `sendBatch` takes 256 KB at most: messages per call, leaving room for the envelope. */
@@ -35,17 +35,33 @@ const BATCH_BYTES = 240_000;
 
 /**
  * How a campaign fans out: enough senders at once to reach its rate with 6 connections each, and
- * messages small enough that each of them gets one, large enough to keep queue operations few.
+ * messages small enough that each of them gets one, large enough to keep queue operations few. An
+ * audience larger than one round of full messages is split into rounds of equal messages: full ones
+ * and then the remainder would end the campaign on a last round of a few senders, each sending a
+ * full message at its own rate while the others' connections stay idle.
  */
-function fanOut(rate: number, total: number): { senders: number; size: number } {
+export function fanOut(rate: number, total: number): { senders: number; size: number } {
   const senders = Math.min(MAX_SENDERS, Math.max(1, Math.ceil(rate / SENDER_RATE)));
-  return { senders, size: Math.min(MAX_RECIPIENTS, Math.max(MIN_RECIPIENTS, Math.ceil(total / senders))) };
+  const rounds = Math.max(1, Math.ceil(total / (senders * MAX_RECIPIENTS)));
+  return { senders, size: Math.min(MAX_RECIPIENTS, Math.max(MIN_RECIPIENTS, Math.ceil(total / (senders * rounds)))) };
+}
+
+/** A message of recipients on its way out, and where the audience stands once it is sent. */
+interface Outgoing {
+  batch: string;
+  packed: Uint8Array;
+  /** Recipients set aside earlier that this message carries. */
+  due: Recipient[];
+  cursor: number;
+  exhausted: boolean;
 }
 
 /**
  * The loader: while the campaign runs, keep one message of recipients per sender it needs out —
  * recipients set aside earlier first, then the next pages of the audience — recording each message
- * (and what it holds) in the ledger before it is sent.
+ * (and what it holds) in the ledger before it is sent. A step packs every message it may send before
+ * sending any, then sends them back to back (as few `sendBatch` calls as fit): its senders start
+ * together, so they can finish together.
  */
 export async function load(engine: CampaignEngine, ledger: Ledger, ports: LoaderPorts, now: () => number): Promise<void> {
   const s = engine.state;
@@ -59,44 +75,76 @@ export async function load(engine: CampaignEngine, ledger: Ledger, ports: Loader
   for (;;) {
     const room = senders - ledger.batchesUndrained();
     if (s.status !== 'running' || room <= 0) return;
-    const group: { batch: string; packed: Uint8Array; due: Recipient[] }[] = [];
-    let bytes = 0;
-    let cursor = s.cursor;
-    let exhausted = s.exhausted;
-    const add = (recipients: Recipient[], due: Recipient[]) => {
-      const batch = `${s.id}:${s.batches + group.length + 1}`;
-      const packed = ports.pack(batch, recipients);
-      group.push({ batch, packed, due });
-      bytes += packed.byteLength;
-    };
-    const due = ledger.dueReturned(now(), size);
-    if (due.length) add(due, due);
-    while (group.length < room && bytes < BATCH_BYTES - 30_000 && !exhausted) {
-      const page = await ports.page(cursor, size);
-      s.usage.db_round_trips++;
-      if (page.recipients.length < size) exhausted = true;
-      if (!page.recipients.length) break;
-      cursor = page.cursor;
-      add(page.recipients, []);
-    }
-    if (!group.length) {
-      s.exhausted = exhausted;
+    const out = await pack(engine, ledger, ports, { room, size, now: now() });
+    if (!out.length) {
       ports.save();
       return;
     }
     // Recorded before they are sent, so a sender that finishes one at once finds it.
-    for (const g of group) ledger.addBatch(g.batch, g.packed, now());
-    try {
-      await ports.enqueue(group.map((g) => g.packed));
-    } catch (err) {
-      for (const g of group) ledger.finishBatch(g.batch);
-      throw err;
+    for (const m of out) ledger.addBatch(m.batch, m.packed, now());
+    for (const group of sendBatches(out)) {
+      try {
+        await ports.enqueue(group.map((m) => m.packed));
+      } catch (err) {
+        // These and the ones after them never left: gone from the ledger, their ids used again.
+        for (const m of out.slice(out.indexOf(group[0] as Outgoing))) ledger.dropBatch(m.batch);
+        ports.save();
+        throw err;
+      }
+      const last = group.at(-1) as Outgoing;
+      s.batches += group.length;
+      s.usage.queue_operations += 3 * group.length;
+      s.cursor = last.cursor;
+      s.exhausted = last.exhausted;
+      for (const m of group) for (const r of m.due) ledger.takeReturned(r.id);
+      ports.save();
     }
-    s.batches += group.length;
-    s.usage.queue_operations += 3 * group.length;
-    s.cursor = cursor;
-    s.exhausted = exhausted;
-    for (const g of group) for (const r of g.due) ledger.takeReturned(r.id);
-    ports.save();
   }
+}
+
+/** Packs up to `room` messages: recipients due back first, then the next pages of the audience. */
+async function pack(
+  engine: CampaignEngine,
+  ledger: Ledger,
+  ports: LoaderPorts,
+  { room, size, now }: { room: number; size: number; now: number },
+): Promise<Outgoing[]> {
+  const s = engine.state;
+  const out: Outgoing[] = [];
+  let cursor = s.cursor;
+  let exhausted = s.exhausted;
+  const add = (recipients: Recipient[], due: Recipient[]) => {
+    const batch = `${s.id}:${s.batches + out.length + 1}`;
+    out.push({ batch, packed: ports.pack(batch, recipients), due, cursor, exhausted });
+  };
+  const due = ledger.dueReturned(now, size);
+  if (due.length) add(due, due);
+  while (out.length < room && !exhausted) {
+    const page = await ports.page(cursor, size);
+    s.usage.db_round_trips++;
+    if (page.recipients.length < size) exhausted = true;
+    if (!page.recipients.length) break;
+    cursor = page.cursor;
+    add(page.recipients, []);
+  }
+  // An empty page ends the audience too: once the last message is sent, or now if there is none.
+  const last = out.at(-1);
+  if (last) last.exhausted = exhausted;
+  else s.exhausted = exhausted;
+  return out;
+}
+
+/** Messages split into `sendBatch` calls of at most `BATCH_BYTES`. */
+function sendBatches(out: Outgoing[]): Outgoing[][] {
+  const groups: Outgoing[][] = [];
+  let bytes = BATCH_BYTES;
+  for (const m of out) {
+    if (bytes + m.packed.byteLength > BATCH_BYTES) {
+      groups.push([]);
+      bytes = 0;
+    }
+    groups.at(-1)?.push(m);
+    bytes += m.packed.byteLength;
+  }
+  return groups;
 }
