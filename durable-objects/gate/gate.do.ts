@@ -64,8 +64,8 @@ export class BotGate extends DurableObject<Env> {
    * round trip instead of at its next grant.
    */
   async watch(epoch: number): Promise<GateState> {
-    const now = this.#get().state(Date.now());
-    if (now.epoch > epoch) return now;
+    const current = this.#get().state(Date.now());
+    if (current.epoch > epoch) return current;
     return new Promise((resolve) => {
       const answer = (state: GateState) => {
         clearTimeout(timer);
