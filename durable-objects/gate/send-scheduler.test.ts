@@ -32,6 +32,19 @@ describe('SendScheduler', () => {
     expect(all.length).toBeGreaterThanOrEqual(287);
   });
 
+  it('grants a sender far from the gate slots past its first free connection, not nothing again and again', () => {
+    // Its grants take 150 ms to come back, so its connections are free from 300 ms on: past the
+    // broadcast horizon counted from now.
+    const lanes = Array(6).fill(300);
+    const grant = fresh().acquire(0, { count: 40, paid: true, priority: 'bulk', lanes, holdMs: 60 });
+    expect(grant.times.length).toBeGreaterThan(0);
+    expect(grant.times[0]).toBeGreaterThanOrEqual(300);
+    expect(grant.times.at(-1)).toBeLessThanOrEqual(300 + BULK_HORIZON_MS / 2);
+    // Close by, nothing changes: slots end at the horizon counted from now.
+    const near = fresh().acquire(0, { count: 40, paid: true, priority: 'bulk', lanes: Array(6).fill(20), holdMs: 60 });
+    expect(near.times.at(-1)).toBeLessThanOrEqual(BULK_HORIZON_MS);
+  });
+
   it('a fresh scheduler (an evicted gate) grants nothing within the first horizon, in a new epoch', () => {
     const s = new SendScheduler(limits, DEFAULT_PACE, { now: 5000, epoch: 7, blockedUntil: 0 });
     const grant = s.acquire(5000, { count: 2, paid: false, priority: 'transactional' });

@@ -23,7 +23,8 @@ interface Content {
 /**
  * How far ahead a sender holds slots: enough to ride out an exchange's round trip without a gap, short
  * enough that a pause takes effect at once. It asks for more when what it holds covers less than
- * `LOW_WATER_MS`.
+ * `LOW_WATER_MS`, or less than a grant's way back (two exchange round trips) for a sender far from
+ * its campaign's object.
  */
 const AHEAD_MS = 200;
 const LOW_WATER_MS = 80;
@@ -253,8 +254,9 @@ class Sender {
         continue;
       }
       const last = this.#queue.at(-1)?.slot.at;
-      if (last !== undefined && last - Date.now() > LOW_WATER_MS) {
-        await sleepUntil(last - LOW_WATER_MS);
+      const lowWater = Math.max(LOW_WATER_MS, this.#grantTripMs());
+      if (last !== undefined && last - Date.now() > lowWater) {
+        await sleepUntil(last - lowWater);
         continue;
       }
       const holdMs = this.#callMs * HOLD_FACTOR * this.#backoff;
@@ -268,7 +270,7 @@ class Sender {
       // Handing everything back sends it all; otherwise the campaign sees only the next few.
       const shown = offer.first(deferUntil === undefined ? want + this.#offerMargin : offer.size);
       // A slot granted for the moment the grant is still on its way back would be stale on arrival.
-      const earliest = Date.now() + 2 * this.#exchangeMs + 2;
+      const earliest = Date.now() + this.#grantTripMs();
       const asked = Date.now();
       const reply = await this.#exchange({
         batch: this.#batch,
@@ -368,6 +370,11 @@ class Sender {
     if (report.outcome === 'blocked') this.#blocked.push(recipient.id);
     if (report.outcome === 'unknown') this.#log.warn('send_outcome_unknown', { chat_id: recipient.id, reason: report.reason });
     this.#reports.push({ id: recipient.id, lang: recipient.lang, ...report });
+  }
+
+  /** How soon a slot can be used after asking: a grant's way there and back, with a margin. */
+  #grantTripMs(): number {
+    return 2 * this.#exchangeMs + 2;
   }
 
   #nextChange(): Promise<void> {
