@@ -59,11 +59,12 @@ export class BotGate extends DurableObject<Env> {
   }
 
   /**
-   * Answers as soon as the epoch is past `epoch` (a 429 was reported), or after `WATCH_MS`. A sender
-   * holding slots keeps one watch open, so a 429 seen in any other isolate voids its slots within a
-   * round trip instead of at its next grant.
+   * Answers as soon as the epoch is past `epoch` (a 429 was reported), or at `until` (epoch ms, at
+   * most `WATCH_MS` away). A sender holding slots keeps one watch open, and a send waiting for a slot
+   * ahead watches until it, so a 429 seen in any other isolate voids their slots within a round trip
+   * instead of at their next grant.
    */
-  async watch(epoch: number): Promise<GateState> {
+  async watch(epoch: number, until = Date.now() + WATCH_MS): Promise<GateState> {
     const current = this.#get().state(Date.now());
     if (current.epoch > epoch) return current;
     return new Promise((resolve) => {
@@ -72,7 +73,7 @@ export class BotGate extends DurableObject<Env> {
         this.#watchers.delete(answer);
         resolve(state);
       };
-      const timer = setTimeout(() => answer(this.#get().state(Date.now())), WATCH_MS);
+      const timer = setTimeout(() => answer(this.#get().state(Date.now())), Math.min(WATCH_MS, until - Date.now()));
       this.#watchers.add(answer);
     });
   }

@@ -27,6 +27,8 @@ const CALL_TIMEOUT_MS = 10_000;
 const STALE_SLOT_MS = 8;
 /** A send waits out a 429 of at most this long; a longer one is answered `retry_after` at once. Default 10 s */
 const MAX_WAIT_MS = 10_000;
+/** A send whose slot is further ahead than this watches the gate until it (one request to the gate). */
+const WATCH_AHEAD_MS = 20;
 /** Calls that failed without an answer, in a row, after which the isolate holds off Telegram for a while. */
 const UNREACHABLE_AFTER = 3;
 const UNREACHABLE_PAUSE_MS = 5_000;
@@ -54,8 +56,8 @@ export interface Slot {
 /**
  * What this isolate knows of the bot's flood state, shared by every invocation it runs: a 429 seen
  * here voids the slots received before it at once, before the gate has even heard of it; other
- * isolates learn of it from the gate: a campaign sender's open `watch` at once, any other send at its
- * next grant.
+ * isolates learn of it from the gate's `watch`: a campaign sender keeps one open, and a send waiting
+ * for a slot more than `WATCH_AHEAD_MS` ahead watches until it.
  */
 const isolate = { epoch: 0, blockedUntil: 0, floodSeenAt: 0, failuresInARow: 0, unreachableUntil: 0, probing: false };
 
@@ -111,7 +113,7 @@ export interface SendOptions {
 interface GatePort {
   acquire(req: SlotRequest): Promise<SlotGrant>;
   block(until: number): Promise<GateState>;
-  watch(epoch: number): Promise<GateState>;
+  watch(epoch: number, until?: number): Promise<GateState>;
 }
 
 /**
@@ -222,6 +224,8 @@ export class Outbound {
       learnGate(grant);
       const at = grant.times[0];
       if (at !== undefined) {
+        // A slot a while ahead: a 429 another isolate reports meanwhile must void it before it is used.
+        if (at - receivedAt > WATCH_AHEAD_MS) void this.#gate.watch(grant.epoch, at).then(learnGate, () => {});
         await sleepUntil(at);
         return { at, epoch: grant.epoch, receivedAt };
       }
