@@ -81,6 +81,8 @@ describe('the outbound path', () => {
       reason: "HTTP 502: an answer that is not the Bot API's",
     });
     expect(classifyAnswer(200, '{"ok":tru', 0).kind).toBe('unknown');
+    expect(classifyAnswer(200, '{"ok":"true"}', 0).kind).toBe('unknown');
+    expect(classifyAnswer(200, '{"ok":true,"result":{"message_id":5}}', 0)).toEqual({ kind: 'ok', result: { message_id: 5 } });
     expect(
       classifyAnswer(
         429,
