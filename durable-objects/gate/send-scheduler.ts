@@ -217,7 +217,7 @@ export class SendScheduler {
     const window = req.priority === 'bulk' ? BULK_HORIZON_MS : HORIZON_MS;
     // A sender far from the gate asks for lanes past the horizon (its grant takes that long to reach
     // it): counted from now only, it would be granted nothing, again and again. It gets half a window
-    // past its first free connection (at most a second ahead).
+    // past its first free connection, that counted at most a second ahead.
     const firstLane = Math.min(now + HORIZON_MS, ...(req.lanes?.length ? req.lanes : [now]));
     const horizon = us(Math.max(now + window, firstLane + window / 2));
     const hold = us(req.holdMs ?? 0);

@@ -157,8 +157,8 @@ export class Outbound {
   /**
    * Keeps a watch on the gate open until the returned function is called, so a 429 that another
    * isolate reports voids the slots this one holds as soon as the gate hears of it (without it they
-   * would go out into the flood wait until this isolate's next grant, or its own 429). For senders
-   * holding slots ahead; a send that takes its slot when it goes needs none.
+   * would go out into the flood wait until this isolate's next grant, or its own 429). For campaign
+   * senders, which hold slots ahead all the time; a single send waiting for its slot watches until it.
    */
   watchFlood(): () => void {
     let watching = true;
