@@ -215,13 +215,14 @@ export class SendScheduler {
     const ownSpacing = req.pace ? us(req.pace.spacingMs) : 0;
     const own = req.pace && ownSpacing > anySpacing ? this.#ownTimeline(req.pace.key, nowUs, ownSpacing) : undefined;
     const window = req.priority === 'bulk' ? BULK_HORIZON_MS : HORIZON_MS;
+    const asked = req.lanes?.length ? req.lanes : [now];
     // A sender far from the gate asks for lanes past the horizon (its grant takes that long to reach
     // it): counted from now only, it would be granted nothing, again and again. It gets half a window
     // past its first free connection, that counted at most a second ahead.
-    const firstLane = Math.min(now + HORIZON_MS, ...(req.lanes?.length ? req.lanes : [now]));
+    const firstLane = Math.min(now + HORIZON_MS, ...asked);
     const horizon = us(Math.max(now + window, firstLane + window / 2));
     const hold = us(req.holdMs ?? 0);
-    const lanes = (req.lanes?.length ? req.lanes : [now]).map(us);
+    const lanes = asked.map(us);
     const start = Math.max(nowUs, this.#floor);
     const times: number[] = [];
     const count = Math.min(req.count, this.#share(now, req.requester, window, anySpacing));
