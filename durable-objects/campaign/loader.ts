@@ -82,16 +82,18 @@ export async function load(engine: CampaignEngine, ledger: Ledger, ports: Loader
     }
     // Recorded before they are sent, so a sender that finishes one at once finds it.
     for (const m of out) ledger.addBatch(m.batch, m.packed, now());
+    let sent = 0;
     for (const group of sendBatches(out)) {
       try {
         await ports.enqueue(group.map((m) => m.packed));
       } catch (err) {
         // These and the ones after them never left: gone from the ledger, their ids used again.
-        for (const m of out.slice(out.indexOf(group[0] as Outgoing))) ledger.dropBatch(m.batch);
+        for (const m of out.slice(sent)) ledger.dropBatch(m.batch);
         ports.save();
         throw err;
       }
       const last = group.at(-1) as Outgoing;
+      sent += group.length;
       s.batches += group.length;
       s.usage.queue_operations += 3 * group.length;
       s.cursor = last.cursor;
