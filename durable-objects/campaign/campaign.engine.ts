@@ -85,6 +85,17 @@ export interface ExchangeRequest {
   deferUntil?: number;
   /** Round trips to Postgres the sender made for this batch since its last exchange. */
   dbRoundTrips?: number;
+  /**
+   * The sender has sent all of its own and asks to send recipients other batches spared (`offer` is
+   * empty). A sender's own recipients may go out with its connections only; at the end of a
+   * campaign, these let the batches finished early help the ones behind.
+   */
+  help?: boolean;
+  /**
+   * Recipients from the far end of the batch, lent on the campaign's `lend`: a helper may send them.
+   * They stay the sender's too; whichever claims one first sends it, the other skips it.
+   */
+  spare?: Recipient[];
 }
 
 export interface ExchangeReply {
@@ -101,6 +112,10 @@ export interface ExchangeReply {
   take: number;
   /** When fewer slots than wanted were granted: how long until asking again can get more, in ms. */
   waitMs: number;
+  /** Senders have finished theirs and wait to help: lend this many from the far end of the batch. */
+  lend?: number;
+  /** To a helper: false once no batch has recipients to spare (it finishes). */
+  help?: boolean;
 }
 
 /** The gate as the engine sees it. */
@@ -136,6 +151,12 @@ export const BATCH_DEADLINE_MS = 20 * 60_000;
 const MIN_PROGRESS_SHARE = 0.25;
 /** A batch whose sender has not exchanged for this long no longer counts in the mean, in ms. */
 const PROGRESS_MEMORY_MS = 2_000;
+/** A batch with fewer than this left is not asked to lend any: its own connections finish it soon. */
+const LEND_MIN = 12;
+/** A helper that found nothing to send asks again after this long, in ms (a lender's next exchange). */
+const HELP_POLL_MS = 50;
+/** Helpers asking lately (ms) make the batches with recipients to spare lend them. */
+const HELPERS_MEMORY_MS = 500;
 /** How often an exchange refreshes its batch's sign of life (a row write). */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -157,6 +178,13 @@ export class CampaignEngine {
   readonly #touched = new Map<string, number>();
   /** Recipients each sending batch still holds, and when it said so (its last exchange). */
   readonly #remaining = new Map<string, { left: number; at: number }>();
+  /**
+   * Recipients lent by each batch for helpers (a hint kept in memory: the lender still holds them,
+   * so nothing is lost with it), the furthest from the lender's next ones last.
+   */
+  readonly #spare = new Map<string, Recipient[]>();
+  /** When a helper last asked for recipients to send (epoch ms). */
+  #helpAskedAt = Number.NEGATIVE_INFINITY;
   state: CampaignState;
 
   constructor(ledger: Ledger, state: CampaignState) {
@@ -196,7 +224,11 @@ export class CampaignEngine {
       return { status: s.status, ...idle, take: req.offer.length };
     }
 
-    const { picked, scanned } = this.#pick(req, now);
+    if (req.spare?.length) this.#spare.set(req.batch, [...req.spare, ...(this.#spare.get(req.batch) ?? [])]);
+    // A helper's own are all sent: it is not racing the others.
+    if (req.help) this.#remaining.delete(req.batch);
+    else this.#remaining.set(req.batch, { left: req.offer.length + (req.more ?? 0), at: now });
+    const { picked, scanned, unpick } = req.help ? this.#pickSpare(req.want) : { ...this.#pick(req, now), unpick: undefined };
     let grant: SlotGrant = { times: [], epoch: 0 };
     if (picked.length) {
       s.usage.do_requests++;
@@ -205,7 +237,7 @@ export class CampaignEngine {
         paid: s.paid,
         priority: 'bulk',
         lanes: req.lanes,
-        holdMs: req.holdMs === undefined ? undefined : req.holdMs / this.#progressShare(req, now),
+        holdMs: req.holdMs === undefined || req.help ? req.holdMs : req.holdMs / this.#progressShare(req, now),
         pace: { key: s.id, spacingMs: 1000 / s.ratePerSecond },
         requester: req.batch,
       });
@@ -220,16 +252,52 @@ export class CampaignEngine {
     }
     // The offer is taken up to its first picked recipient that got no slot.
     const firstUngranted = picked[grant.times.length];
-    const take = firstUngranted ? req.offer.indexOf(firstUngranted) : scanned;
+    unpick?.(picked.slice(grant.times.length));
+    const take = firstUngranted && !req.help ? req.offer.indexOf(firstUngranted) : scanned;
     const drained = take === req.offer.length && !req.more;
     if (req.done && drained) this.#finishBatch(req.batch);
     else if (drained) this.#ledger.drainBatch(req.batch);
     const until = grant.blockedUntil ?? grant.askAgainAt;
     const waitMs = grants.length < req.want && until !== undefined ? Math.max(1, Math.ceil(until - now)) : 0;
-    const reply: ExchangeReply = { status: s.status, grants, epoch: grant.epoch, take, waitMs };
+    const reply: ExchangeReply = { status: s.status, grants, epoch: grant.epoch, take, waitMs, ...this.#helping(req, picked, now) };
     if (grant.blockedUntil !== undefined) reply.blockedUntil = grant.blockedUntil;
     if (grant.lanes) reply.lanes = grant.lanes;
     return reply;
+  }
+
+  /**
+   * Helping at the end of a campaign. A helper that found nothing to send is told to ask again while
+   * some batch still has enough left to lend (the lenders hear of it at their next exchange), and to
+   * finish once none has. A batch is asked to lend half of what it has left while helpers ask, or
+   * are about to (some batch is nearly done), and nothing it lent is left to send. Only once the
+   * audience is all loaded: before that, a sender that finished makes room for the next message.
+   */
+  #helping(req: ExchangeRequest, picked: Recipient[], now: number): Partial<Pick<ExchangeReply, 'lend' | 'help' | 'waitMs'>> {
+    if (!this.state.exhausted) return req.help ? { help: false } : {};
+    const fresh = [...this.#remaining.values()].filter((r) => now - r.at <= PROGRESS_MEMORY_MS);
+    if (req.help) {
+      if (picked.length) return {};
+      this.#helpAskedAt = now;
+      return fresh.some((r) => r.left >= LEND_MIN) ? { help: true, waitMs: HELP_POLL_MS } : { help: false };
+    }
+    const left = req.offer.length + (req.more ?? 0);
+    const helpers = now - this.#helpAskedAt <= HELPERS_MEMORY_MS || fresh.some((r) => r.left < LEND_MIN);
+    return helpers && left >= LEND_MIN && !this.#spare.get(req.batch)?.length ? { lend: Math.floor(left / 2) } : {};
+  }
+
+  /**
+   * Recipients one batch lent (the one that lent the most), from its far end, skipping those the
+   * ledger has; `unpick` puts back the ones the gate gave no slot.
+   */
+  #pickSpare(want: number): { picked: Recipient[]; scanned: number; unpick: (rest: Recipient[]) => void } {
+    const picked: Recipient[] = [];
+    let spare: Recipient[] = [];
+    for (const lent of this.#spare.values()) if (lent.length > spare.length) spare = lent;
+    while (picked.length < want && spare.length) {
+      const r = spare.pop() as Recipient;
+      if (!this.#ledger.status(r.id)) picked.push(r);
+    }
+    return { picked, scanned: 0, unpick: (rest) => spare.push(...rest.reverse()) };
   }
 
   /** Walks the offer in order: skips recipients the ledger already has, picks the rest up to `want`. */
@@ -248,6 +316,7 @@ export class CampaignEngine {
 
   #finishBatch(batch: string): boolean {
     this.#remaining.delete(batch);
+    this.#spare.delete(batch);
     return this.#ledger.finishBatch(batch);
   }
 
@@ -259,7 +328,6 @@ export class CampaignEngine {
    */
   #progressShare(req: ExchangeRequest, now: number): number {
     const left = req.offer.length + (req.more ?? 0);
-    this.#remaining.set(req.batch, { left, at: now });
     let sum = 0;
     for (const [batch, r] of this.#remaining) {
       // A batch not heard from lately (its sender died, its message waits for a retry) is not racing.

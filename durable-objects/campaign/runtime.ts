@@ -171,8 +171,10 @@ export class CampaignRuntime {
     const engine = this.#required();
     const reply = await engine.exchange(req, Date.now(), this.#host.gate);
     this.#save(engine);
-    // A batch drained or done, recipients set aside: the loader may send more.
-    if ((reply.take === req.offer.length && !req.more) || req.deferUntil !== undefined) this.#host.background(this.#pump());
+    // A batch drained or done, recipients set aside: the loader may send more. (A helper's batch
+    // was drained before it began to help.)
+    const drained = reply.take === req.offer.length && !req.more && (!req.help || req.done);
+    if (drained || req.deferUntil !== undefined) this.#host.background(this.#pump());
     return reply;
   }
 

@@ -136,11 +136,14 @@ type Exchange = (req: ExchangeRequest) => Promise<ExchangeReply>;
 /**
  * The recipients a sender has not handed to the campaign yet: those handed back first, then the
  * message's own from a moving start (read in place, never copied whole: a message holds up to 2,000).
+ * Lent ones (from the far end) stay its own: the campaign skips those a helper sent first.
  */
 class Offer {
   readonly #own: Recipient[];
   #next = 0;
   #back: Recipient[] = [];
+  /** How many of its own, counted from the end, were lent. */
+  #lent = 0;
 
   constructor(own: Recipient[]) {
     this.#own = own;
@@ -163,6 +166,15 @@ class Offer {
     const fromBack = Math.min(n, this.#back.length);
     this.#back = this.#back.slice(fromBack);
     this.#next += n - fromBack;
+  }
+
+  /** Up to `n` of its own not lent yet, from the far end, never one of the next `keep` it offers. */
+  lend(n: number, keep: number): Recipient[] {
+    const to = this.#own.length - this.#lent;
+    const from = Math.max(this.#next + keep, to - n);
+    if (from >= to) return [];
+    this.#lent += to - from;
+    return this.#own.slice(from, to);
   }
 }
 
@@ -219,6 +231,10 @@ class Sender {
   /** An exchange's round trip (ms), an exponential average: slots must be asked for at least this far ahead. */
   #exchangeMs = FIRST_EXCHANGE_MS;
   #offerMargin = MIN_OFFER_MARGIN;
+  /** Recipients the campaign asked this sender to lend with its next exchange. */
+  #lend = 0;
+  /** Once its own are sent, it may help other batches until the campaign says none has any to spare. */
+  #mayHelp = true;
   /** Slots handed back, by reason (stale, voided by a 429, ...): how far the sender fell behind. */
   readonly released: Record<string, number> = {};
 
@@ -247,7 +263,9 @@ class Sender {
       // Recipients handed back are offered again first (never while an exchange is out: the campaign
       // takes a prefix of the offer it was sent).
       offer.putBack(this.#released.splice(0));
-      if (!offer.size) {
+      // Its own all sent: it helps the batches behind (sends what they lend) until none has any left.
+      const helping = !offer.size && this.#mayHelp && Date.now() - started <= MESSAGE_BUDGET_MS;
+      if (!offer.size && !helping) {
         if (!this.#queue.length && !this.#sends.size) break;
         // Nothing to offer: only a send coming back (it may hand its recipient back) changes that.
         await this.#nextChange();
@@ -255,13 +273,15 @@ class Sender {
       }
       const last = this.#queue.at(-1)?.slot.at;
       const lowWater = Math.max(LOW_WATER_MS, this.#grantTripMs());
-      if (last !== undefined && last - Date.now() > lowWater) {
+      // Asked to lend, it exchanges at once: helpers are waiting.
+      if (last !== undefined && last - Date.now() > lowWater && !this.#lend) {
         await sleepUntil(last - lowWater);
         continue;
       }
       const holdMs = this.#callMs * HOLD_FACTOR * this.#backoff;
-      const want = Math.min(MAX_WANT, offer.size, Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length);
-      if (want <= 0) {
+      const room = Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length;
+      const want = Math.max(0, Math.min(MAX_WANT, helping ? MAX_WANT : offer.size, room));
+      if (!want && !this.#lend) {
         // It holds all its connections can take: more only once the next send leaves or one comes back.
         await this.#nextChange();
         continue;
@@ -272,6 +292,8 @@ class Sender {
       // A slot granted for the moment the grant is still on its way back would be stale on arrival.
       const earliest = Date.now() + this.#grantTripMs();
       const asked = Date.now();
+      const spare = this.#lend ? offer.lend(this.#lend, shown.length) : [];
+      this.#lend = 0;
       const reply = await this.#exchange({
         batch: this.#batch,
         reports: this.#drain(),
@@ -282,26 +304,39 @@ class Sender {
         holdMs,
         done: false,
         deferUntil,
+        ...(helping ? { help: true } : {}),
+        ...(spare.length ? { spare } : {}),
       });
-      offer.take(reply.take);
-      const skipped = reply.take > reply.grants.length;
-      this.#offerMargin = skipped ? Math.min(MAX_OFFER_MARGIN, this.#offerMargin * 4) : Math.max(MIN_OFFER_MARGIN, this.#offerMargin / 2);
+      this.#taken(reply, offer);
       if (reply.status !== 'running' || deferUntil !== undefined) break;
       const receivedAt = this.#accept(reply, asked);
-      if (reply.waitMs > MAX_WAIT_MS && !reply.grants.length) {
-        // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
-        await this.#exchange({
-          batch: this.#batch,
-          reports: this.#drain(),
-          offer: offer.first(offer.size),
-          want: 0,
-          done: false,
-          deferUntil: receivedAt + reply.waitMs,
-        });
-        offer.take(offer.size);
-      } else if (reply.waitMs > 0) await sleepUntil(receivedAt + reply.waitMs);
+      // Telegram asked the bot to wait long: hand the rest back until then instead of idling here.
+      if (reply.waitMs > MAX_WAIT_MS && !reply.grants.length) await this.#handBack(offer, receivedAt + reply.waitMs);
+      else if (reply.waitMs > 0) await sleepUntil(receivedAt + reply.waitMs);
     }
     await this.#finish(offer.first(offer.size));
+  }
+
+  /** What a reply says of the offer: how much the campaign took, what to lend next, whether helping is over. */
+  #taken(reply: ExchangeReply, offer: Offer): void {
+    offer.take(reply.take);
+    this.#lend = reply.lend ?? 0;
+    if (reply.help === false) this.#mayHelp = false;
+    const skipped = reply.take > reply.grants.length;
+    this.#offerMargin = skipped ? Math.min(MAX_OFFER_MARGIN, this.#offerMargin * 4) : Math.max(MIN_OFFER_MARGIN, this.#offerMargin / 2);
+  }
+
+  /** Gives every recipient it has not sent back to the campaign, to be sent again from `until`. */
+  async #handBack(offer: Offer, until: number): Promise<void> {
+    await this.#exchange({
+      batch: this.#batch,
+      reports: this.#drain(),
+      offer: offer.first(offer.size),
+      want: 0,
+      done: false,
+      deferUntil: until,
+    });
+    offer.take(offer.size);
   }
 
   /** Takes a reply's grants into the dispatch queue; learns the gate, the lanes and the exchange's round trip. */

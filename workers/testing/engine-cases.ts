@@ -192,6 +192,33 @@ export function engineCases(withEngine: WithEngine): void {
     });
   });
 
+  it('lets a batch that finished early send what a batch behind lends, each recipient claimed once', async () => {
+    await withEngine({}, async (engine, ledger) => {
+      const ask = (batch: string, offer: Recipient[], more: number, extra: object = {}) =>
+        engine.exchange({ batch, reports: [], offer, more, want: offer.length ? 2 : 5, done: false, ...extra }, 0, everySlot);
+      const help = (gate: GateFn = everySlot) =>
+        engine.exchange({ batch: 'early', reports: [], offer: [], want: 5, done: false, help: true }, 0, gate);
+      expect((await ask('behind', recipients(10, 100), 90)).lend).toBeUndefined();
+      // Nothing lent yet: the helper asks again in a moment, and the batch behind is asked to lend half.
+      expect(await help()).toMatchObject({ grants: [], help: true, waitMs: 50 });
+      expect((await ask('behind', recipients(10, 102), 88)).lend).toBe(49);
+      await ask('behind', recipients(10, 104), 86, { spare: recipients(49, 151) });
+      // The gate slots two of five: those two go out from the far end, the other three wait for the next help.
+      const two: GateFn = async (r) => ({ times: [1000, 1100], epoch: 3, askAgainAt: 1200, lanes: r.lanes });
+      expect((await help(two)).grants.map((g) => g.recipient.id)).toEqual([199, 198]);
+      expect((await help()).grants.map((g) => g.recipient.id)).toEqual([197, 196, 195, 194, 193]);
+      expect(ledger.status(199)?.batch).toBe('early');
+      // The lender reaches its far end: what the helper claimed is skipped, the rest is its own.
+      const far = await ask('behind', recipients(8, 192), 0);
+      expect(far.grants.map((g) => g.recipient.id)).toEqual([192]);
+      expect(far.take).toBe(8);
+      expect(ledger.status(192)?.batch).toBe('behind');
+      // Once no batch has enough left to lend, the helper finishes.
+      await engine.exchange({ batch: 'behind', reports: [], offer: [], want: 0, done: true }, 0, everySlot);
+      expect(await help()).toMatchObject({ grants: [], help: false });
+    });
+  });
+
   it('slows a batch that is ahead of the other batches, so they all finish together', async () => {
     await withEngine({}, async (engine) => {
       const ask = (batch: string, offer: number, more: number) =>
