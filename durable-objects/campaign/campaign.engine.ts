@@ -183,6 +183,8 @@ export class CampaignEngine {
    * so nothing is lost with it), the furthest from the lender's next ones last.
    */
   readonly #spare = new Map<string, Recipient[]>();
+  /** How many each batch lent in all: its far end, which it reaches last, is no longer its to lend. */
+  readonly #lent = new Map<string, number>();
   /** When a helper last asked for recipients to send (epoch ms). */
   #helpAskedAt = Number.NEGATIVE_INFINITY;
   state: CampaignState;
@@ -224,7 +226,10 @@ export class CampaignEngine {
       return { status: s.status, ...idle, take: req.offer.length };
     }
 
-    if (req.spare?.length) this.#spare.set(req.batch, [...req.spare, ...(this.#spare.get(req.batch) ?? [])]);
+    if (req.spare?.length) {
+      this.#spare.set(req.batch, [...req.spare, ...(this.#spare.get(req.batch) ?? [])]);
+      this.#lent.set(req.batch, (this.#lent.get(req.batch) ?? 0) + req.spare.length);
+    }
     // A helper's own are all sent: it is not racing the others.
     if (req.help) this.#remaining.delete(req.batch);
     else this.#remaining.set(req.batch, { left: req.offer.length + (req.more ?? 0), at: now });
@@ -268,8 +273,8 @@ export class CampaignEngine {
   /**
    * Helping at the end of a campaign. A helper that found nothing to send is told to ask again while
    * some batch still has enough left to lend (the lenders hear of it at their next exchange), and to
-   * finish once none has. A batch is asked to lend half of what it has left while helpers ask, or
-   * are about to (some batch is nearly done), and nothing it lent is left to send. Only once the
+   * finish once none has. A batch is asked to lend half of what it has left and has not lent yet
+   * while helpers ask, or are about to (some batch is nearly done), and nothing it lent is left to send. Only once the
    * audience is all loaded: before that, a sender that finished makes room for the next message.
    */
   #helping(req: ExchangeRequest, picked: Recipient[], now: number): Partial<Pick<ExchangeReply, 'lend' | 'help' | 'waitMs'>> {
@@ -280,9 +285,9 @@ export class CampaignEngine {
       this.#helpAskedAt = now;
       return fresh.some((r) => r.left >= LEND_MIN) ? { help: true, waitMs: HELP_POLL_MS } : { help: false };
     }
-    const left = req.offer.length + (req.more ?? 0);
+    const unlent = req.offer.length + (req.more ?? 0) - (this.#lent.get(req.batch) ?? 0);
     const helpers = now - this.#helpAskedAt <= HELPERS_MEMORY_MS || fresh.some((r) => r.left < LEND_MIN);
-    return helpers && left >= LEND_MIN && !this.#spare.get(req.batch)?.length ? { lend: Math.floor(left / 2) } : {};
+    return helpers && unlent >= LEND_MIN && !this.#spare.get(req.batch)?.length ? { lend: Math.floor(unlent / 2) } : {};
   }
 
   /**
@@ -317,6 +322,7 @@ export class CampaignEngine {
   #finishBatch(batch: string): boolean {
     this.#remaining.delete(batch);
     this.#spare.delete(batch);
+    this.#lent.delete(batch);
     return this.#ledger.finishBatch(batch);
   }
 

@@ -231,8 +231,8 @@ class Sender {
   /** An exchange's round trip (ms), an exponential average: slots must be asked for at least this far ahead. */
   #exchangeMs = FIRST_EXCHANGE_MS;
   #offerMargin = MIN_OFFER_MARGIN;
-  /** Recipients the campaign asked this sender to lend with its next exchange. */
-  #lend = 0;
+  /** Recipients it lends with its next exchange (the campaign asked; helpers are waiting). */
+  #spare: Recipient[] = [];
   /** Once its own are sent, it may help other batches until the campaign says none has any to spare. */
   #mayHelp = true;
   /** Slots handed back, by reason (stale, voided by a 429, ...): how far the sender fell behind. */
@@ -274,14 +274,14 @@ class Sender {
       const last = this.#queue.at(-1)?.slot.at;
       const lowWater = Math.max(LOW_WATER_MS, this.#grantTripMs());
       // Asked to lend, it exchanges at once: helpers are waiting.
-      if (last !== undefined && last - Date.now() > lowWater && !this.#lend) {
+      if (last !== undefined && last - Date.now() > lowWater && !this.#spare.length) {
         await sleepUntil(last - lowWater);
         continue;
       }
       const holdMs = this.#callMs * HOLD_FACTOR * this.#backoff;
       const room = Math.ceil((MAX_CONNECTIONS * AHEAD_MS) / holdMs) - this.#queue.length;
       const want = Math.max(0, Math.min(MAX_WANT, helping ? MAX_WANT : offer.size, room));
-      if (!want && !this.#lend) {
+      if (!want && !this.#spare.length) {
         // It holds all its connections can take: more only once the next send leaves or one comes back.
         await this.#nextChange();
         continue;
@@ -292,8 +292,7 @@ class Sender {
       // A slot granted for the moment the grant is still on its way back would be stale on arrival.
       const earliest = Date.now() + this.#grantTripMs();
       const asked = Date.now();
-      const spare = this.#lend ? offer.lend(this.#lend, shown.length) : [];
-      this.#lend = 0;
+      const spare = this.#spare.splice(0);
       const reply = await this.#exchange({
         batch: this.#batch,
         reports: this.#drain(),
@@ -320,7 +319,8 @@ class Sender {
   /** What a reply says of the offer: how much the campaign took, what to lend next, whether helping is over. */
   #taken(reply: ExchangeReply, offer: Offer): void {
     offer.take(reply.take);
-    this.#lend = reply.lend ?? 0;
+    // Never the next ones it offers itself; nothing when all it could lend is lent already.
+    if (reply.lend) this.#spare = offer.lend(reply.lend, MAX_WANT + this.#offerMargin);
     if (reply.help === false) this.#mayHelp = false;
     const skipped = reply.take > reply.grants.length;
     this.#offerMargin = skipped ? Math.min(MAX_OFFER_MARGIN, this.#offerMargin * 4) : Math.max(MIN_OFFER_MARGIN, this.#offerMargin / 2);
