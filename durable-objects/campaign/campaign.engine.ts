@@ -147,10 +147,8 @@ export const CLAIM_LEASE_MS = 120_000;
  * consumer invocation lasts at most 15 minutes; a message out of retries goes to the dead letters).
  */
 export const BATCH_DEADLINE_MS = 20 * 60_000;
-/** The slowest a batch ahead of the others is made to go, as a share of its connections' pace. */
-const MIN_PROGRESS_SHARE = 0.25;
-/** A batch whose sender has not exchanged for this long no longer counts in the mean, in ms. */
-const PROGRESS_MEMORY_MS = 2_000;
+/** A batch whose sender has not exchanged for this long (it died, its message waits for a retry) has nothing to lend, in ms. */
+const LEFT_MEMORY_MS = 2_000;
 /** A batch with fewer than this left is not asked to lend any: its own connections finish it soon. */
 const LEND_MIN = 12;
 /** A helper that found nothing to send asks again after this long, in ms (a lender's next exchange). */
@@ -242,7 +240,7 @@ export class CampaignEngine {
         paid: s.paid,
         priority: 'bulk',
         lanes: req.lanes,
-        holdMs: req.holdMs === undefined || req.help ? req.holdMs : req.holdMs / this.#progressShare(req, now),
+        holdMs: req.holdMs,
         pace: { key: s.id, spacingMs: 1000 / s.ratePerSecond },
         requester: req.batch,
       });
@@ -279,7 +277,11 @@ export class CampaignEngine {
    */
   #helping(req: ExchangeRequest, picked: Recipient[], now: number): Partial<Pick<ExchangeReply, 'lend' | 'help' | 'waitMs'>> {
     if (!this.state.exhausted) return req.help ? { help: false } : {};
-    const fresh = [...this.#remaining.values()].filter((r) => now - r.at <= PROGRESS_MEMORY_MS);
+    const fresh: { left: number }[] = [];
+    for (const [batch, r] of this.#remaining) {
+      if (now - r.at > LEFT_MEMORY_MS) this.#remaining.delete(batch);
+      else fresh.push(r);
+    }
     if (req.help) {
       if (picked.length) return {};
       this.#helpAskedAt = now;
@@ -324,24 +326,6 @@ export class CampaignEngine {
     this.#spare.delete(batch);
     this.#lent.delete(batch);
     return this.#ledger.finishBatch(batch);
-  }
-
-  /**
-   * How fast a batch may go relative to its connections (1 = as fast as they can): a batch ahead of
-   * the others (fewer recipients left than their mean) is slowed in proportion, so the gate's slots
-   * go to the ones behind and every batch of the campaign finishes at about the same time, instead
-   * of a few finishing last with only their own 6 connections each.
-   */
-  #progressShare(req: ExchangeRequest, now: number): number {
-    const left = req.offer.length + (req.more ?? 0);
-    let sum = 0;
-    for (const [batch, r] of this.#remaining) {
-      // A batch not heard from lately (its sender died, its message waits for a retry) is not racing.
-      if (now - r.at > PROGRESS_MEMORY_MS) this.#remaining.delete(batch);
-      else sum += r.left;
-    }
-    if (this.#remaining.size < 2) return 1;
-    return Math.min(1, Math.max(MIN_PROGRESS_SHARE, left / (sum / this.#remaining.size)));
   }
 
   /**

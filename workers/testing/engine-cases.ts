@@ -229,28 +229,4 @@ export function engineCases(withEngine: WithEngine): void {
       expect(await help()).toMatchObject({ grants: [], help: false });
     });
   });
-
-  it('slows a batch that is ahead of the other batches, so they all finish together', async () => {
-    await withEngine({}, async (engine) => {
-      const ask = (batch: string, offer: number, more: number) =>
-        engine.exchange(
-          { batch, reports: [], offer: recipients(offer, 100 + offer * 7), more, want: 1, holdMs: 50, done: false },
-          0,
-          everySlot,
-        );
-      await ask('behind', 10, 290);
-      expect(asked.at(-1)?.holdMs).toBe(50);
-      // 100 left against a mean of 200: it may go at half its connections' pace.
-      await ask('ahead', 10, 90);
-      expect(asked.at(-1)?.holdMs).toBe(100);
-      await ask('behind', 10, 280);
-      expect(asked.at(-1)?.holdMs).toBe(50);
-      // Far ahead: never slower than a quarter.
-      await ask('ahead', 1, 0);
-      expect(asked.at(-1)?.holdMs).toBe(200);
-      // A batch silent for over 2 s (its sender died) no longer holds the others back.
-      await engine.exchange({ batch: 'ahead', reports: [], offer: recipients(1, 900), want: 1, holdMs: 50, done: false }, 2_001, everySlot);
-      expect(asked.at(-1)?.holdMs).toBe(50);
-    });
-  });
 }
