@@ -147,7 +147,7 @@ export const CLAIM_LEASE_MS = 120_000;
  * consumer invocation lasts at most 15 minutes; a message out of retries goes to the dead letters).
  */
 export const BATCH_DEADLINE_MS = 20 * 60_000;
-/** A batch whose sender has not exchanged for this long (it died, its message waits for a retry) has nothing to lend, in ms. */
+/** A batch not heard from for this long (its sender died, its message waits for a retry) lends nothing, in ms. */
 const LEFT_MEMORY_MS = 2_000;
 /** A batch with fewer than this left is not asked to lend any: its own connections finish it soon. */
 const LEND_MIN = 12;
@@ -272,8 +272,9 @@ export class CampaignEngine {
    * Helping at the end of a campaign. A helper that found nothing to send is told to ask again while
    * some batch still has enough left to lend (the lenders hear of it at their next exchange), and to
    * finish once none has. A batch is asked to lend half of what it has left and has not lent yet
-   * while helpers ask, or are about to (some batch is nearly done), and nothing it lent is left to send. Only once the
-   * audience is all loaded: before that, a sender that finished makes room for the next message.
+   * while helpers ask, or are about to (some batch is nearly done), and nothing it lent is left to
+   * send. Only once the audience is all loaded: before that, a sender that finished makes room for
+   * the next message.
    */
   #helping(req: ExchangeRequest, picked: Recipient[], now: number): Partial<Pick<ExchangeReply, 'lend' | 'help' | 'waitMs'>> {
     if (!this.state.exhausted) return req.help ? { help: false } : {};

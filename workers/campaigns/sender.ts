@@ -273,7 +273,7 @@ class Sender {
       }
       const last = this.#queue.at(-1)?.slot.at;
       const lowWater = Math.max(LOW_WATER_MS, this.#grantTripMs());
-      // Asked to lend, it exchanges at once: helpers are waiting.
+      // With something to lend, it exchanges at once: helpers are waiting.
       if (last !== undefined && last - Date.now() > lowWater && !this.#spare.length) {
         await sleepUntil(last - lowWater);
         continue;
@@ -326,8 +326,12 @@ class Sender {
     this.#offerMargin = skipped ? Math.min(MAX_OFFER_MARGIN, this.#offerMargin * 4) : Math.max(MIN_OFFER_MARGIN, this.#offerMargin / 2);
   }
 
-  /** Gives every recipient it has not sent back to the campaign, to be sent again from `until`. */
+  /**
+   * Gives every recipient it has not sent back to the campaign, to be sent again from `until`; it
+   * helps no other batch then (the bot is told to wait, and so would they).
+   */
   async #handBack(offer: Offer, until: number): Promise<void> {
+    this.#mayHelp = false;
     await this.#exchange({
       batch: this.#batch,
       reports: this.#drain(),
