@@ -278,19 +278,24 @@ export class CampaignEngine {
    */
   #helping(req: ExchangeRequest, picked: Recipient[], now: number): Partial<Pick<ExchangeReply, 'lend' | 'help' | 'waitMs'>> {
     if (!this.state.exhausted) return req.help ? { help: false } : {};
-    const fresh: { left: number }[] = [];
-    for (const [batch, r] of this.#remaining) {
-      if (now - r.at > LEFT_MEMORY_MS) this.#remaining.delete(batch);
-      else fresh.push(r);
-    }
     if (req.help) {
       if (picked.length) return {};
       this.#helpAskedAt = now;
-      return fresh.some((r) => r.left >= LEND_MIN) ? { help: true, waitMs: HELP_POLL_MS } : { help: false };
+      return this.#anyBatchLeft((left) => left >= LEND_MIN, now) ? { help: true, waitMs: HELP_POLL_MS } : { help: false };
     }
     const unlent = req.offer.length + (req.more ?? 0) - (this.#lent.get(req.batch) ?? 0);
-    const helpers = now - this.#helpAskedAt <= HELPERS_MEMORY_MS || fresh.some((r) => r.left < LEND_MIN);
-    return helpers && unlent >= LEND_MIN && !this.#spare.get(req.batch)?.length ? { lend: Math.floor(unlent / 2) } : {};
+    if (unlent < LEND_MIN || this.#spare.get(req.batch)?.length) return {};
+    const helpers = now - this.#helpAskedAt <= HELPERS_MEMORY_MS || this.#anyBatchLeft((left) => left < LEND_MIN, now);
+    return helpers ? { lend: Math.floor(unlent / 2) } : {};
+  }
+
+  /** Whether a batch heard from lately has a number left that passes `test`; forgets the silent ones. */
+  #anyBatchLeft(test: (left: number) => boolean, now: number): boolean {
+    for (const [batch, r] of this.#remaining) {
+      if (now - r.at > LEFT_MEMORY_MS) this.#remaining.delete(batch);
+      else if (test(r.left)) return true;
+    }
+    return false;
   }
 
   /**
