@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { convertV4MiniflareOptions, Miniflare } from 'miniflare';
+import type { convertV4MiniflareOptions, Miniflare } from 'miniflare';
 import { unstable_getMiniflareWorkerOptions } from 'wrangler';
 import { CRYPTOBOT_TEST_TOKEN, type CryptoBotStandIn, startCryptoBotStandIn } from './cryptobot/stand-in.ts';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './db/embedded-postgres.ts';
@@ -272,6 +272,10 @@ async function startBundle(port: number, outDir: string, vars: Record<string, st
   // keeps that local cost out of the benchmarks' figures.
   const tmpdir = process.env.TMPDIR;
   if (existsSync('/dev/shm')) process.env.TMPDIR = '/dev/shm';
+  // Miniflare is loaded here, after the hook that takes its outbound hop away (a static import is
+  // loaded before any module runs, so the hook would come too late).
+  await import('./direct-outbound.ts');
+  const { Miniflare, convertV4MiniflareOptions } = await import('miniflare');
   let mf: Miniflare;
   try {
     mf = new Miniflare(
