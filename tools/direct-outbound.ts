@@ -5,7 +5,7 @@
  * no such hop, and in a benchmark it takes the one thread from the Worker being measured (the paid
  * broadcast lost 1–2 % of its rate to it). This hook points the Worker's global outbound straight at
  * the network in the Miniflare that `tools/stack.ts` runs in-process: the `bundle` runtime of the
- * benchmarks. `npm start` (`wrangler dev`) and `npm test` (the vitest pool) keep Miniflare as it is.
+ * benchmarks. `npm start` (`wrangler dev`) and the Worker tests (the vitest pool) keep Miniflare as it is.
  * It must be imported before `miniflare` is.
  */
 import { registerHooks } from 'node:module';
