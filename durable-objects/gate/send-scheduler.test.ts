@@ -10,9 +10,12 @@ describe('SendScheduler', () => {
   it('paces below the limit by the headroom, and grants only a short way ahead', () => {
     const s = fresh();
     const { times } = s.acquire(0, free);
-    // 0.96 × 30/s: a slot every 34.73 ms, 29 of them within the second ahead.
+    // 0.96 × 30/s: a slot every 34.73 ms, 29 of them within the second ahead; each on the grid of the
+    // all-sends spacing (1.042 ms), so one spacing may be that much shorter or longer than the next.
     expect(times).toHaveLength(29);
-    for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeCloseTo(1000 / 28.8, 2);
+    for (let i = 1; i < times.length; i++)
+      expect(Math.abs((times[i] as number) - (times[i - 1] as number) - 1000 / 28.8)).toBeLessThan(1.042);
+    expect(((times.at(-1) as number) - (times[0] as number)) / (times.length - 1)).toBeCloseTo(1000 / 28.8, 1);
     const bulk = fresh().acquire(0, { count: 1000, paid: true, priority: 'bulk' });
     expect(bulk.times.at(-1)).toBeLessThanOrEqual(BULK_HORIZON_MS);
     expect(bulk.times).toHaveLength(240); // a slot every 1.042 ms (0.96 × 1000/s) within 250 ms
@@ -47,8 +50,12 @@ describe('SendScheduler', () => {
 
   it('a fresh scheduler (an evicted gate) grants nothing within the first horizon, in a new epoch', () => {
     const s = new SendScheduler(limits, DEFAULT_PACE, { now: 5000, epoch: 7, blockedUntil: 0 });
-    const grant = s.acquire(5000, { count: 2, paid: false, priority: 'transactional' });
-    expect(grant).toMatchObject({ epoch: 8, times: [6000] });
+    expect(s.acquire(5000, { count: 1, paid: false, priority: 'transactional' })).toMatchObject({ epoch: 8, times: [] });
+    const grant = s.acquire(5010, { count: 2, paid: false, priority: 'transactional' });
+    expect(grant.epoch).toBe(8);
+    expect(grant.times).toHaveLength(1);
+    expect(grant.times[0]).toBeGreaterThanOrEqual(6000);
+    expect(grant.times[0]).toBeLessThan(6001.042);
   });
 
   it('a 429 voids the epoch, stops every grant until it ends and cuts the pace once per flood wait', () => {
@@ -59,7 +66,8 @@ describe('SendScheduler', () => {
     // Sends already on the wire report the same wait: it grows, the epoch and the pace stay.
     expect(s.block(150, 2100)).toMatchObject({ epoch: before + 1, blockedUntil: 2100, pace: 0.96 * 0.9 });
     expect(s.acquire(1000, { count: 1, paid: true, priority: 'bulk' })).toEqual({ times: [], epoch: before + 1, blockedUntil: 2100 });
-    expect(s.acquire(2100, { count: 1, paid: true, priority: 'bulk' }).times).toEqual([2100]);
+    // On the grid of the cut pace's spacing (1.158 ms).
+    expect(s.acquire(2100, { count: 1, paid: true, priority: 'bulk' }).times).toEqual([2100.612]);
   });
 
   it('climbs back to the target while Telegram stays quiet', () => {
@@ -79,20 +87,39 @@ describe('SendScheduler', () => {
     expect(paid).toHaveLength(960); // a slot every 1.042 ms within the second ahead
     const s = fresh();
     const pace = { key: 'campaign', spacingMs: 100 };
-    expect(s.acquire(0, { count: 3, paid: true, priority: 'bulk', pace }).times).toEqual([0, 100, 200]);
+    // 100 ms rounded up to the grid of the bot's spacing (96 × 1.042 ms).
+    expect(s.acquire(0, { count: 3, paid: true, priority: 'bulk', pace }).times).toEqual([0, 100.032, 200.064]);
     // Another sender of the same campaign fits between: never closer than 100 ms to the campaign's slots.
     expect(s.acquire(0, { count: 3, paid: true, priority: 'bulk', pace }).times).toEqual([]);
-    expect(s.acquire(150, { count: 2, paid: true, priority: 'bulk', pace }).times).toEqual([300, 400]);
+    expect(s.acquire(151, { count: 2, paid: true, priority: 'bulk', pace }).times).toEqual([300.096, 400.128]);
   });
 
   it('interleaves senders by their connections: each is granted only what it can send, the others fill in', () => {
     const s = fresh();
-    // One connection held 50 ms by each send: 6 slots 50 ms apart within the 250 ms ahead.
+    // One connection held 50 ms by each send: 5 slots within the 250 ms ahead, each at the first
+    // moment of the grid (a spacing of 1.042 ms) when the connection is free.
     const a = s.acquire(0, { count: 10, paid: true, priority: 'bulk', lanes: [0], holdMs: 50 });
-    expect(a.times).toEqual([0, 50, 100, 150, 200, 250]);
-    expect(a.lanes).toEqual([300]);
+    expect(a.times).toEqual([0, 50.016, 100.032, 150.048, 200.064]);
+    expect(a.lanes).toEqual([250.064]);
     // A second sender gets the moments between, each a paced spacing (1.042 ms) from the first's.
     const b = s.acquire(0, { count: 3, paid: true, priority: 'bulk', lanes: [0, 0, 0], holdMs: 50 });
     expect(b.times).toEqual([1.042, 2.084, 3.126]);
+  });
+
+  it('leaves no sliver between slots: senders whose connections free up at odd moments keep the pace', () => {
+    const s = fresh();
+    // 20 senders of 6 connections, each send holding one 58.3 ms, each asking every 10 ms for slots
+    // its connections can take (as campaign senders do), from moments that fall between slots.
+    const senders = Array.from({ length: 20 }, (_, i) => ({ lanes: Array.from({ length: 6 }, (_, j) => i * 3.7 + j * 9.1) }));
+    const granted: number[] = [];
+    for (let now = 0; now < 6000; now += 10)
+      for (const [i, sender] of senders.entries()) {
+        const lanes = sender.lanes.map((free) => Math.max(free, now + 7.3));
+        const grant = s.acquire(now, { count: 20, paid: true, priority: 'bulk', lanes, holdMs: 58.3, requester: String(i) });
+        granted.push(...grant.times);
+        sender.lanes = grant.lanes ?? lanes;
+      }
+    // 0.96 × 1,000/s over the 5 s from 500 ms: 4,800 slots, all of them granted.
+    expect(inWindow(granted, 500) + granted.filter((t) => t >= 1500 && t < 5500).length).toBeGreaterThanOrEqual(4799);
   });
 });

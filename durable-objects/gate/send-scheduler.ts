@@ -10,9 +10,10 @@
  * adapts: a 429 cuts the pace (multiplicative decrease) and voids every slot granted before it (the
  * epoch moves on); the pace climbs back gradually while Telegram stays quiet.
  *
- * Any two slots are at least one paced spacing apart, so no second ever holds more than the pace; a
- * request may ask for its own slots further apart (a sender with 6 connections cannot take more) and
- * other requests fill the gaps between them. Slots are granted a short way ahead — broadcasts
+ * Slots sit on a grid of the paced spacing, so no second ever holds more than the pace and every
+ * gap between two slots is a whole number of slots that a later request can fill. A request may ask
+ * for its own slots further apart (a sender with 6 connections cannot take more) and other requests
+ * fill the gaps between them. Slots are granted a short way ahead — broadcasts
  * `BULK_HORIZON_MS`, everything else `HORIZON_MS` — so a pause or a 429 takes effect at once, and a
  * transactional send finds the timeline at most a quarter second deep. Time is kept in whole
  * microseconds and spacings round up, so rounding only ever slows the pace. Plain logic over a clock
@@ -102,6 +103,12 @@ export const BULK_HORIZON_MS = 250;
 export const HORIZON_MS = 1000;
 
 const us = (ms: number) => Math.ceil(ms * 1000);
+/**
+ * `t` rounded up to a whole number of spacings (µs). Slots sit on this grid: a slot placed where a
+ * connection frees up, a little past the last one granted, would otherwise leave a gap of less than
+ * a spacing that no later slot fits in, and those slivers cost about 2 % of the pace at 1,000/s.
+ */
+const onGrid = (t: number, spacing: number) => Math.ceil(t / spacing) * spacing;
 
 /** Granted times (µs, ascending) that new ones must keep `spacing` away from. */
 class Timeline {
@@ -233,17 +240,21 @@ export class SendScheduler {
       for (let i = 1; i < lanes.length; i++) if ((lanes[i] as number) < (lanes[lane] as number)) lane = i;
       t = Math.max(start, lanes[lane] as number);
       if (!req.paid) t = Math.max(t, this.#nextFree);
-      // The earliest time clear of every slot, and of the campaign's own: both fits until they agree.
+      const wanted = t;
+      // The earliest moment of the grid clear of every slot, and of the campaign's own: both fits
+      // until they agree.
       for (let fitted = -1; fitted !== t; ) {
         fitted = t;
-        t = this.#all.fit(t, anySpacing);
+        t = this.#all.fit(onGrid(t, anySpacing), anySpacing);
         if (own) t = own.fit(t, ownSpacing);
       }
       if (t > horizon) break;
       this.#all.insert(t);
       own?.insert(t);
       times.push(t / 1000);
-      if (!req.paid) this.#nextFree = t + freeSpacing;
+      // The free limit's own chain, from where this send would have gone but for the grid: rounding
+      // up to the grid never adds to the chain's spacing.
+      if (!req.paid) this.#nextFree = Math.max(wanted, t - anySpacing + 1) + freeSpacing;
       lanes[lane] = t + Math.max(hold, 1);
     }
     times.sort((a, b) => a - b);
