@@ -225,7 +225,13 @@ function report(s: Scenario, o: Observed): void {
     flood ? undefined : '<= 0.1%',
   );
   figure('sends arriving during a flood wait', stats.arrivedDuringFlood, flood ? undefined : '0');
-  figure('  of those, sent after a 429 had come back', stats.sentAfterFloodAnswered, '0');
+  figure(
+    '  of those, sent after a 429 had come back',
+    stats.sentAfterFloodAnswered
+      ? `${stats.sentAfterFloodAnswered} (the latest ${round(stats.sentAfterFloodAnsweredMaxMs, 1)} ms after it)`
+      : 0,
+    '0',
+  );
   figure('duplicates', mine.length - distinct.size, '0');
   figure('lost recipients', o.expected - distinct.size, '0');
   figure('counted sent / failed / blocked / unknown', `${campaign.sent}/${campaign.failed}/${campaign.blocked}/${campaign.unknown}`);

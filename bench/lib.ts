@@ -65,6 +65,7 @@ export interface RemoteTelegram {
     rejected429: number;
     arrivedDuringFlood: number;
     sentAfterFloodAnswered: number;
+    sentAfterFloodAnsweredMaxMs: number;
     failedAfterDelivery: number;
     maxInFlightPerInvocation: number;
   }>;

@@ -62,7 +62,10 @@ export function forceFlood(state: State, seconds: number): FloodWait {
 /** A send arriving during a flood wait: refused with the time left, which it lengthens, as Telegram does. */
 function refuseInFlood(state: State, flood: FloodWait, t: Timing): Decision {
   state.stats.arrivedDuringFlood += 1;
-  if (flood.answeredAt !== undefined && t.sentAt > flood.answeredAt) state.stats.sentAfterFloodAnswered += 1;
+  if (flood.answeredAt !== undefined && t.sentAt > flood.answeredAt) {
+    state.stats.sentAfterFloodAnswered += 1;
+    state.stats.sentAfterFloodAnsweredMaxMs = Math.max(state.stats.sentAfterFloodAnsweredMaxMs, t.sentAt - flood.answeredAt);
+  }
   flood.until += state.settings.floodPenaltyMs;
   return { reply: tooManyRequests(state, secondsLeft(flood, t.at)), flood };
 }

@@ -209,6 +209,8 @@ test('sentAfterFloodAnswered counts a send that left after the first 429 came ba
   assert.equal((await before).status, 429);
   assert.equal((await after).status, 429);
   assert.deepEqual([standIn.stats.arrivedDuringFlood, standIn.stats.sentAfterFloodAnswered], [3, 1]);
+  // It left once the first answer was read, a moment after that answer was written back.
+  assert.ok(standIn.stats.sentAfterFloodAnsweredMaxMs > 0 && standIn.stats.sentAfterFloodAnsweredMaxMs < 200);
 });
 
 test('failNext and failEvery with delivered: true record the delivery and answer the error', async () => {

@@ -135,6 +135,12 @@ export interface Stats {
    * sender could have known, so they break "one 429 stops the whole bot".
    */
   sentAfterFloodAnswered: number;
+  /**
+   * How long after the first 429 had been written back the latest of those left, in ms: a send within
+   * a millisecond or two of it left before its sender could have read the 429 (the answer was still
+   * on its way); one a round trip later ignored it.
+   */
+  sentAfterFloodAnsweredMaxMs: number;
   /** Sends delivered and then answered 500/502 (`failNext`/`failEvery` with `delivered: true`). */
   failedAfterDelivery: number;
   /** Highest number of requests of one `x-flarecast-invocation` in flight at once. */
@@ -248,6 +254,7 @@ function emptyStats(): Stats {
     floods: 0,
     arrivedDuringFlood: 0,
     sentAfterFloodAnswered: 0,
+    sentAfterFloodAnsweredMaxMs: 0,
     failedAfterDelivery: 0,
     maxInFlightPerInvocation: 0,
     connectionWaits: 0,
