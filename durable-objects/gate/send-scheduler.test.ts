@@ -94,6 +94,16 @@ describe('SendScheduler', () => {
     expect(s.acquire(151, { count: 2, paid: true, priority: 'bulk', pace }).times).toEqual([300.096, 400.128]);
   });
 
+  it('keeps a campaign to its own pace exactly, though each of its slots is rounded up to the grid', () => {
+    const s = fresh();
+    const pace = { key: 'campaign', spacingMs: 10 }; // 100/s on a grid of 1.042 ms
+    const times: number[] = [];
+    for (let now = 0; now < 3000; now += 50) times.push(...s.acquire(now, { count: 10, paid: true, priority: 'bulk', pace }).times);
+    // Rounding each slot up from the one before would give 96/s (10.42 ms apart).
+    expect(inWindow(times, 1000)).toBe(100);
+    for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThan(10 - 1.042);
+  });
+
   it('interleaves senders by their connections: each is granted only what it can send, the others fill in', () => {
     const s = fresh();
     // One connection held 50 ms by each send: 5 slots within the 250 ms ahead, each at the first

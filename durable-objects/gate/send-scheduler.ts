@@ -240,21 +240,22 @@ export class SendScheduler {
       for (let i = 1; i < lanes.length; i++) if ((lanes[i] as number) < (lanes[lane] as number)) lane = i;
       t = Math.max(start, lanes[lane] as number);
       if (!req.paid) t = Math.max(t, this.#nextFree);
-      const wanted = t;
-      // The earliest moment of the grid clear of every slot, and of the campaign's own: both fits
-      // until they agree.
-      for (let fitted = -1; fitted !== t; ) {
-        fitted = t;
-        t = this.#all.fit(onGrid(t, anySpacing), anySpacing);
-        if (own) t = own.fit(t, ownSpacing);
+      // `chain`: where the campaign's own pace and the free limit's spacing put the send; `t`: the
+      // earliest moment of the grid from there clear of every slot, less than a spacing later unless
+      // other slots are in the way (then the chain moves on too). The chains keep their exact spacing:
+      // rounding each send up to the grid never adds up along them.
+      let chain = t;
+      for (;;) {
+        if (own) chain = own.fit(chain, ownSpacing);
+        t = this.#all.fit(onGrid(chain, anySpacing), anySpacing);
+        if (t - chain < anySpacing) break;
+        chain = t - anySpacing + 1;
       }
       if (t > horizon) break;
       this.#all.insert(t);
-      own?.insert(t);
+      own?.insert(chain);
       times.push(t / 1000);
-      // The free limit's own chain, from where this send would have gone but for the grid: rounding
-      // up to the grid never adds to the chain's spacing.
-      if (!req.paid) this.#nextFree = Math.max(wanted, t - anySpacing + 1) + freeSpacing;
+      if (!req.paid) this.#nextFree = chain + freeSpacing;
       lanes[lane] = t + Math.max(hold, 1);
     }
     times.sort((a, b) => a - b);
