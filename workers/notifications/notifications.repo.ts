@@ -148,9 +148,11 @@ export interface Settled {
  * Records the outcomes of claimed notifications, moves the counters of the bulk sends they belong to
  * and their runs' progress (`{done, total, sent, failed, unknown, duration_seconds}`) — counted by
  * what changed, never by recounting a batch — and claims up to `claim` more, all in one statement:
- * one round trip per batch. Returns the bulk sends this finished and the rows claimed.
+ * one round trip per batch. The progress that says a bulk send is done also carries its result: its
+ * 10 commonest failures with their counts (`errors`, the seed's broadcast result), so no reader ever
+ * sees it done without them. Returns the rows claimed.
  */
-export async function settleAndClaim(db: Db, outcomes: Settled[], claim: number): Promise<{ finished: string[]; claimed: Claimed[] }> {
+export async function settleAndClaim(db: Db, outcomes: Settled[], claim: number): Promise<Claimed[]> {
   const q = notificationQueueTable;
   const b = notificationBatchesTable;
   const values = outcomes.length
@@ -163,7 +165,7 @@ export async function settleAndClaim(db: Db, outcomes: Settled[], claim: number)
       )
     : sql`(null::uuid, null::text, null::bigint, null::text, null::timestamptz, 0)`;
   const next = claimParts(claim);
-  const result = await db.execute<{ finished: string[] | null; claimed: Claimed[] | null }>(sql`
+  const result = await db.execute<{ claimed: Claimed[] | null }>(sql`
     with settled as (
       update ${q} as n set
         status = v.status,
@@ -175,7 +177,7 @@ export async function settleAndClaim(db: Db, outcomes: Settled[], claim: number)
         claimed_until = null
       from (values ${values}) as v(id, status, message_id, error, retry_at, uncount)
       where n.id = v.id and n.status = 'pending'
-      returning n.batch_id, n.status),
+      returning n.batch_id, n.status, n.error_message),
     moved as (
       select batch_id, (count(*) filter (where status = 'sent'))::int as sent, (count(*) filter (where status = 'failed'))::int as failed,
              (count(*) filter (where status = 'unknown'))::int as unknown
@@ -184,34 +186,25 @@ export async function settleAndClaim(db: Db, outcomes: Settled[], claim: number)
       update ${b} set sent = ${b.sent} + m.sent, failed = ${b.failed} + m.failed, unknown = ${b.unknown} + m.unknown
       from moved m where ${b.id} = m.batch_id
       returning ${b.id} as id, ${b.total} as total, ${b.sent} as sent, ${b.failed} as failed, ${b.unknown} as unknown),
+    -- A statement does not see its own updates: a batch's failures are those failed before it and
+    -- those it settles now.
+    failures as (
+      select batch_id, error_message from ${q} where status = 'failed' and batch_id in (select batch_id from moved)
+      union all
+      select batch_id, error_message from settled where status = 'failed'),
     progress as (
       update ${taskRunsTable} as t set progress = jsonb_build_object(
         'done', c.sent + c.failed + c.unknown, 'total', c.total, 'sent', c.sent, 'failed', c.failed, 'unknown', c.unknown,
         'duration_seconds', round(extract(epoch from now() - t.created_at)::numeric, 1),
         'note', c.sent || ' sent, ' || c.failed || ' failed, ' || c.unknown || ' unknown of ' || c.total)
+        || case when c.sent + c.failed + c.unknown >= c.total then jsonb_build_object('errors', coalesce((
+             select jsonb_agg(jsonb_build_object('error', e.error_message, 'count', e.n) order by e.n desc, e.error_message)
+             from (select error_message, count(*)::int as n from failures where batch_id = c.id
+                   group by error_message order by n desc, error_message limit 10) e), '[]'::jsonb))
+           else '{}'::jsonb end
       from batches c where t.id = c.id),
     ${next.ctes},
     next_rows as (${next.rows})
-    select (select json_agg(id) from batches where sent + failed + unknown >= total) as finished,
-           (select json_agg(next_rows) from next_rows) as claimed`);
-  const row = result.rows[0];
-  return { finished: row?.finished ?? [], claimed: row?.claimed ?? [] };
-}
-
-/**
- * A finished bulk send's result: its 10 commonest failures with their counts join its run's progress
- * (`errors`), once, at the end (the seed's broadcast result).
- */
-export async function recordBulkErrors(db: Db, batchIds: string[]): Promise<void> {
-  if (!batchIds.length) return;
-  const q = notificationQueueTable;
-  await db.execute(sql`
-    update ${taskRunsTable} as t set progress = t.progress || jsonb_build_object('errors', coalesce((
-      select jsonb_agg(jsonb_build_object('error', e.error_message, 'count', e.n) order by e.n desc, e.error_message)
-      from (select error_message, count(*)::int as n from ${q}
-            where batch_id = t.id and status = 'failed' group by error_message order by n desc, error_message limit 10) e), '[]'::jsonb))
-    where t.id in (${sql.join(
-      batchIds.map((id) => sql`${id}::uuid`),
-      sql`, `,
-    )})`);
+    select (select json_agg(next_rows) from next_rows) as claimed`);
+  return result.rows[0]?.claimed ?? [];
 }

@@ -4,7 +4,7 @@ import { notifyAdmins } from '../incidents/incidents';
 import { backoffFor, defineTask, PermanentTaskError } from '../tasks/task';
 import { type Outbound, outboundOf } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
-import { type Claimed, claimDue, insertBulkNotifications, recordBulkErrors, type Settled, settleAndClaim } from './notifications.repo';
+import { type Claimed, claimDue, insertBulkNotifications, type Settled, settleAndClaim } from './notifications.repo';
 import { notify } from './notifications.service';
 
 /** Waits before try 2, 3, … of a queued notification (the seed's policy: 30 s, 1 m, 5 m, 15 m, 1 h). */
@@ -108,8 +108,7 @@ async function settleBatch(
   outcomes: Outcome[],
   claim: number,
 ): Promise<{ result: BatchResult; next: Claimed[] }> {
-  const { finished, claimed: next } = await settleAndClaim(db, outcomes, claim);
-  if (finished.length) await recordBulkErrors(db, finished);
+  const next = await settleAndClaim(db, outcomes, claim);
   const blocked = claimed.filter((_, i) => outcomes[i]?.refusedBy === 'user');
   if (blocked.length) await deactivateUsers(db, [...new Set(blocked.map((n) => n.telegram_id))]);
   // Failed after every try (not refused by the user): the admins hear of it once, in one message.

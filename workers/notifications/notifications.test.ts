@@ -17,7 +17,7 @@ import { taskContext } from '../testing/task-context';
 import { configureTelegram, deliveries } from '../testing/telegram';
 import { findUser } from '../users/users.repo';
 import { usersTable } from '../users/users.schema';
-import { insertNotifications } from './notifications.repo';
+import { insertNotifications, settleAndClaim } from './notifications.repo';
 import { type Notification, notificationBatchesTable, notificationQueueTable } from './notifications.schema';
 import { processNotificationsTask, sendNotificationTask } from './notifications.tasks';
 
@@ -290,6 +290,42 @@ describe('bulk_notify', () => {
     expect(duration_seconds).toBeGreaterThanOrEqual(0);
     expect(duration_seconds).toBeLessThan(20);
     for (const chat of chats) expect(await deliveries(chat)).toHaveLength(chat === blocked ? 0 : 1);
+  });
+
+  it('says a bulk send is done only together with its errors (one statement), failures settled before and last alike', async () => {
+    const runId = crypto.randomUUID();
+    const later = new Date(Date.now() + 3_600_000);
+    const rows = Array.from({ length: 3 }, () => ({ id: crypto.randomUUID(), telegramId: uniqueTelegramId() }));
+    await withTestDb(async (db) => {
+      await db
+        .insert(taskRunsTable)
+        .values({ id: runId, name: 'bulk_notify', args: {}, maxAttempts: 1, correlationId: 'test', expiresAt: later });
+      await db.insert(notificationBatchesTable).values({ id: runId, type: 'promo', text: 'to many', total: 3 });
+      // Due in an hour: no processor of another test claims them meanwhile.
+      await db.insert(notificationQueueTable).values(rows.map((r) => ({ ...r, type: 'promo', batchId: runId, scheduledAt: later })));
+      const [first, second, third] = rows as [(typeof rows)[0], (typeof rows)[0], (typeof rows)[0]];
+      await settleAndClaim(db, [{ id: first.id, status: 'failed', error: 'Bad Request: chat not found' }], 0);
+      const midway = (await storedRun(runId))?.progress;
+      expect(midway).toMatchObject({ done: 1, total: 3, failed: 1 });
+      expect(midway).not.toHaveProperty('errors');
+      await settleAndClaim(
+        db,
+        [
+          { id: second.id, status: 'sent', messageId: 1 },
+          { id: third.id, status: 'failed', error: 'Forbidden: bot was blocked by the user' },
+        ],
+        0,
+      );
+    });
+    expect((await storedRun(runId))?.progress).toMatchObject({
+      done: 3,
+      sent: 1,
+      failed: 2,
+      errors: [
+        { error: 'Bad Request: chat not found', count: 1 },
+        { error: 'Forbidden: bot was blocked by the user', count: 1 },
+      ],
+    });
   });
 
   it('refuses an empty list, naming the field', async () => {
