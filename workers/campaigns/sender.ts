@@ -319,8 +319,8 @@ class Sender {
   /** What a reply says of the offer: how much the campaign took, what to lend next, whether helping is over. */
   #taken(reply: ExchangeReply, offer: Offer): void {
     offer.take(reply.take);
-    // Never the next ones it offers itself; nothing when all it could lend is lent already.
-    if (reply.lend) this.#spare = offer.lend(reply.lend, MAX_WANT + this.#offerMargin);
+    // Never the next one per connection (about to be sent); nothing when all it could lend is lent already.
+    if (reply.lend) this.#spare = offer.lend(reply.lend, MAX_CONNECTIONS);
     if (reply.help === false) this.#mayHelp = false;
     const skipped = reply.take > reply.grants.length;
     this.#offerMargin = skipped ? Math.min(MAX_OFFER_MARGIN, this.#offerMargin * 4) : Math.max(MIN_OFFER_MARGIN, this.#offerMargin / 2);

@@ -202,29 +202,36 @@ export function engineCases(withEngine: WithEngine): void {
         while ((await help()).grants.length);
       };
       expect((await ask(recipients(10, 100), 90)).lend).toBeUndefined();
-      // Nothing lent yet: the helper asks again in a moment, and the batch behind is asked to lend half.
+      // Nothing lent yet: the helper asks again in a moment, and the batch behind is asked to lend all
+      // but the 12 it sends next itself: 98 - 12.
       expect(await help()).toMatchObject({ grants: [], help: true, waitMs: 50 });
-      expect((await ask(recipients(10, 102), 88)).lend).toBe(49);
-      await ask(recipients(10, 104), 86, { spare: recipients(49, 151) });
+      expect((await ask(recipients(10, 102), 88)).lend).toBe(86);
+      await ask(recipients(10, 104), 86, { spare: recipients(86, 114) });
       // The gate slots two of five: those two go out from the far end, the other three wait for the next help.
       const two: GateFn = async (r) => ({ times: [1000, 1100], epoch: 3, askAgainAt: 1200, lanes: r.lanes });
       expect((await help(two)).grants.map((g) => g.recipient.id)).toEqual([199, 198]);
       expect((await help()).grants.map((g) => g.recipient.id)).toEqual([197, 196, 195, 194, 193]);
       expect(ledger.status(199)?.batch).toBe('early');
-      // Its spare sent, it is asked again for half of what it has not lent yet: (84 - 49) / 2.
-      await helpUntilNothing();
-      expect((await ask(recipients(10, 106), 74)).lend).toBe(17);
-      await ask(recipients(10, 108), 72, { spare: recipients(17, 134) });
-      await helpUntilNothing();
-      // 72 left, 66 of them lent: too few of its own to lend more.
-      expect((await ask(recipients(10, 110), 62)).lend).toBeUndefined();
+      // 94 left, 86 of them lent: too few of its own to lend more.
+      expect((await ask(recipients(10, 106), 84)).lend).toBeUndefined();
+      // A batch with fewer than twice 12 of its own left lends half of them.
+      const small = await engine.exchange(
+        { batch: 'small', reports: [], offer: recipients(10, 300), more: 10, want: 0, done: false },
+        0,
+        everySlot,
+      );
+      expect(small.lend).toBe(10);
+      await engine.exchange({ batch: 'small', reports: [], offer: [], want: 0, done: true }, 0, everySlot);
       // The lender reaches what it lent: what the helper claimed is skipped, the rest is its own.
-      const far = await ask(recipients(4, 133), 0);
-      expect(far.grants.map((g) => g.recipient.id)).toEqual([133]);
+      const far = await ask(recipients(4, 192), 0);
+      expect(far.grants.map((g) => g.recipient.id)).toEqual([192]);
       expect(far.take).toBe(4);
-      expect(ledger.status(133)?.batch).toBe('behind');
-      expect(ledger.status(134)?.batch).toBe('early');
-      // Once no batch has enough left to lend, the helper finishes.
+      expect(ledger.status(192)?.batch).toBe('behind');
+      expect(ledger.status(193)?.batch).toBe('early');
+      // The helper sends the rest of the spare (skipping what the lender sent); once no batch has
+      // enough left to lend, it finishes.
+      await helpUntilNothing();
+      expect(ledger.status(114)?.batch).toBe('early');
       await engine.exchange({ batch: 'behind', reports: [], offer: [], want: 0, done: true }, 0, everySlot);
       expect(await help()).toMatchObject({ grants: [], help: false });
     });
