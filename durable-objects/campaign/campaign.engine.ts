@@ -278,8 +278,8 @@ export class CampaignEngine {
    * some batch still has enough left to lend (the lenders hear of it at their next exchange), and to
    * finish once none has. A batch is asked to lend what it has left and has not lent yet, but for
    * the next `LEND_MIN`, while helpers ask, or are about to (some batch is nearly done), and nothing
-   * it lent is left to send. Only once the audience is all loaded: before that, a sender that finished makes room for
-   * the next message.
+   * it lent is left to send. Only once the audience is all loaded: before that, a sender that
+   * finished makes room for the next message.
    */
   #helping(req: ExchangeRequest, picked: Recipient[], now: number): Partial<Pick<ExchangeReply, 'lend' | 'help' | 'waitMs'>> {
     if (!this.state.exhausted) return req.help ? { help: false } : {};
