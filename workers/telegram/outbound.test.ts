@@ -127,6 +127,22 @@ describe('the outbound path', () => {
     expect(await outbound.send(method, params, { slot })).toEqual({ kind: 'retryable', reason: 'slot went stale' });
   });
 
+  it('says Telegram looked unreachable, not that a late slot went stale, while it holds sends off', async () => {
+    const outbound = new Outbound(config, env);
+    // Three sends in a row without a Bot API answer: the isolate holds sends off for a while.
+    await configureTelegram({ failNext: { status: 502, count: 3 } });
+    for (let i = 0; i < 3; i++) expect((await send(outbound, uniqueTelegramId(), text('probe'))).kind).toBe('unknown');
+    const grant = await botGate(env).acquire({ count: 1, paid: false, priority: 'bulk' });
+    const slot = { at: (grant.times[0] as number) - 1000, epoch: grant.epoch, receivedAt: Date.now() };
+    const [method, params] = sendCall(uniqueTelegramId(), text('late and held off'), false);
+    try {
+      expect(await outbound.send(method, params, { slot })).toEqual({ kind: 'retryable', reason: 'Telegram looked unreachable' });
+    } finally {
+      // Any answer lets sends through again.
+      expect((await outbound.call('getMe')).kind).toBe('ok');
+    }
+  });
+
   it('keeps at most 6 requests of one invocation waiting on Telegram', async () => {
     await configureTelegram({ latencyMs: 60 });
     try {

@@ -42,6 +42,8 @@ const INVOCATION_HEADER = 'x-flarecast-invocation';
 
 /** Why a slot is handed back when its connection freed up too late. */
 export const STALE = 'slot went stale';
+/** Why a send did not leave while Telegram looked unreachable. */
+const UNREACHABLE = 'Telegram looked unreachable';
 
 /** A moment granted by the gate for one send. */
 export interface Slot {
@@ -77,6 +79,9 @@ function holdOff(now: number): void {
 function slotRefusal(slot: Slot, now: number): string | undefined {
   if (slot.epoch < isolate.epoch || slot.receivedAt <= isolate.floodSeenAt) return 'slot voided by a 429';
   if (now < isolate.blockedUntil) return 'the bot is waiting out a 429';
+  // Before staleness: while sends are held off, that is why this one did not leave, however late
+  // its slot came (a busy runtime makes slots stale too).
+  if (heldOff(now)) return UNREACHABLE;
   if (now - slot.at > STALE_SLOT_MS) return STALE;
   return undefined;
 }
@@ -88,9 +93,14 @@ function slotRefusal(slot: Slot, now: number): string | undefined {
  */
 function unreachable(now: number): boolean {
   if (isolate.failuresInARow < UNREACHABLE_AFTER) return false;
-  if (now < isolate.unreachableUntil || isolate.probing) return true;
+  if (heldOff(now)) return true;
   isolate.probing = true;
   return false;
+}
+
+/** Sends are held off (Telegram looked unreachable) and no probe is due from this one. */
+function heldOff(now: number): boolean {
+  return isolate.failuresInARow >= UNREACHABLE_AFTER && (now < isolate.unreachableUntil || isolate.probing);
 }
 
 function noteAnswer(outcome: Outcome, now: number): void {
@@ -236,7 +246,7 @@ export class Outbound {
   async #fire(method: string, params: object, slot?: Slot): Promise<Outcome> {
     const refusal = slot ? slotRefusal(slot, Date.now()) : undefined;
     if (refusal) return { kind: 'retryable', reason: refusal };
-    if (slot && unreachable(Date.now())) return { kind: 'retryable', reason: 'Telegram looked unreachable' };
+    if (slot && unreachable(Date.now())) return { kind: 'retryable', reason: UNREACHABLE };
     const call = new AbortController();
     let outcome: Outcome;
     try {
