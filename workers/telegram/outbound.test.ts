@@ -137,6 +137,13 @@ describe('the outbound path', () => {
     const [method, params] = sendCall(uniqueTelegramId(), text('late and held off'), false);
     try {
       expect(await outbound.send(method, params, { slot })).toEqual({ kind: 'retryable', reason: 'Telegram looked unreachable' });
+      // A send that takes its own slot hears of it after one slot, not after five held off in turn.
+      const granted = (await botGate(env).stats()).granted;
+      expect(await send(outbound, uniqueTelegramId(), text('held off'))).toEqual({
+        kind: 'retryable',
+        reason: 'Telegram looked unreachable',
+      });
+      expect((await botGate(env).stats()).granted - granted).toBe(1);
     } finally {
       // Any answer lets sends through again.
       expect((await outbound.call('getMe')).kind).toBe('ok');

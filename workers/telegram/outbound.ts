@@ -155,12 +155,13 @@ export class Outbound {
       const slot = opts.slot;
       return this.#connections(() => this.#fire(method, params, slot));
     }
-    // A slot that went stale or was voided before its turn never left: take another.
+    // A slot that went stale or was voided before its turn never left: take another. While Telegram
+    // looks unreachable another slot would be held off too: the caller hears of it at once.
     for (let attempt = 0; ; attempt++) {
       const slot = await this.#takeSlot(opts.paid ?? false, opts.priority ?? 'transactional');
       if (!('at' in slot)) return slot;
       const outcome = await this.#connections(() => this.#fire(method, params, slot));
-      if (outcome.kind !== 'retryable' || attempt >= 4) return outcome;
+      if (outcome.kind !== 'retryable' || outcome.reason === UNREACHABLE || attempt >= 4) return outcome;
     }
   }
 
