@@ -186,20 +186,19 @@ export async function settleAndClaim(db: Db, outcomes: Settled[], claim: number)
       update ${b} set sent = ${b.sent} + m.sent, failed = ${b.failed} + m.failed, unknown = ${b.unknown} + m.unknown
       from moved m where ${b.id} = m.batch_id
       returning ${b.id} as id, ${b.total} as total, ${b.sent} as sent, ${b.failed} as failed, ${b.unknown} as unknown),
-    -- A statement does not see its own updates: a batch's failures are those failed before it and
-    -- those it settles now.
-    failures as (
-      select batch_id, error_message from ${q} where status = 'failed' and batch_id in (select batch_id from moved)
-      union all
-      select batch_id, error_message from settled where status = 'failed'),
     progress as (
       update ${taskRunsTable} as t set progress = jsonb_build_object(
         'done', c.sent + c.failed + c.unknown, 'total', c.total, 'sent', c.sent, 'failed', c.failed, 'unknown', c.unknown,
         'duration_seconds', round(extract(epoch from now() - t.created_at)::numeric, 1),
         'note', c.sent || ' sent, ' || c.failed || ' failed, ' || c.unknown || ' unknown of ' || c.total)
+        -- Read only for a batch this statement finishes. A statement does not see its own updates:
+        -- its failures are those failed before it and those it settles now.
         || case when c.sent + c.failed + c.unknown >= c.total then jsonb_build_object('errors', coalesce((
              select jsonb_agg(jsonb_build_object('error', e.error_message, 'count', e.n) order by e.n desc, e.error_message)
-             from (select error_message, count(*)::int as n from failures where batch_id = c.id
+             from (select error_message, count(*)::int as n
+                   from (select error_message from ${q} where batch_id = c.id and status = 'failed'
+                         union all
+                         select error_message from settled where batch_id = c.id and status = 'failed') f
                    group by error_message order by n desc, error_message limit 10) e), '[]'::jsonb))
            else '{}'::jsonb end
       from batches c where t.id = c.id),
