@@ -14,7 +14,7 @@
  * sliding second, 429s, sends arriving during a flood wait (and of those, sent after a 429 had come
  * back), duplicates, lost, the counters, platform operations and SQLite rows per recipient.
  *
- *   npm run bench:broadcast -- [--only free,paid,flood,pause,fail502,notify,ceiling,ceiling-large] [--scale 1] [--pace 0.96]
+ *   npm run bench:broadcast -- [--only free,paid,flood,pause,fail502,notify,ceiling,ceiling-large] [--scale 1] [--pace 0.96] [--paid-pace 0.97]
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
@@ -27,8 +27,10 @@ const { values } = parseArgs({
     jitter: { type: 'string', default: '15' },
     /** Multiplies every audience (a quick run: --scale 0.1). */
     scale: { type: 'string', default: '1' },
-    /** The gate's pace (`TELEGRAM_PACE`) instead of the Worker's default, to weigh another margin. */
+    /** The gate's pace of the ordinary limit (`TELEGRAM_PACE`) instead of the Worker's default, to weigh another margin. */
     pace: { type: 'string' },
+    /** The same for the paid limit (`TELEGRAM_PAID_PACE`). */
+    'paid-pace': { type: 'string' },
   },
 });
 const latencyMs = Number(values.latency);
@@ -97,6 +99,7 @@ async function run(s: Scenario): Promise<void> {
       TELEGRAM_RATE_LIMIT: String(s.freeLimit || UNLIMITED),
       TELEGRAM_PAID_RATE_LIMIT: String(s.paidLimit || UNLIMITED),
       ...(values.pace ? { TELEGRAM_PACE: values.pace } : {}),
+      ...(values['paid-pace'] ? { TELEGRAM_PAID_PACE: values['paid-pace'] } : {}),
     },
   });
   const db = new pg.Client({ connectionString: stack.databaseUrl });
@@ -213,7 +216,7 @@ function report(s: Scenario, o: Observed): void {
   const achieved = (within.length - 1) / ((sendingEnd - first - idle) / 1000);
   if (process.env.BENCH_GAPS) printGaps(counted);
   console.log(
-    `\nbroadcast "${s.name}": ${s.users} users, ${latencyMs} ± ${jitterMs} ms Telegram latency, ${s.paid ? 'paid' : 'free'}, limit ${s.freeLimit || s.paidLimit ? `${limit}/s` : 'none'}, campaign rate ${rate === UNLIMITED ? 'unlimited' : `${rate}/s`}${values.pace ? `, gate pace ${values.pace}` : ''}`,
+    `\nbroadcast "${s.name}": ${s.users} users, ${latencyMs} ± ${jitterMs} ms Telegram latency, ${s.paid ? 'paid' : 'free'}, limit ${s.freeLimit || s.paidLimit ? `${limit}/s` : 'none'}, campaign rate ${rate === UNLIMITED ? 'unlimited' : `${rate}/s`}${values.pace ? `, gate pace ${values.pace}` : ''}${values['paid-pace'] ? `, paid pace ${values['paid-pace']}` : ''}`,
   );
   if (s.freeLimit || s.paidLimit)
     figure('achieved rate ÷ limit', round(achieved / limit, 3), s.pauseAfterMs || s.floodAfterMs || s.rate ? undefined : '>= 0.95');

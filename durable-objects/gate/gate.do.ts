@@ -30,7 +30,11 @@ export class BotGate extends DurableObject<Env> {
     const limits = { freeRate: config.TELEGRAM_RATE_LIMIT, paidRate: config.TELEGRAM_PAID_RATE_LIMIT };
     if (!this.#scheduler) {
       const stored = this.ctx.storage.kv.get<Stored>('gate') ?? { epoch: 0, blockedUntil: 0 };
-      this.#scheduler = new SendScheduler(limits, { ...DEFAULT_PACE, target: config.TELEGRAM_PACE }, { now: Date.now(), ...stored });
+      this.#scheduler = new SendScheduler(
+        limits,
+        { ...DEFAULT_PACE, target: config.TELEGRAM_PACE, paidTarget: config.TELEGRAM_PAID_PACE },
+        { now: Date.now(), ...stored },
+      );
       this.#store(this.#scheduler.state(Date.now()));
     }
     this.#scheduler.setLimits(limits);

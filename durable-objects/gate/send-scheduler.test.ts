@@ -3,23 +3,42 @@ import { BULK_HORIZON_MS, DEFAULT_PACE, HORIZON_MS, SendScheduler, type SlotRequ
 
 const limits = { freeRate: 30, paidRate: 1000 };
 const free: SlotRequest = { count: 100, paid: false, priority: 'transactional' };
-const fresh = (now = 0, pace = DEFAULT_PACE) => new SendScheduler(limits, pace, { now: now - HORIZON_MS, epoch: 0, blockedUntil: 0 });
+/** One pace for both limits, 0.96: the timings below sit on its grid of 1.042 ms. */
+const EVEN = { ...DEFAULT_PACE, paidTarget: DEFAULT_PACE.target };
+const fresh = (now = 0, pace = EVEN) => new SendScheduler(limits, pace, { now: now - HORIZON_MS, epoch: 0, blockedUntil: 0 });
 const inWindow = (times: number[], from: number) => times.filter((t) => t >= from && t < from + 1000).length;
 
 describe('SendScheduler', () => {
-  it('paces below the limit by the headroom, and grants only a short way ahead', () => {
-    const s = fresh();
+  it('paces below each limit by its headroom, and grants only a short way ahead', () => {
+    const s = fresh(0, DEFAULT_PACE);
     const { times } = s.acquire(0, free);
     // 0.96 × 30/s: a slot every 34.73 ms, 29 of them within the second ahead; each on the grid of the
-    // all-sends spacing (1.042 ms), so one spacing may be that much shorter or longer than the next.
+    // all-sends spacing (1.031 ms), so one spacing may be that much shorter or longer than the next.
     expect(times).toHaveLength(29);
     for (let i = 1; i < times.length; i++)
-      expect(Math.abs((times[i] as number) - (times[i - 1] as number) - 1000 / 28.8)).toBeLessThan(1.042);
+      expect(Math.abs((times[i] as number) - (times[i - 1] as number) - 1000 / 28.8)).toBeLessThan(1.031);
     expect(((times.at(-1) as number) - (times[0] as number)) / (times.length - 1)).toBeCloseTo(1000 / 28.8, 1);
-    const bulk = fresh().acquire(0, { count: 1000, paid: true, priority: 'bulk' });
+    const bulk = fresh(0, DEFAULT_PACE).acquire(0, { count: 1000, paid: true, priority: 'bulk' });
     expect(bulk.times.at(-1)).toBeLessThanOrEqual(BULK_HORIZON_MS);
-    expect(bulk.times).toHaveLength(240); // a slot every 1.042 ms (0.96 × 1000/s) within 250 ms
+    expect(bulk.times).toHaveLength(243); // a slot every 1.031 ms (0.97 × 1000/s) within 250 ms
     expect(bulk.askAgainAt).toBeGreaterThan(0);
+  });
+
+  it('leaves each limit the headroom its jitter needs: no 31st in 1,038 ms at 30/s, no 1,001st in 1,030 ms paid', () => {
+    const s = fresh(0, DEFAULT_PACE);
+    const ordinary: number[] = [];
+    const paid: number[] = [];
+    for (let now = 0; now < 5000; now += 20) {
+      ordinary.push(...s.acquire(now, { count: 5, paid: false, priority: 'transactional' }).times);
+      paid.push(...s.acquire(now, { count: 100, paid: true, priority: 'bulk' }).times);
+    }
+    expect(ordinary.length).toBeGreaterThan(140);
+    expect(paid.length).toBeGreaterThan(4500);
+    // ±15 ms of jitter and a send up to 8 ms late can bring 1,038 ms of ordinary slots into one of
+    // Telegram's seconds; only jitter matters at 1,000/s (a late send or two is not a 1,001st there).
+    for (let i = 0; i + 30 < ordinary.length; i++) expect((ordinary[i + 30] as number) - (ordinary[i] as number)).toBeGreaterThan(1038);
+    const all = [...ordinary, ...paid].sort((a, b) => a - b);
+    for (let i = 0; i + 1000 < all.length; i++) expect((all[i + 1000] as number) - (all[i] as number)).toBeGreaterThan(1030);
   });
 
   it('keeps any second to the paced count, whoever asks and however often', () => {
@@ -80,6 +99,16 @@ describe('SendScheduler', () => {
     // Never below the floor, however many floods in a row.
     for (let i = 0; i < 20; i++) s.block(100_000 + i * 2000, 100_000 + i * 2000 + 1000);
     expect(s.state(140_000).pace).toBe(DEFAULT_PACE.floor);
+  });
+
+  it('cuts both paces on a 429 and climbs each back to its own target', () => {
+    const s = fresh(0, DEFAULT_PACE);
+    expect(s.state(0)).toMatchObject({ pace: 0.96, paidPace: 0.97 });
+    expect(s.block(0, 1000)).toMatchObject({ pace: 0.96 * 0.9, paidPace: 0.97 * 0.9 });
+    // At 0.873 of 1,000/s: on the grid of 1.146 ms.
+    expect(s.acquire(1000, { count: 2, paid: true, priority: 'bulk' }).times).toEqual([1000.458, 1001.604]);
+    expect(s.state(1000 + DEFAULT_PACE.quietMs + 4_000)).toMatchObject({ pace: 0.944, paidPace: 0.953 });
+    expect(s.state(1000 + DEFAULT_PACE.quietMs + 60_000)).toMatchObject({ pace: 0.96, paidPace: 0.97 });
   });
 
   it('gives a paid send only the all-sends spacing, and keeps a caller to its own pace', () => {

@@ -5,10 +5,16 @@
  * one both.
  *
  * Telegram counts its limit where a request arrives, so network jitter moves sends between its
- * seconds: a timeline spaced at exactly the limit gets 429s. The scheduler paces at a share of the
- * limit (`target`, default 0.96: ±15 ms of jitter costs 30 ms of a second, 0.96 leaves 41 ms) and
- * adapts: a 429 cuts the pace (multiplicative decrease) and voids every slot granted before it (the
- * epoch moves on); the pace climbs back gradually while Telegram stays quiet.
+ * seconds: a timeline spaced at exactly the limit gets 429s. The scheduler paces at a share of each
+ * limit and adapts: a 429 cuts the pace (multiplicative decrease) and voids every slot granted before
+ * it (the epoch moves on); the pace climbs back gradually while Telegram stays quiet.
+ *
+ * The share differs by limit because jitter moves whole sends. ±15 ms of it can bring the sends of
+ * 1,030 ms into one of Telegram's seconds, and a sender may leave up to 8 ms late. At 30/s one send
+ * is 3 % of a second: a single late one can make a 31st, so the ordinary pace (`target`, 0.96) keeps
+ * the worst case, 0.96 × 1,038 ms < 1 s. At 1,000/s a second's count only moves by the few sends at its
+ * two edges (a spread of ~3): the paid pace (`paidTarget`, 0.97) keeps jitter alone from ever making
+ * a 1,001st (0.97 × 1,030 ms < 1 s), and measured, its busiest second stays at 980–985.
  *
  * Slots sit on a grid of the paced spacing, so no second ever holds more than the pace and every
  * gap between two slots is a whole number of slots that a later request can fill. A request may ask
@@ -27,19 +33,28 @@ export interface Limits {
 }
 
 export interface PaceSettings {
-  /** Share of the limit paced at while Telegram is quiet. Default 0.96 */
+  /** Share of the ordinary (free) limit paced at while Telegram is quiet. Default 0.96 */
   target: number;
-  /** After a 429 the pace is multiplied by this. Default 0.9 */
+  /** Share of the limit of all sends (paid broadcasts allowed) paced at while Telegram is quiet. Default 0.97 */
+  paidTarget: number;
+  /** After a 429 each pace is multiplied by this. Default 0.9 */
   decrease: number;
-  /** The pace never drops below this share of the limit. Default 0.5 */
+  /** A pace never drops below this share of its limit. Default 0.5 */
   floor: number;
   /** Quiet time after a flood wait ends before the pace climbs back, in ms. Default 3000 */
   quietMs: number;
-  /** How fast the pace climbs back, in shares of the limit per second. Default 0.02 */
+  /** How fast a pace climbs back, in shares of its limit per second. Default 0.02 */
   recoveryPerSecond: number;
 }
 
-export const DEFAULT_PACE: PaceSettings = { target: 0.96, decrease: 0.9, floor: 0.5, quietMs: 3_000, recoveryPerSecond: 0.02 };
+export const DEFAULT_PACE: PaceSettings = {
+  target: 0.96,
+  paidTarget: 0.97,
+  decrease: 0.9,
+  floor: 0.5,
+  quietMs: 3_000,
+  recoveryPerSecond: 0.02,
+};
 
 /**
  * `transactional`: notifications, payment confirmations, alerts, previews, replies and card edits —
@@ -89,8 +104,10 @@ export interface GateState {
   epoch: number;
   /** Epoch ms until which the bot waits out a 429 (0 or past: sending). */
   blockedUntil: number;
-  /** The current pace as a share of the limit. */
+  /** The current pace as a share of the ordinary limit. */
   pace: number;
+  /** The current pace as a share of the limit of all sends. */
+  paidPace: number;
   /** Epoch ms of the last 429 that started a flood wait, or null. */
   lastFloodAt: number | null;
 }
@@ -162,6 +179,7 @@ export class SendScheduler {
   #blockedUntil: number;
   #epoch: number;
   #pace: number;
+  #paidPace: number;
   #paceAt: number;
   #lastFloodAt: number | null = null;
   /** Requesters seen lately (epoch ms): how many share the timeline now. */
@@ -179,6 +197,7 @@ export class SendScheduler {
     this.#blockedUntil = start.blockedUntil;
     this.#floor = us(Math.max(start.now + HORIZON_MS, start.blockedUntil));
     this.#pace = settings.target;
+    this.#paidPace = settings.paidTarget;
     this.#paceAt = start.now;
   }
 
@@ -188,7 +207,13 @@ export class SendScheduler {
 
   state(now: number): GateState {
     this.#recover(now);
-    return { epoch: this.#epoch, blockedUntil: this.#blockedUntil, pace: this.#pace, lastFloodAt: this.#lastFloodAt };
+    return {
+      epoch: this.#epoch,
+      blockedUntil: this.#blockedUntil,
+      pace: this.#pace,
+      paidPace: this.#paidPace,
+      lastFloodAt: this.#lastFloodAt,
+    };
   }
 
   /**
@@ -201,6 +226,7 @@ export class SendScheduler {
     if (now >= this.#blockedUntil) {
       this.#epoch++;
       this.#pace = Math.max(this.#settings.floor, this.#pace * this.#settings.decrease);
+      this.#paidPace = Math.max(this.#settings.floor, this.#paidPace * this.#settings.decrease);
       this.#lastFloodAt = now;
     }
     this.#blockedUntil = Math.max(this.#blockedUntil, until);
@@ -214,7 +240,7 @@ export class SendScheduler {
   acquire(now: number, req: SlotRequest): SlotGrant {
     this.#recover(now);
     if (this.#blockedUntil > now) return { times: [], epoch: this.#epoch, blockedUntil: this.#blockedUntil };
-    const anySpacing = Math.ceil(1e6 / (this.#limits.paidRate * this.#pace));
+    const anySpacing = Math.ceil(1e6 / (this.#limits.paidRate * this.#paidPace));
     const freeSpacing = Math.ceil(1e6 / (this.#limits.freeRate * this.#pace));
     const nowUs = us(now);
     this.#all.prune(nowUs, anySpacing);
@@ -285,11 +311,13 @@ export class SendScheduler {
     return timeline;
   }
 
-  /** The pace climbs back towards the target while Telegram has been quiet for `quietMs`. */
+  /** The paces climb back towards their targets while Telegram has been quiet for `quietMs`. */
   #recover(now: number): void {
     const from = Math.max(this.#paceAt, this.#blockedUntil + this.#settings.quietMs);
-    if (now <= from || this.#pace >= this.#settings.target) return;
-    this.#pace = Math.min(this.#settings.target, this.#pace + ((now - from) / 1000) * this.#settings.recoveryPerSecond);
+    if (now <= from) return;
+    const climb = ((now - from) / 1000) * this.#settings.recoveryPerSecond;
+    this.#pace = Math.min(this.#settings.target, this.#pace + climb);
+    this.#paidPace = Math.min(this.#settings.paidTarget, this.#paidPace + climb);
     this.#paceAt = now;
   }
 }

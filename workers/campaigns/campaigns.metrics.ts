@@ -49,9 +49,12 @@ export const campaignMetrics: Collector = async ({ db, env }) => {
     },
     {
       name: 'flarecast_gate_pace_ratio',
-      help: 'The pace of the bot-wide gate as a share of Telegram limits (cut by a 429, climbing back while quiet).',
+      help: 'The pace of the bot-wide gate as a share of each Telegram limit (cut by a 429, climbing back while quiet).',
       type: 'gauge',
-      samples: [{ value: gate.pace }],
+      samples: [
+        { labels: { limit: 'ordinary' }, value: gate.pace },
+        { labels: { limit: 'paid' }, value: gate.paidPace },
+      ],
     },
     {
       name: 'flarecast_gate_last_429_timestamp_seconds',

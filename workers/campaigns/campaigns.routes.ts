@@ -45,7 +45,8 @@ const campaignSchema = z
     }),
     gate: z
       .object({
-        pace: z.number().openapi({ description: 'Share of Telegram limits the bot paces at now (a 429 cuts it, quiet restores it)' }),
+        pace: z.number().openapi({ description: 'Share of the ordinary limit the bot paces at now (a 429 cuts it, quiet restores it)' }),
+        paid_pace: z.number().openapi({ description: 'Share of the paid limit the bot paces at now' }),
         blocked_until: z.string().nullable().openapi({ description: 'While the bot waits out a 429' }),
         last_429_at: z.string().nullable(),
       })
@@ -241,7 +242,12 @@ function listItem(r: Awaited<ReturnType<typeof listCampaigns>>[number]) {
 async function gateView(env: Env) {
   const g = await botGate(env).stats();
   const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-  return { pace: g.pace, blocked_until: g.blockedUntil > Date.now() ? iso(g.blockedUntil) : null, last_429_at: iso(g.lastFloodAt) };
+  return {
+    pace: g.pace,
+    paid_pace: g.paidPace,
+    blocked_until: g.blockedUntil > Date.now() ? iso(g.blockedUntil) : null,
+    last_429_at: iso(g.lastFloodAt),
+  };
 }
 
 async function liveCampaign(c: Context<AppEnv>, id: string) {

@@ -52,10 +52,12 @@ const configSchema = z.object({
   /** Messages per second with allow_paid_broadcast. Default 1000 */
   TELEGRAM_PAID_RATE_LIMIT: positiveInt(1000),
   /**
-   * Share of the limits the bot paces at while Telegram is quiet (a 429 cuts it, quiet restores it).
-   * Telegram counts where requests arrive, so jitter needs headroom. Default 0.96
+   * Share of the ordinary limit the bot paces at while Telegram is quiet (a 429 cuts it, quiet
+   * restores it). Telegram counts where requests arrive, so jitter needs headroom. Default 0.96
    */
   TELEGRAM_PACE: z.coerce.number().min(0.5).max(1).default(0.96),
+  /** The same for the paid limit: jitter moves a smaller share of 1,000 sends. Default 0.97 */
+  TELEGRAM_PAID_PACE: z.coerce.number().min(0.5).max(1).default(0.97),
   /** How long a finished task run is kept, in seconds. Default 3600 */
   RESULT_TTL_SECONDS: positiveInt(3600),
   /** Retries of a queued notification after its first try before it is `failed`. Default 5 */

@@ -50,6 +50,12 @@ describe('GET /metrics', () => {
       'flarecast_gate_429_total',
     ])
       expect(names).toContain(name);
+    // Each limit its own pace: 0.96 of the ordinary one, 0.97 of the paid one (no 429 in this file).
+    const pace = families.find((f) => f.name === 'flarecast_gate_pace_ratio');
+    expect(pace?.metrics.map((m) => [m.labels?.limit, Number(m.value)])).toEqual([
+      ['ordinary', 0.96],
+      ['paid', 0.97],
+    ]);
     const succeeded = families.find((f) => f.name === 'flarecast_tasks_succeeded_total');
     expect(succeeded?.type).toBe('COUNTER');
     expect(Number(succeeded?.metrics.find((m) => m.labels?.task === 'echo')?.value)).toBeGreaterThanOrEqual(1);
