@@ -13,8 +13,8 @@
  * 1,030 ms into one of Telegram's seconds, and a sender may leave up to 8 ms late. At 30/s one send
  * is 3 % of a second: a single late one can make a 31st, so the ordinary pace (`target`, 0.96) keeps
  * the worst case, 0.96 × 1,038 ms < 1 s. At 1,000/s a second's count only moves by the few sends at its
- * two edges (a spread of ~3): the paid pace (`paidTarget`, 0.97) keeps jitter alone from ever making
- * a 1,001st (0.97 × 1,030 ms < 1 s), and measured, its busiest second stays at 980–985.
+ * two edges (a standard deviation of ~3 sends): the paid pace (`paidTarget`, 0.97) keeps jitter alone
+ * from ever making a 1,001st (0.97 × 1,030 ms < 1 s), and measured, its busiest second stays at 979–984.
  *
  * Slots sit on a grid of the paced spacing, so no second ever holds more than the pace and every
  * gap between two slots is a whole number of slots that a later request can fill. A request may ask
