@@ -202,9 +202,8 @@ describe('send_notification', () => {
     const config = getConfig(env);
     const runId = crypto.randomUUID();
     await telegramUnreachable();
-    let result: unknown;
     try {
-      result = await withTestDb((db) =>
+      const result = await withTestDb((db) =>
         sendNotificationTask.handler({
           ...taskContext('send_notification', { telegram_id: chat, message: 'later', type: 'test', parse_mode: 'HTML' as const }),
           run: { id: runId, name: 'send_notification', attempt: 3, maxAttempts: 3, correlationId: 'test' },
@@ -212,14 +211,34 @@ describe('send_notification', () => {
           kick: kicker({ db, queue: env.TASKS_QUEUE, registry: taskRegistry, config, log: createLogger('test') }),
         }),
       );
+      expect(result).toMatchObject({ deferred: true, notification_id: expect.any(String) });
+      const id = (result as { notification_id: string }).notification_id;
+      expect(await row(id)).toMatchObject({ dedupeKey: `send_notification:${runId}` });
+      // The run the deferral kicked tries it at once: within the 5 s this isolate holds sends off
+      // after three failures, so it holds it back too and schedules its retry (30 s) — unless the run
+      // came after those 5 s and its probe went through.
+      const tried = await poll(
+        async () => {
+          const r = await row(id);
+          return r.attempts > 0 && r.claimedUntil === null ? r : undefined;
+        },
+        { what: 'the kicked run to try the queued notification' },
+      );
+      if (tried.status === 'pending') {
+        expect(tried.scheduledAt.getTime()).toBeGreaterThan(Date.now() + 20_000);
+        expect(await deliveries(chat)).toEqual([]);
+        await telegramReachable();
+        // Its retry brought forward from 30 s to now, and the run cron would start then.
+        await withTestDb((db) =>
+          db.update(notificationQueueTable).set({ scheduledAt: new Date() }).where(eq(notificationQueueTable.id, id)),
+        );
+        await kickOverHttp('process_notifications', {});
+      }
+      await poll(async () => ((await row(id)).status === 'sent' ? true : undefined), { what: 'the queued notification sent' });
+      expect((await deliveries(chat)).map((d) => d.text)).toEqual(['later']);
     } finally {
       await telegramReachable();
     }
-    expect(result).toMatchObject({ deferred: true, notification_id: expect.any(String) });
-    const id = (result as { notification_id: string }).notification_id;
-    expect(await row(id)).toMatchObject({ dedupeKey: `send_notification:${runId}` });
-    await poll(async () => ((await row(id)).status === 'sent' ? true : undefined), { what: 'the queued notification sent' });
-    expect((await deliveries(chat)).map((d) => d.text)).toEqual(['later']);
   });
 
   it('does not try again what may have been delivered', async () => {
