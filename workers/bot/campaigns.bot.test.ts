@@ -6,6 +6,7 @@ import { admin, buttons, campaignOf, chat, draft, lastSeq, nextCall, nextDeliver
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { callApi } from '../testing/http';
 import { calls, configureTelegram, type Delivery, deliveries } from '../testing/telegram';
+import { usersTable } from '../users/users.schema';
 import { titleOf, variantOf } from './campaigns.bot';
 
 /** Posts `content` as the admin and returns the bot's answer that it cannot be broadcast. */
@@ -60,7 +61,17 @@ describe('campaigns in the admin chat', () => {
     await nextDelivery(seq, (d) => d.method === 'sendPhoto' && d.caption === 'Große Neuigkeiten');
 
     // Start: the card turns into a progress bar, edited in place by the campaign. Telegram answers
-    // slowly meanwhile, so the campaign is still sending when it is paused.
+    // slowly meanwhile and the audience is 60 more users (4 s at 6 connections of 400 ms), so the
+    // campaign is still sending when it is paused: with the one user there was, its send and the pause
+    // both took ~0.5 s, and the send won once in seven full runs.
+    await withTestDb((db) =>
+      db.insert(usersTable).values(
+        Array.from({ length: 60 }, () => {
+          const telegramId = uniqueTelegramId();
+          return { telegramId, fullName: `U${telegramId}` };
+        }),
+      ),
+    );
     seq = await lastSeq();
     await configureTelegram({ latencyMs: 400 });
     await press(admin, `cmp:start:${id}`, revised);
