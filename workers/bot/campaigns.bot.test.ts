@@ -3,10 +3,9 @@ import type { Message } from 'grammy/types';
 import { describe, expect, it, vi } from 'vitest';
 import { campaignMessagesTable, campaignsTable } from '../campaigns/campaigns.schema';
 import { admin, buttons, campaignOf, chat, draft, lastSeq, nextCall, nextDelivery, post, press } from '../testing/admin-chat';
-import { uniqueTelegramId, withTestDb } from '../testing/db';
+import { addUsers, uniqueTelegramId, withTestDb } from '../testing/db';
 import { callApi } from '../testing/http';
 import { calls, configureTelegram, type Delivery, deliveries } from '../testing/telegram';
-import { usersTable } from '../users/users.schema';
 import { titleOf, variantOf } from './campaigns.bot';
 
 /** Posts `content` as the admin and returns the bot's answer that it cannot be broadcast. */
@@ -64,14 +63,7 @@ describe('campaigns in the admin chat', () => {
     // slowly meanwhile and the audience is 60 more users (4 s at 6 connections of 400 ms), so the
     // campaign is still sending when it is paused: with the one user there was, its send and the pause
     // both took ~0.5 s, and the send won once in seven full runs.
-    await withTestDb((db) =>
-      db.insert(usersTable).values(
-        Array.from({ length: 60 }, () => {
-          const telegramId = uniqueTelegramId();
-          return { telegramId, fullName: `U${telegramId}` };
-        }),
-      ),
-    );
+    await addUsers(60);
     seq = await lastSeq();
     await configureTelegram({ latencyMs: 400 });
     await press(admin, `cmp:start:${id}`, revised);

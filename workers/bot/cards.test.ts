@@ -7,7 +7,7 @@ import type { Snapshot } from '../../durable-objects/campaign/campaign.engine';
 import { campaignCard } from '../campaigns/campaign-view';
 import { campaignsTable } from '../campaigns/campaigns.schema';
 import { admin, buttons, campaignOf, draft, lastSeq, nextCall, press } from '../testing/admin-chat';
-import { withTestDb } from '../testing/db';
+import { addUsers, withTestDb } from '../testing/db';
 import { callApi } from '../testing/http';
 import { poll } from '../testing/poll';
 import { calls, configureTelegram, type Delivery } from '../testing/telegram';
@@ -27,9 +27,14 @@ const editsOf = async (card: Delivery, seq: number) =>
 const act = async (id: string, action: string) =>
   expect((await callApi(`/campaigns/${id}/${action}`, { method: 'POST' })).status).toBe(200);
 
-/** Starts the campaign of `card` from that card, then pauses it there while Telegram is slow, so it cannot have finished. */
+/**
+ * Starts the campaign of `card` from that card, then pauses it there while Telegram is slow, so it
+ * cannot have finished: 60 more users take its one sender ~4 s at 400 ms a call. (With the admin
+ * alone, the one send and the pause both took ~0.5 s, and the send won once in eight full runs.)
+ */
 async function startAndPauseFrom(card: Delivery): Promise<void> {
   const id = campaignOf(card);
+  await addUsers(60);
   let seq = await lastSeq();
   await configureTelegram({ latencyMs: 400 });
   try {
@@ -43,12 +48,12 @@ async function startAndPauseFrom(card: Delivery): Promise<void> {
   }
 }
 
-/** Waits until the paused campaign's counters stop moving: counted (the admin is this file's one user), and no send left to report. */
-function settled(id: string): Promise<Snapshot> {
+/** Waits until the paused campaign's counters stop moving: its `total` counted, and no send left to report. */
+function settled(id: string, total: number): Promise<Snapshot> {
   return poll(
     async () => {
       const s = await campaign(id).snapshot();
-      return s?.status === 'paused' && s.total === 1 && s.in_flight === 0 ? s : undefined;
+      return s?.status === 'paused' && s.total === total && s.in_flight === 0 ? s : undefined;
     },
     { what: 'the paused campaign to settle' },
   );
@@ -67,7 +72,8 @@ describe('the campaign card in the admin chat', () => {
     await act(id, 'start');
     await act(id, 'pause');
     await configureTelegram({ latencyMs: 4 });
-    const paused = await settled(id);
+    // Its audience is the admin, this file's one user so far.
+    const paused = await settled(id, 1);
     // The refresh that start set up runs now if it has not yet: from here on, only this test's refreshes come round.
     await runDurableObjectAlarm(campaign(id));
 
@@ -106,7 +112,7 @@ describe('the campaign card in the admin chat', () => {
     const id = campaignOf(card);
     await startAndPauseFrom(card);
     // The card shows the settled pause before it goes: a send reported late edits nothing after `seq`.
-    await settled(id);
+    await settled(id, 61);
     await refresh(id);
     await configureTelegram({ deletedMessages: [{ chat_id: admin, message_id: card.message_id }] });
     const warnings: Record<string, unknown>[] = [];
