@@ -9,7 +9,7 @@
  *   npm run bench:pace -- [--limit 1000] [--paces 0.96,0.97,0.98] [--minutes 10] [--late 0.05]
  */
 import { parseArgs } from 'node:util';
-import { DEFAULT_PACE, SendScheduler } from '../durable-objects/gate/send-scheduler.ts';
+import { DEFAULT_PACE, SendScheduler, STALE_SLOT_MS } from '../durable-objects/gate/send-scheduler.ts';
 import { SlidingWindow } from '../tools/telegram/buckets.ts';
 import { figure } from './lib.ts';
 
@@ -29,11 +29,9 @@ const limit = Number(values.limit);
 const paid = limit > 30;
 const spanMs = Number(values.minutes) * 60_000;
 const [lateShare, latencyMs, jitterMs] = [Number(values.late), Number(values.latency), Number(values.jitter)];
-/** How late a sender may send a slot before handing it back (`workers/telegram/outbound.ts`). */
-const STALE_MS = 8;
 
 console.log(
-  `\npace model: ${limit}/s ${paid ? 'paid' : 'ordinary'}, ${values.minutes} min, ${latencyMs} ± ${jitterMs} ms, ${lateShare * 100} % of sends up to ${STALE_MS} ms late`,
+  `\npace model: ${limit}/s ${paid ? 'paid' : 'ordinary'}, ${values.minutes} min, ${latencyMs} ± ${jitterMs} ms, ${lateShare * 100} % of sends up to ${STALE_SLOT_MS} ms late`,
 );
 for (const pace of values.paces.split(',').map(Number)) {
   const limits = { freeRate: limit, paidRate: paid ? limit : 1000 };
@@ -45,7 +43,7 @@ for (const pace of values.paces.split(',').map(Number)) {
   const arrivals: number[] = [];
   for (let now = 0; now < spanMs; now += 50)
     for (const slot of scheduler.acquire(now, { count: limit, paid, priority: 'bulk' }).times) {
-      const late = Math.random() < lateShare ? Math.random() * STALE_MS : 0;
+      const late = Math.random() < lateShare ? Math.random() * STALE_SLOT_MS : 0;
       arrivals.push(slot + late + latencyMs / 2 + (Math.random() * 2 - 1) * jitterMs);
     }
   arrivals.sort((a, b) => a - b);

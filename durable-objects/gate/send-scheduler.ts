@@ -47,6 +47,13 @@ export interface PaceSettings {
   recoveryPerSecond: number;
 }
 
+/**
+ * A slot whose connection frees up more than this late is handed back instead of used (the outbound
+ * path's check): sent late, it would bunch with the sends after it, and Telegram counts a sliding
+ * second where requests arrive. The ordinary pace leaves room for it besides the jitter (see above).
+ */
+export const STALE_SLOT_MS = 8;
+
 export const DEFAULT_PACE: PaceSettings = {
   target: 0.96,
   paidTarget: 0.97,

@@ -1,7 +1,7 @@
 import { Api, type Transformer } from 'grammy';
 import type { ApiResponse } from 'grammy/types';
 import { botGate } from '../../durable-objects/gate/gate.do';
-import type { GateState, Priority, SlotGrant, SlotRequest } from '../../durable-objects/gate/send-scheduler';
+import { type GateState, type Priority, type SlotGrant, type SlotRequest, STALE_SLOT_MS } from '../../durable-objects/gate/send-scheduler';
 import { semaphore, sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { classifyAnswer, classifyFailure, type Outcome } from './classify';
@@ -19,12 +19,6 @@ export const MAX_CONNECTIONS = 6;
  * claim that protects a send (a campaign's ledger claim, a notification's lease).
  */
 const CALL_TIMEOUT_MS = 10_000;
-/**
- * A slot whose connection frees up more than this late is handed back instead of used: sent late, it
- * would bunch with the sends after it, and Telegram counts a sliding second where requests arrive.
- * The pace's headroom (4 % of a second = 41 ms) minus ±15 ms of network jitter leaves about 11 ms.
- */
-const STALE_SLOT_MS = 8;
 /** A send waits out a 429 of at most this long; a longer one is answered `retry_after` at once. Default 10 s */
 const MAX_WAIT_MS = 10_000;
 /** A send whose slot is further ahead than this watches the gate until it (one request to the gate). */
