@@ -7,8 +7,7 @@ import { DomainError } from '../core/errors';
 import { Outbound } from '../telegram/outbound';
 import { findCampaign, insertCampaign, replaceVariant, storedVariants } from './campaigns.repo';
 import type { Audience, Campaign } from './campaigns.schema';
-import { contentProblems, type Variant } from './content';
-import { sendCall } from './telegram-send';
+import { contentProblems, sendCall, type Variant } from './content';
 
 export interface CampaignInput {
   title: string;

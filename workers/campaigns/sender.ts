@@ -6,9 +6,8 @@ import { createDb } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
 import { learnGate, MAX_CONNECTIONS, Outbound, type Outcome, type Slot, STALE } from '../telegram/outbound';
 import { deactivateUsers } from '../users/users.repo';
-import { type Variant, variantFor } from './content';
+import { sendCall, type Variant, variantFor } from './content';
 import { decodeRecipients, recipientsOf } from './recipients.envelope';
-import { sendCall } from './telegram-send';
 
 export interface SenderDeps {
   config: Config;

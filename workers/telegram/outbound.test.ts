@@ -4,7 +4,7 @@ import { GrammyError } from 'grammy';
 import { describe, expect, it } from 'vitest';
 import { botGate } from '../../durable-objects/gate/gate.do';
 import type { Variant } from '../campaigns/content';
-import { sendCall } from '../campaigns/telegram-send';
+import { sendCall } from '../campaigns/content';
 import { getConfig } from '../core/config';
 import { uniqueTelegramId } from '../testing/db';
 import { configureTelegram, deliveries, telegramStats } from '../testing/telegram';
