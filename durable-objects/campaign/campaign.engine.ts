@@ -210,8 +210,23 @@ export class CampaignEngine {
     return { ok: true };
   }
 
+  /**
+   * One exchange with a sender. What it counts (the outcomes reported, claims found expired) is
+   * written after its one await, the gate's answer, beside its claims: the object saves the state
+   * right after, with no await between, so the ledger's outcomes and the counters commit together.
+   */
   async exchange(req: ExchangeRequest, now: number, gate: GateFn): Promise<ExchangeReply> {
-    this.#applyReports(req.reports);
+    for (const r of req.reports) if (r.outcome === 'released') this.#ledger.release(r.id);
+    const lost: number[] = [];
+    try {
+      return await this.#trade(req, now, gate, lost);
+    } finally {
+      for (const r of req.reports) if (r.outcome !== 'released') this.#settle(r.id, r.outcome, r.reason);
+      for (const id of lost) this.#settleLost(id);
+    }
+  }
+
+  async #trade(req: ExchangeRequest, now: number, gate: GateFn, lost: number[]): Promise<ExchangeReply> {
     const s = this.state;
     s.usage.do_requests++;
     s.usage.db_round_trips += req.dbRoundTrips ?? 0;
@@ -236,7 +251,7 @@ export class CampaignEngine {
     // A helper's own are all sent: it is not racing the others.
     if (req.help) this.#remaining.delete(req.batch);
     else this.#remaining.set(req.batch, { left: req.offer.length + (req.more ?? 0), at: now });
-    const { picked, scanned, unpick } = req.help ? this.#pickSpare(req.want) : { ...this.#pick(req, now), unpick: undefined };
+    const { picked, scanned, unpick } = req.help ? this.#pickSpare(req.want) : { ...this.#pick(req, now, lost), unpick: undefined };
     let grant: SlotGrant = { times: [], epoch: 0 };
     if (picked.length) {
       s.usage.do_requests++;
@@ -249,6 +264,12 @@ export class CampaignEngine {
         pace: { key: s.id, spacingMs: 1000 / s.ratePerSecond },
         requester: req.batch,
       });
+    }
+    // Paused or cancelled while the gate answered: nothing is claimed and the slots go unused; the
+    // sender keeps the whole offer and hands it back, to be set aside (paused) or dropped.
+    if (s.status !== 'running') {
+      unpick?.(picked);
+      return { status: s.status, ...idle, take: 0 };
     }
     // Claimed only once slotted (no claim to undo when the gate grants fewer). An exchange that ran
     // while this one waited for the gate (a redelivered message) may have claimed one first: its slot
@@ -319,7 +340,7 @@ export class CampaignEngine {
   }
 
   /** Walks the offer in order: skips recipients the ledger already has, picks the rest up to `want`. */
-  #pick(req: ExchangeRequest, now: number): { picked: Recipient[]; scanned: number } {
+  #pick(req: ExchangeRequest, now: number, lost: number[]): { picked: Recipient[]; scanned: number } {
     const picked: Recipient[] = [];
     let scanned = 0;
     for (const r of req.offer) {
@@ -327,7 +348,7 @@ export class CampaignEngine {
       scanned++;
       const entry = this.#ledger.status(r.id);
       if (!entry) picked.push(r);
-      else if (entry.status === 'claimed' && now - entry.claimedAt > CLAIM_LEASE_MS) this.#settleLost(r.id);
+      else if (entry.status === 'claimed' && now - entry.claimedAt > CLAIM_LEASE_MS) lost.push(r.id);
     }
     return { picked, scanned };
   }
@@ -416,13 +437,6 @@ export class CampaignEngine {
       finished_at: iso(s.finishedAt),
       correlation_id: s.correlationId ?? null,
     };
-  }
-
-  #applyReports(reports: SendReport[]): void {
-    for (const r of reports) {
-      if (r.outcome === 'released') this.#ledger.release(r.id);
-      else this.#settle(r.id, r.outcome, r.reason);
-    }
   }
 
   #setAside(offer: Recipient[], notBefore: number): void {

@@ -169,8 +169,13 @@ export class CampaignRuntime {
 
   async exchange(req: ExchangeRequest): Promise<ExchangeReply> {
     const engine = this.#required();
-    const reply = await engine.exchange(req, Date.now(), this.#host.gate);
-    this.#save(engine);
+    let reply: ExchangeReply;
+    try {
+      reply = await engine.exchange(req, Date.now(), this.#host.gate);
+    } finally {
+      // With no await after the engine's last writes: its ledger and the state commit together.
+      this.#save(engine);
+    }
     // A batch drained or done, recipients set aside: the loader may send more. (A helper's batch
     // was drained before it began to help.)
     const drained = reply.take === req.offer.length && !req.more && (!req.help || req.done);

@@ -5,6 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { CampaignState } from '../../durable-objects/campaign/campaign.engine';
 import { Ledger } from '../../durable-objects/campaign/ledger';
 import { botGate } from '../../durable-objects/gate/gate.do';
+import { getConfig } from '../core/config';
 import worker from '../index';
 import { uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
@@ -14,6 +15,7 @@ import { usersTable } from '../users/users.schema';
 import type { CampaignJson } from './campaigns.routes';
 import { campaignMessagesTable } from './campaigns.schema';
 import { encodeRecipients } from './recipients.envelope';
+import { processRecipientsMessages } from './sender';
 
 /** Users with a language code of their own, so the campaign's audience is exactly them. */
 async function seedUsers(n: number, tag: string): Promise<{ id: number; lang: string }[]> {
@@ -371,6 +373,37 @@ describe('campaign resilience', () => {
     const done = await untilStatus(campaign.id, 'completed');
     expect(done).toMatchObject({ sent: 40, unknown: 0 });
     await expectEachOnce(users);
+  });
+
+  it('reports every outcome of a message when Postgres fails at its end: the message is done, nobody left claimed', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    await seedUsers(20, tag);
+    // The campaign's own audience takes 4 s, so it is still running while this message is handled.
+    const campaign = await create({ audience: { language_codes: [`en-${tag}`, `ru-${tag}`] }, rate_per_second: 5 });
+    await act(campaign.id, 'start');
+    const [blocked, other] = [uniqueTelegramId(), uniqueTelegramId()];
+    await configureTelegram({ blockedChats: [blocked] });
+    const body = encodeRecipients({
+      campaign: campaign.id,
+      batch: `${campaign.id}:extra`,
+      recipients: [
+        [blocked, null],
+        [other, null],
+      ],
+    });
+    const batch = createMessageBatch('flarecast-broadcast', [{ id: 'pg-down', timestamp: new Date(), attempts: 1, body }]);
+    const ctx = createExecutionContext();
+    const config = getConfig(env);
+    // Marking the blocked user inactive fails: Postgres refuses this sender's connection.
+    const broken = { ...config, DATABASE_URL: config.DATABASE_URL.replace(/\/[^/?]*(\?|$)/, '/no_such_database$1') };
+    await processRecipientsMessages({ config: broken, env }, batch);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(['pg-down']);
+    const statuses = await runInDurableObject(env.CAMPAIGN.get(env.CAMPAIGN.idFromName(campaign.id)), async (_o, state) => {
+      const ledger = new Ledger(state.storage.sql);
+      return [ledger.status(blocked)?.status, ledger.status(other)?.status];
+    });
+    expect(statuses).toEqual(['blocked', 'sent']);
+    await untilStatus(campaign.id, 'completed');
   });
 
   it('sends every recipient when its first exchanges get no slot at all', async () => {

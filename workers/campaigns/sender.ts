@@ -56,6 +56,9 @@ const MAX_BACKOFF = 2;
 const WIDEN_EVERY_MS = 100;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
+/** Tries of a message's last exchange, which reports its last outcomes (a Durable Object may be restarting). */
+const LAST_EXCHANGE_TRIES = 4;
+
 /**
  * After this long a message hands the recipients it has left back to the campaign and finishes: a
  * consumer invocation may run 15 minutes at most.
@@ -357,10 +360,15 @@ class Sender {
   async #finish(offer: Recipient[]): Promise<void> {
     await this.#dispatching;
     await Promise.all(this.#sends);
-    // Who blocked the bot becomes inactive before the batch is reported done, in one statement.
-    if (this.#blocked.length) await deactivateUsers(createDb(this.#deps.config), this.#blocked);
+    // Who blocked the bot becomes inactive before the batch is reported done, in one statement. Not
+    // at the cost of the outcomes: if Postgres fails, they are reported anyway (a user left active
+    // answers 403 again next time).
+    if (this.#blocked.length)
+      await deactivateUsers(createDb(this.#deps.config), this.#blocked).catch((err) =>
+        this.#log.error('blocked_users_not_deactivated', { users: this.#blocked.length, error: errorMessage(err) }),
+      );
     const rest = [...this.#released.splice(0), ...offer];
-    await this.#exchange({
+    const last: ExchangeRequest = {
       batch: this.#batch,
       reports: this.#drain(),
       offer: rest,
@@ -369,7 +377,19 @@ class Sender {
       // What never left goes back to the campaign, to be sent by another message.
       deferUntil: rest.length ? Date.now() : undefined,
       dbRoundTrips: this.#blocked.length ? 1 : 0,
-    });
+    };
+    // The last exchange carries what the message's retry could not know (what was sent, what never
+    // left): it is asked again if it fails. It claims nothing, so a repeat changes nothing.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#exchange(last);
+        return;
+      } catch (err) {
+        if (attempt >= LAST_EXCHANGE_TRIES) throw err;
+        this.#log.warn('last_exchange_failed', { attempt, error: errorMessage(err) });
+        await sleepUntil(Date.now() + 200 * attempt);
+      }
+    }
   }
 
   /** Walks the granted slots in order, starting each send at its moment (one timer at a time). */

@@ -3,8 +3,7 @@ import { env } from 'cloudflare:workers';
 import { GrammyError } from 'grammy';
 import { describe, expect, it } from 'vitest';
 import { botGate } from '../../durable-objects/gate/gate.do';
-import type { Variant } from '../campaigns/content';
-import { sendCall } from '../campaigns/content';
+import { sendCall, type Variant } from '../campaigns/content';
 import { getConfig } from '../core/config';
 import { uniqueTelegramId } from '../testing/db';
 import { configureTelegram, deliveries, telegramStats } from '../testing/telegram';
@@ -171,6 +170,22 @@ describe('the outbound path', () => {
     expect(times).toHaveLength(45);
     // 0.96 × 30/s: any 29 consecutive sends span at least 28 spacings of 34.7 ms.
     for (let i = 0; i + 29 < times.length; i++) expect((times[i + 29] as number) - (times[i] as number)).toBeGreaterThanOrEqual(1000);
+  });
+});
+
+describe('a gate that cannot be reached', () => {
+  it('still gives the caller the 429 when the gate cannot be told of it', async () => {
+    const gate = botGate(env);
+    // The gate's object restarting just as the 429 is reported: its stub refuses that one call.
+    const resetting = {
+      acquire: (r: Parameters<typeof gate.acquire>[0]) => gate.acquire(r),
+      watch: (epoch: number, until?: number) => gate.watch(epoch, until),
+      block: () => Promise.reject(new Error('Durable Object reset because its code was updated.')),
+    };
+    const gateEnv = { ...env, GATE: { idFromName: () => ({}), get: () => resetting } } as unknown as Env;
+    await configureTelegram({ failNext: { status: 429, count: 1, retryAfter: 1 } });
+    const outcome = await new Outbound(config, gateEnv).send('sendMessage', { chat_id: uniqueTelegramId(), text: 'x' });
+    expect(outcome.kind).toBe('retry_after');
   });
 });
 

@@ -263,7 +263,8 @@ export class Outbound {
     if (outcome.kind === 'retry_after') {
       holdOff(Date.now());
       isolate.blockedUntil = Math.max(isolate.blockedUntil, outcome.until);
-      learnGate(await this.#gate.block(outcome.until));
+      // The gate not reached, the caller still learns the outcome (this isolate holds off by itself).
+      await this.#gate.block(outcome.until).then(learnGate, () => {});
     }
     return outcome;
   }

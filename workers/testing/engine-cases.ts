@@ -176,6 +176,37 @@ export function engineCases(withEngine: WithEngine): void {
     });
   });
 
+  it('counts what a sender reports once the gate has answered, beside its claims (one commit with the state)', async () => {
+    await withEngine({}, async (engine, ledger) => {
+      await engine.exchange({ batch: 'b1', reports: [], offer: recipients(2), want: 2, done: false }, 0, everySlot);
+      const whileAsking: number[] = [];
+      const watching: GateFn = async (r) => {
+        whileAsking.push(engine.state.counters.sent, ledger.status(100)?.status === 'claimed' ? 1 : 0);
+        return everySlot(r);
+      };
+      const reports = [{ id: 100, lang: null, outcome: 'sent' as const }];
+      await engine.exchange({ batch: 'b1', reports, offer: recipients(1, 200), want: 1, done: false }, 10, watching);
+      // Nothing counted was written before the await: an object reset there loses no counted outcome.
+      expect(whileAsking).toEqual([0, 1]);
+      expect(engine.state.counters.sent).toBe(1);
+      expect(ledger.status(100)?.status).toBe('sent');
+    });
+  });
+
+  it('claims nothing when the campaign is paused or cancelled while the gate answers: the sender keeps its offer', async () => {
+    for (const action of ['pause', 'cancel'] as const)
+      await withEngine({}, async (engine, ledger) => {
+        const meanwhile: GateFn = async (r) => {
+          expect(engine.apply(action, 1000)).toEqual({ ok: true });
+          return everySlot(r);
+        };
+        const reply = await engine.exchange({ batch: 'b1', reports: [], offer: recipients(4), want: 4, done: false }, 1000, meanwhile);
+        expect(reply).toMatchObject({ status: action === 'pause' ? 'paused' : 'cancelled', grants: [], take: 0 });
+        expect(ledger.liveClaims()).toBe(0);
+        expect(engine.snapshot().in_flight).toBe(0);
+      });
+  });
+
   it('claims only the recipients the gate slotted, and leaves a slot unused when another exchange claimed its recipient meanwhile', async () => {
     await withEngine({}, async (engine, ledger) => {
       // The gate grants two of four; while it answers, another delivery of the batch claims 101.
