@@ -43,6 +43,12 @@ export interface CampaignState {
   counted: boolean;
   /** Last `users.id` the loader enqueued. */
   cursor: number;
+  /**
+   * Recipients the loader has read from the audience (recipients set aside and sent again not
+   * counted twice). The audience is read live, so once it is exhausted this is the total. Absent in
+   * an object counted before it was kept.
+   */
+  loaded?: number;
   /** The loader reached the end of the audience. */
   exhausted: boolean;
   /** Batches enqueued so far (names the next one). */

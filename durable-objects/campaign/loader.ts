@@ -50,6 +50,8 @@ export function fanOut(rate: number, total: number): { senders: number; size: nu
 interface Outgoing {
   batch: string;
   packed: Uint8Array;
+  /** How many recipients it holds. */
+  recipients: number;
   /** Recipients set aside earlier that this message carries. */
   due: Recipient[];
   cursor: number;
@@ -69,6 +71,7 @@ export async function load(engine: CampaignEngine, ledger: Ledger, ports: Loader
     s.counters.total = await ports.count();
     s.usage.db_round_trips++;
     s.counted = true;
+    s.loaded = 0;
     ports.save();
   }
   const { senders, size } = fanOut(s.ratePerSecond, s.counters.total);
@@ -77,6 +80,7 @@ export async function load(engine: CampaignEngine, ledger: Ledger, ports: Loader
     if (s.status !== 'running' || room <= 0) return;
     const out = await pack(engine, ledger, ports, { room, size, now: now() });
     if (!out.length) {
+      keepTotal(engine);
       ports.save();
       return;
     }
@@ -98,10 +102,25 @@ export async function load(engine: CampaignEngine, ledger: Ledger, ports: Loader
       s.usage.queue_operations += 3 * group.length;
       s.cursor = last.cursor;
       s.exhausted = last.exhausted;
-      for (const m of group) for (const r of m.due) ledger.takeReturned(r.id);
+      for (const m of group) {
+        for (const r of m.due) ledger.takeReturned(r.id);
+        if (s.loaded !== undefined) s.loaded += m.recipients - m.due.length;
+      }
+      keepTotal(engine);
       ports.save();
     }
   }
+}
+
+/**
+ * The total as the audience turned out: users who joined after it was counted are paged too, users
+ * who left before their page are not, so once the audience is exhausted the total is what was loaded
+ * (and while it is read, never less), and the counters add up to it.
+ */
+function keepTotal(engine: CampaignEngine): void {
+  const { state: s } = engine;
+  if (s.loaded === undefined) return;
+  s.counters.total = s.exhausted ? s.loaded : Math.max(s.counters.total, s.loaded);
 }
 
 /** Packs up to `room` messages: recipients due back first, then the next pages of the audience. */
@@ -117,7 +136,7 @@ async function pack(
   let exhausted = s.exhausted;
   const add = (recipients: Recipient[], due: Recipient[]) => {
     const batch = `${s.id}:${s.batches + out.length + 1}`;
-    out.push({ batch, packed: ports.pack(batch, recipients), due, cursor, exhausted });
+    out.push({ batch, packed: ports.pack(batch, recipients), recipients: recipients.length, due, cursor, exhausted });
   };
   const due = ledger.dueReturned(now, size);
   if (due.length) add(due, due);

@@ -22,13 +22,13 @@ const campaign = (total: number, ratePerSecond: number): CampaignState => ({
 });
 
 /** An audience of ids 1..total in Postgres and a queue that records each `sendBatch` (or fails the ones asked to). */
-function ports(total: number, failing = new Set<number>()) {
+function ports(total: number, failing = new Set<number>(), counted = total) {
   const calls: number[][] = [];
   /** Pages read and batches sent, in order. */
   const events: string[] = [];
   let call = 0;
   const port: LoaderPorts = {
-    count: async () => total,
+    count: async () => counted,
     page: async (cursor, limit) => {
       events.push('page');
       const recipients: Recipient[] = [];
@@ -95,5 +95,34 @@ describe('campaign loader (Node, in-memory SQLite)', () => {
     expect(engine.state).toMatchObject({ batches: 24, cursor: 48_000 });
     expect(ledger.batchesUndrained()).toBe(24);
     expect(ledger.batchesInFlight()).toBe(24);
+  });
+
+  it('makes the total what the audience turned out to be: users who joined or left while it was read', async () => {
+    for (const [counted, paged] of [
+      [10, 12],
+      [10, 8],
+    ] as const) {
+      const ledger = new Ledger(memorySql());
+      const engine = new CampaignEngine(ledger, campaign(0, 30));
+      const { port } = ports(paged, new Set(), counted);
+      while (!engine.state.exhausted) {
+        await load(engine, ledger, port, () => 0);
+        for (let n = 1; n <= engine.state.batches; n++) ledger.drainBatch(`c1:${n}`);
+      }
+      expect(engine.state.counters.total).toBe(paged);
+      expect(engine.snapshot().pending).toBe(paged);
+    }
+  });
+
+  it('counts recipients set aside and sent again once', async () => {
+    const ledger = new Ledger(memorySql());
+    const engine = new CampaignEngine(ledger, campaign(0, 30));
+    const { port } = ports(5);
+    await load(engine, ledger, port, () => 0);
+    ledger.finishBatch('c1:1');
+    ledger.putReturned({ id: 3, lang: null }, 0);
+    await load(engine, ledger, port, () => 0);
+    expect(engine.state).toMatchObject({ exhausted: true, batches: 2, loaded: 5 });
+    expect(engine.state.counters.total).toBe(5);
   });
 });
