@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
+import { instant } from '../core/openapi';
 import { revenueBetween } from '../payments/payments.repo';
 import { auditLogsTable } from '../payments/payments.schema';
 import { defineTask, seedPolicies } from '../tasks/task';
@@ -44,7 +45,7 @@ const collectBandwidthTask = defineTask({
 /** Hourly at :05: the previous hour's snapshots → sum/avg/max/min per node; raw points past 48 h and hours past 30 days removed. */
 const aggregateBandwidthTask = defineTask({
   name: 'aggregate_bandwidth',
-  args: z.object({ hour: z.iso.datetime({ offset: true }).optional() }).strict(),
+  args: z.object({ hour: instant().optional() }).strict(),
   ...analytics,
   handler: async ({ args, db }) => {
     const hour = args.hour ?? new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000 - 3_600_000).toISOString();

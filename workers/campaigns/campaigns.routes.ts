@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { botGate } from '../../durable-objects/gate/gate.do';
 import { AppError } from '../core/errors';
 import { type AppEnv, createRouter, progressEvents } from '../core/http';
-import { errorSchema, errors, json } from '../core/openapi';
+import { errorSchema, errors, instant, json } from '../core/openapi';
 import { findCampaign, listCampaigns } from './campaigns.repo';
 import { campaignJson, campaignObject, createCampaign, openCampaign, sendPreview } from './campaigns.service';
 import { messageInputSchema, toVariant, variantFor } from './content';
@@ -18,7 +18,7 @@ const createBody = z.object({
     .default({}),
   paid_broadcast: z.boolean().default(false),
   rate_per_second: z.number().int().positive().optional(),
-  scheduled_at: z.iso.datetime({ offset: true }).optional(),
+  scheduled_at: instant().optional(),
 });
 
 const campaignSchema = z

@@ -97,6 +97,16 @@ describe('campaigns', () => {
     expect(await json(fast)).toMatchObject({ field: 'rate_per_second' });
     const noTitle = await callApi('/campaigns', { body: { messages } });
     expect(await json(noTitle)).toMatchObject({ field: 'title' });
+    // Each of these reached Postgres and came back a 500.
+    const yearZero = await callApi('/campaigns', { body: { title: 'x', messages, scheduled_at: '0000-01-01T00:00:00Z' } });
+    expect(await json(yearZero)).toMatchObject({ field: 'scheduled_at' });
+    const hugeId = await callApi('/campaigns', {
+      body: { title: 'x', messages: [{ language_code: null, copy: { from_chat_id: 1, message_id: 3_000_000_000 } }] },
+    });
+    expect(await json(hugeId)).toMatchObject({ field: 'messages.0.copy.message_id' });
+    const nul = await callApi('/campaigns', { body: { title: 'a\u0000b', messages } });
+    expect(nul.status).toBe(400);
+    expect(await json(nul)).toMatchObject({ field: 'title' });
   });
 
   it('answers 409 to impossible transitions and 404 to unknown campaigns', async () => {

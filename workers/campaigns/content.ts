@@ -14,7 +14,7 @@ const textInput = z
 const copyInput = z
   .object({
     language_code: languageCode,
-    copy: z.object({ from_chat_id: z.number().int(), message_id: z.number().int().positive() }).strict(),
+    copy: z.object({ from_chat_id: z.number().int(), message_id: z.number().int().positive().max(2_147_483_647) }).strict(),
   })
   .strict();
 const mediaFields = {

@@ -320,6 +320,8 @@ describe('web console', () => {
     expect(refusal).toContain('Error 409');
     expect(refusal).toContain('only dead runs are kicked again');
     expect(refusal).toContain('href="/admin/campaigns"');
+    // 36 characters the path takes that are no UUID: no such run (it reached Postgres and was a 500).
+    expect((await browser.fetch(`/admin/tasks/${'-'.repeat(36)}/rekick`, { form: { _csrf: csrf } })).status).toBe(404);
   });
 
   it('says on the operations page which capabilities are switched off', async () => {

@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { z } from 'zod';
 import { AppError } from '../core/errors';
 import { kick } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
@@ -30,7 +31,9 @@ export function taskPages(api: ConsoleApi, registry: TaskRegistry) {
     })
     .get('/bulk/:id{[0-9a-f-]{36}}/events', (c) => api.passThrough(c, `/bulk/${c.req.param('id')}/events`))
     .post('/tasks/:id{[0-9a-f-]{36}}/rekick', async (c) => {
-      const run = await getRun(c.var.db, c.req.param('id'));
+      // The path takes any 36 of [0-9a-f-]; Postgres only a UUID.
+      const id = z.uuid().safeParse(c.req.param('id'));
+      const run = id.success ? await getRun(c.var.db, id.data) : undefined;
       if (!run) throw new AppError(404, 'not_found', 'no such task run');
       if (run.status !== 'dead')
         throw new AppError(409, 'invalid_transition', `only dead runs are kicked again; this one is ${run.status}`);

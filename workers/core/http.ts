@@ -17,12 +17,33 @@ export interface AppEnv {
 export function createRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (result.success) return;
+      if (result.success) {
+        // Postgres takes no NUL in text or JSON: refused here, naming the field, not a 500 there.
+        const at = nulAt(result.data);
+        if (at !== undefined) throw AppError.badRequest(at || result.target, 'must not contain NUL (\\u0000)');
+        return;
+      }
       const issue = result.error.issues[0];
       const field = issue?.path.length ? issue.path.join('.') : result.target;
       throw AppError.badRequest(field, issue?.message ?? 'invalid');
     },
   });
+}
+
+/** The path of the first string (or key) holding a NUL character in `value`, or undefined (iterative: any depth). */
+function nulAt(value: unknown): string | undefined {
+  const stack: [unknown, string][] = [[value, '']];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [v, path] = next;
+    if (typeof v === 'string' && v.includes('\0')) return path;
+    if (typeof v !== 'object' || v === null) continue;
+    for (const [key, child] of Object.entries(v)) {
+      const at = path ? `${path}.${key}` : key;
+      if (key.includes('\0')) return at;
+      stack.push([child, at]);
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { remnawave } from '../clients/remnawave';
 import type { Config } from '../core/config';
 import type { Db } from '../core/db';
+import { instant } from '../core/openapi';
 import { notifyRequester } from '../incidents/incidents';
 import { defineTask, seedPolicies } from '../tasks/task';
 import { LINK_TTL_SECONDS, signedPath } from './signing';
@@ -11,8 +12,8 @@ import { csvField, PartWriter } from './writer';
 const exportTypes = ['users', 'payments', 'servers', 'audit'] as const;
 export const exportArgs = z.object({
   type: z.enum(exportTypes),
-  from: z.iso.datetime({ offset: true }),
-  to: z.iso.datetime({ offset: true }),
+  from: instant(),
+  to: instant(),
   format: z.enum(['csv', 'json']).default('csv'),
   /** Telegram id of the admin who asked: they get the link (else every admin does). */
   requested_by: z.number().int().optional(),
@@ -169,7 +170,7 @@ const EXPORT_TTL_MS = LINK_TTL_SECONDS * 1000;
 const cleanupExportsTask = defineTask({
   name: 'cleanup_exports',
   // `as_of`: the moment to clean up as of (default now), so the 24 hours can be checked without waiting them.
-  args: z.object({ as_of: z.iso.datetime({ offset: true }).optional() }).strict(),
+  args: z.object({ as_of: instant().optional() }).strict(),
   retry: seedPolicies.cleanup,
   onExhausted: 'warn',
   handler: async ({ args, env, log }) => {

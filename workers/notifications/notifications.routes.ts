@@ -2,7 +2,7 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { AppError } from '../core/errors';
 import { createRouter } from '../core/http';
-import { errorSchema, errors, json } from '../core/openapi';
+import { errorSchema, errors, instant, json } from '../core/openapi';
 import { kicker } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { type Notification, notificationQueueTable, notificationStatuses } from './notifications.schema';
@@ -28,7 +28,7 @@ const createBody = z.object({
   text: z.string().min(1).max(4096),
   type: z.string().min(1).max(64).default('custom'),
   parse_mode: z.enum(['HTML', 'MarkdownV2']).nullable().default('HTML'),
-  scheduled_at: z.iso.datetime({ offset: true }).optional(),
+  scheduled_at: instant().optional(),
   dedupe_key: z.string().min(1).max(200).optional(),
 });
 

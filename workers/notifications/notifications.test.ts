@@ -90,6 +90,15 @@ describe('notification queue', () => {
     const bad = await callApi('/notifications', { body: { telegram_id: 'x', text: 'y' } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ field: 'telegram_id' });
+    // Year 0 is ISO 8601 but no Postgres time; a NUL no Postgres text (each was a 500).
+    for (const [patch, field] of [
+      [{ scheduled_at: '0000-01-01T00:00:00Z' }, 'scheduled_at'],
+      [{ text: 'a\u0000b' }, 'text'],
+    ] as const) {
+      const refused = await callApi('/notifications', { body: { telegram_id: chat, text: 'y', ...patch } });
+      expect(refused.status).toBe(400);
+      expect(await refused.json()).toMatchObject({ field });
+    }
   });
 
   it('counts a send that may have reached Telegram as unknown and never sends it again', async () => {

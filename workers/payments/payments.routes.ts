@@ -69,12 +69,19 @@ const paymentSchema = z
   .openapi('Payment');
 
 const createBody = z.object({
-  remnawave_user_id: z.number().int().positive(),
+  /** The panel's user id (a Postgres `integer`). */
+  remnawave_user_id: z.number().int().positive().max(2_147_483_647),
   telegram_id: z.number().int().optional(),
   plan: z.string().min(1).max(64),
   days: z.number().int().min(1).max(3650),
-  amount: z.string().regex(/^\d+(\.\d{1,8})?$/, 'a decimal string such as "4.99"'),
+  amount: z
+    .string()
+    .regex(/^\d+(\.\d{1,8})?$/, 'a decimal string such as "4.99"')
+    .refine((a) => Number(a) > 0, 'more than zero'),
   asset: z.enum(['USDT', 'TON', 'BTC', 'ETH', 'LTC', 'BNB', 'TRX', 'USDC']),
+  idempotency_key: z.string().min(1).max(128).optional().openapi({
+    description: 'A request sent again with the same key (after a timeout, say) answers the payment the first made: one invoice',
+  }),
 });
 
 const routes = {
@@ -87,7 +94,8 @@ const routes = {
     responses: {
       201: json(paymentSchema, 'The pending payment with its pay_url'),
       ...errors,
-      503: json(errorSchema, 'CryptoBot unavailable'),
+      422: json(errorSchema, 'CryptoBot refused the invoice'),
+      503: json(errorSchema, 'Payments not set up here, or CryptoBot unavailable'),
     },
   }),
   get: createRoute({
@@ -105,14 +113,21 @@ export function paymentRoutes() {
   return createRouter()
     .openapi(routes.create, async (c) => {
       const body = c.req.valid('json');
-      const row = await createPayment(c.var.db, c.var.config, {
-        remnawaveUserId: body.remnawave_user_id,
-        telegramId: body.telegram_id ?? null,
-        plan: body.plan,
-        days: body.days,
-        amount: body.amount,
-        asset: body.asset,
-      });
+      const key = body.idempotency_key;
+      const row = await createPayment(
+        c.var.db,
+        c.var.config,
+        {
+          remnawaveUserId: body.remnawave_user_id,
+          telegramId: body.telegram_id ?? null,
+          plan: body.plan,
+          days: body.days,
+          amount: body.amount,
+          asset: body.asset,
+        },
+        // The key is the invoice's reference: a repeat finds the invoice the first request made.
+        key === undefined ? {} : { ref: `api:${key}`, retry: true },
+      );
       return c.json(toJson(row as Payment), 201);
     })
     .openapi(routes.get, async (c) => {

@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { createHash, createHmac } from 'node:crypto';
 import { and, eq, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../app';
 import { ServiceError } from '../clients/http';
 import { getConfig } from '../core/config';
 import { notificationQueueTable } from '../notifications/notifications.schema';
@@ -472,5 +473,41 @@ describe('payments', () => {
       day: yesterday,
       stats: { count: 1, revenue: { TON: 12.5 }, average: { TON: 12.5 }, by_plan: { quarter: 1 }, by_provider: { cryptobot: 1 } },
     });
+  });
+
+  it('answers a bad invoice request with its field, CryptoBot down or payments off with 503, and one invoice per idempotency key', async () => {
+    const user = await panelUser(new Date());
+    const body = { remnawave_user_id: user.id, plan: 'month', days: 30, amount: '4.99', asset: 'USDT' };
+    // Each reached Postgres or Crypto Pay before and came back a 500.
+    const refused = [
+      [{ amount: '0' }, 'amount'],
+      [{ remnawave_user_id: 3_000_000_000 }, 'remnawave_user_id'],
+      [{ plan: 'mo\u0000nth' }, 'plan'],
+    ] as const;
+    for (const [patch, field] of refused) {
+      const res = await callApi('/payments', { body: { ...body, ...patch } });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ field });
+    }
+    const key = crypto.randomUUID();
+    const first = await json<{ id: string; invoice_id: number }>(await callApi('/payments', { body: { ...body, idempotency_key: key } }));
+    const again = await callApi('/payments', { body: { ...body, idempotency_key: key } });
+    expect(again.status).toBe(201);
+    expect(await json(again)).toMatchObject({ id: first.id, invoice_id: first.invoice_id });
+    await closeFixture(first.id);
+    // The invoice call answers 503, and so do both tries of the look-up that follows it: the breaker
+    // opens (for 2 s in tests), which is why this test comes last in the file.
+    await fetch(`${cryptobotControl}/config`, { method: 'POST', body: JSON.stringify({ failNext: { status: 503, count: 3 } }) });
+    const down = await callApi('/payments', { body });
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ error: 'provider_unavailable' });
+    const headers = { authorization: `Bearer ${env.ADMIN_API_TOKEN}`, 'content-type': 'application/json' };
+    const off = await createApp({ registry: taskRegistry }).request(
+      '/api/payments',
+      { method: 'POST', headers, body: JSON.stringify(body) },
+      { ...env, CRYPTOBOT_TOKEN: '' },
+    );
+    expect(off.status).toBe(503);
+    expect(await off.json()).toMatchObject({ error: 'payments_not_configured' });
   });
 });
