@@ -1,6 +1,13 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, lt, max, ne, sql } from 'drizzle-orm';
 import type { Db } from '../core/db';
-import { auditLogsTable, type Payment, paymentDailyStatsTable, paymentsTable, webhookLogsTable } from './payments.schema';
+import {
+  auditLogsTable,
+  type Payment,
+  panelUserLeasesTable,
+  paymentDailyStatsTable,
+  paymentsTable,
+  webhookLogsTable,
+} from './payments.schema';
 
 export async function findPaymentByInvoice(db: Db, invoiceId: number): Promise<Payment | undefined> {
   const [row] = await db
@@ -8,6 +15,37 @@ export async function findPaymentByInvoice(db: Db, invoiceId: number): Promise<P
     .from(paymentsTable)
     .where(and(eq(paymentsTable.provider, 'cryptobot'), eq(paymentsTable.invoiceId, invoiceId)));
   return row;
+}
+
+/** Takes the lease on a panel user's expiry for `ms`; false while another holder's lease runs. */
+export async function leasePanelUser(db: Db, panelUserId: number, holder: string, ms: number): Promise<boolean> {
+  const l = panelUserLeasesTable;
+  const until = sql`now() + ${`${ms} milliseconds`}::interval`;
+  const rows = await db
+    .insert(l)
+    .values({ panelUserId, holder, until })
+    .onConflictDoUpdate({ target: l.panelUserId, set: { holder, until }, setWhere: lt(l.until, sql`now()`) })
+    .returning({ holder: l.holder });
+  return rows[0]?.holder === holder;
+}
+
+export async function releasePanelUser(db: Db, panelUserId: number, holder: string): Promise<void> {
+  await db
+    .delete(panelUserLeasesTable)
+    .where(and(eq(panelUserLeasesTable.panelUserId, panelUserId), eq(panelUserLeasesTable.holder, holder)));
+}
+
+/**
+ * The latest expiry another payment of the panel user has fixed and may not have written yet (it is
+ * not completed): a new target starts from it, so the two add up whatever order their writes land in.
+ */
+export async function pendingTargetOf(db: Db, panelUserId: number, except: string): Promise<Date | null> {
+  const p = paymentsTable;
+  const [row] = await db
+    .select({ latest: max(p.targetExpireAt) })
+    .from(p)
+    .where(and(eq(p.remnawaveUserId, panelUserId), ne(p.id, except), isNotNull(p.targetExpireAt), ne(p.status, 'completed')));
+  return row?.latest ?? null;
 }
 
 /** Fixes the expiry a payment sets on its first try; later tries get the same value back. */

@@ -29,10 +29,22 @@ export const paymentsTable = pgTable(
   (t) => [
     uniqueIndex('payments_invoice_idx').on(t.provider, t.invoiceId),
     index('payments_pending_idx').on(t.createdAt).where(sql`${t.status} = 'pending'`),
+    index('payments_panel_user_idx').on(t.remnawaveUserId),
     check('payments_status_check', sql`${t.status} in ('pending', 'completed', 'failed', 'mismatch')`),
   ],
 );
 export type Payment = typeof paymentsTable.$inferSelect;
+
+/**
+ * Who is changing a panel user's expiry now: a payment's activation reads the expiry, fixes its
+ * target and writes it while it holds the lease, so two payments of one user extend it twice, never
+ * from the same old expiry. A lease outlives a holder that died by `until` at most.
+ */
+export const panelUserLeasesTable = pgTable('panel_user_leases', {
+  panelUserId: integer('panel_user_id').primaryKey(),
+  holder: uuid('holder').notNull(),
+  until: timestamp('until', { withTimezone: true }).notNull(),
+});
 
 /** Every provider webhook with a valid signature, once per event (CryptoBot: per invoice). */
 export const webhookLogsTable = pgTable(

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { cryptoPay, type Invoice } from '../clients/cryptobot';
 import { ServiceError } from '../clients/http';
 import { remnawave } from '../clients/remnawave';
+import { sleepUntil } from '../core/concurrency';
 import type { Db } from '../core/db';
+import { errorMessage } from '../core/logger';
 import { escapeHtml } from '../core/telegram';
 import { notifyAdmins } from '../incidents/incidents';
 import { notify } from '../notifications/notifications.service';
@@ -19,8 +21,11 @@ import {
   findPaymentByInvoice,
   finishPayment,
   fixTargetExpiry,
+  leasePanelUser,
   markWebhookProcessed,
   pendingPayments,
+  pendingTargetOf,
+  releasePanelUser,
   storeDailyStats,
 } from './payments.repo';
 import type { Payment } from './payments.schema';
@@ -88,21 +93,46 @@ const processPaymentCompletionTask = defineTask({
   },
 });
 
-/** Sets the panel user's expiry to the payment's target (from the later of now and their expiry). */
-async function activate({ db, config }: TaskContext<unknown>, payment: Payment): Promise<Date> {
+/** How long an activation may hold a panel user's lease: a few panel calls of 4 s at most each, with margin. */
+const PANEL_LEASE_MS = 60_000;
+/** While another payment of the user holds the lease, the run asks again this often, this many times (~10 s), then tries later. */
+const LEASE_POLL_MS = 500;
+const LEASE_TRIES = 20;
+
+/**
+ * Sets the panel user's expiry to the payment's target: `days` from the latest of now, their expiry
+ * and what another payment of theirs fixed and has not completed, fixed on the first try. Under the
+ * user's lease: a second payment of the same user waits (its run tries again), so each extends from
+ * the other's end and neither write can land under the other.
+ */
+async function activate({ db, config, log }: TaskContext<unknown>, payment: Payment): Promise<Date> {
   const panel = remnawave(config);
-  let target = payment.targetExpireAt;
-  if (!target) {
-    const user = await panel.getUser(payment.remnawaveUserId).catch((err: unknown) => {
-      if (err instanceof ServiceError && err.status === 404)
-        throw new PermanentTaskError(`panel user ${payment.remnawaveUserId} does not exist`);
+  const userId = payment.remnawaveUserId;
+  const holder = crypto.randomUUID();
+  for (let tries = 1; !(await leasePanelUser(db, userId, holder, PANEL_LEASE_MS)); tries++) {
+    if (tries >= LEASE_TRIES) throw new Error(`panel user ${userId} is being extended by another payment; trying again`);
+    await sleepUntil(Date.now() + LEASE_POLL_MS);
+  }
+  try {
+    const user = await panel.getUser(userId).catch((err: unknown) => {
+      if (err instanceof ServiceError && err.status === 404) throw new PermanentTaskError(`panel user ${userId} does not exist`);
       throw err;
     });
-    const base = Math.max(Date.now(), new Date(user.expireAt).getTime());
-    target = await fixTargetExpiry(db, payment.id, new Date(base + payment.days * DAY_MS));
+    const expires = new Date(user.expireAt).getTime();
+    let target = payment.targetExpireAt;
+    if (!target) {
+      const pending = (await pendingTargetOf(db, userId, payment.id))?.getTime() ?? 0;
+      target = await fixTargetExpiry(db, payment.id, new Date(Math.max(Date.now(), expires, pending) + payment.days * DAY_MS));
+    }
+    // A retry may find its target written already, or passed by a payment that counted from it: the
+    // expiry never moves back.
+    if (expires < target.getTime() || user.status !== 'ACTIVE')
+      await panel.updateUser({ id: userId, expireAt: new Date(Math.max(expires, target.getTime())).toISOString(), status: 'ACTIVE' });
+    return target;
+  } finally {
+    // Not released, the lease ends by itself within PANEL_LEASE_MS.
+    await releasePanelUser(db, userId, holder).catch((err: unknown) => log.warn('panel_lease_not_released', { error: errorMessage(err) }));
   }
-  await panel.updateUser({ id: payment.remnawaveUserId, expireAt: target.toISOString(), status: 'ACTIVE' });
-  return target;
 }
 
 async function confirm({ db, kick }: TaskContext<unknown>, payment: Payment, expires: Date): Promise<void> {

@@ -433,6 +433,36 @@ describe('payments', () => {
     expect(told.text).toContain('Payment received');
   });
 
+  it('extends twice when two payments of one panel user complete at once, and when the first write failed before the second', async () => {
+    const expireAt = new Date(Date.now() + 5 * DAY);
+    const user = await panelUser(expireAt);
+    const [a, b] = [await createPayment(user, uniqueTelegramId()), await createPayment(user, uniqueTelegramId())];
+    await pay(a.invoice_id);
+    await pay(b.invoice_id);
+    // A slow Crypto Pay keeps both runs past their read of the panel user before either writes it.
+    await cryptoPayLatency(300);
+    const results = await Promise.all([complete(a.invoice_id), complete(b.invoice_id)]).finally(() => cryptoPayLatency(0));
+    const ends = results.map((r) => (r as { expires_at: string }).expires_at).sort();
+    const plus = (days: number) => new Date(expireAt.getTime() + days * DAY).toISOString();
+    expect(ends).toEqual([plus(30), plus(60)]);
+    expect((await readPanelUser(user.id)).expireAt).toBe(plus(60));
+
+    // The first payment fixed its target, its write to the panel failed; the second completes meanwhile.
+    const [c, d] = [await createPayment(user, uniqueTelegramId()), await createPayment(user, uniqueTelegramId())];
+    await pay(c.invoice_id);
+    await pay(d.invoice_id);
+    await withTestDb((db) =>
+      db
+        .update(paymentsTable)
+        .set({ targetExpireAt: new Date(plus(90)) })
+        .where(eq(paymentsTable.id, c.id)),
+    );
+    expect(await complete(d.invoice_id)).toMatchObject({ status: 'completed', expires_at: plus(120) });
+    // The first's retry finds the panel past its target: it writes nothing back.
+    expect(await complete(c.invoice_id)).toMatchObject({ status: 'completed', expires_at: plus(90) });
+    expect((await readPanelUser(user.id)).expireAt).toBe(plus(120));
+  });
+
   it('alerts the admins once when two completions refuse one mismatched invoice at once', async () => {
     const user = await panelUser(new Date(Date.now() + DAY));
     const p = await createPayment(user, uniqueTelegramId());
