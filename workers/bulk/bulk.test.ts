@@ -149,6 +149,17 @@ describe('bulk user operations', () => {
     expect(text).toContain('event: done');
   });
 
+  it('takes the 100,000 ids it advertises, far past what one queue message holds (the run reads them from its row)', async () => {
+    const ids = await seedPanelUsers(3);
+    // Five msgpack bytes each: ~500 KB of arguments, where a queue message takes 60 KB.
+    const unknown = Array.from({ length: 100_000 - 3 }, (_, i) => 10_000_000 + i);
+    const res = await callApi('/bulk/users', { body: { operation: 'disable', user_ids: [...ids, ...unknown] } });
+    expect(res.status).toBe(202);
+    const done = await untilDone((await json<{ job_id: string }>(res)).job_id);
+    expect(done).toMatchObject({ total: 100_000, processed: 3, failed: 100_000 - 3 });
+    expect(await statuses(ids)).toEqual(['DISABLED', 'DISABLED', 'DISABLED']);
+  });
+
   it('refuses an unknown operation naming the field, and an unknown job with 404', async () => {
     const bad = await callApi('/bulk/users', { body: { operation: 'explode', user_ids: [1] } });
     expect(bad.status).toBe(400);

@@ -58,7 +58,7 @@ async function consume(deps: ConsumerDeps, db: Db, decoded: Decoded[], log: Logg
   const envelopes = new Map(decoded.flatMap((d) => d.tasks.map((t) => [t.id, t] as const)));
   const claimed = await claimRuns(
     db,
-    [...envelopes.values()].map((e) => ({ id: e.id, lease: leaseSeconds(deps.registry, e.name) })),
+    [...envelopes.values()].map((e) => ({ id: e.id, lease: leaseSeconds(deps.registry, e.name), with_args: e.args_in_row === true })),
   );
 
   const producer = (correlationId: string) => ({

@@ -10,7 +10,7 @@ import worker from '../index';
 import { taskRegistry } from '../registry';
 import { withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
-import { insertRun, storedRun } from '../testing/runs';
+import { insertRun, runWithStatus, storedRun } from '../testing/runs';
 import { type Envelope, encodeBatch } from './envelope';
 import { kickMany } from './kick';
 import { defineTask, TaskRegistry } from './task';
@@ -116,13 +116,13 @@ describe('kick edge cases', () => {
     expect(await json(twice)).toMatchObject({ field: 'tasks.1.idempotency_key' });
   });
 
-  it('refuses arguments too large for a queue message', async () => {
+  it('runs a task whose arguments are too large for a queue message: they travel in its row', async () => {
     const label = crypto.randomUUID();
-    const res = await callApi('/tasks', { body: { name: 'echo', args: { label, blob: 'x'.repeat(70 * 1024) } } });
-    expect(res.status).toBe(400);
-    expect(await json(res)).toMatchObject({ field: 'args' });
-    const stored = await withTestDb((db) => db.select().from(taskRunsTable).where(sql`${taskRunsTable.args}->>'label' = ${label}`));
-    expect(stored).toEqual([]);
+    const blob = 'x'.repeat(70 * 1024);
+    const res = await callApi('/tasks', { body: { name: 'echo', args: { label, blob } } });
+    expect(res.status).toBe(202);
+    const run = await runWithStatus((await json<{ id: string }>(res)).id, 'succeeded');
+    expect(run.result).toEqual({ label, blob });
   });
 
   it('stores nothing and answers 503 when the queue refuses the tasks', async () => {

@@ -25,20 +25,21 @@ describe('task envelopes on the queue', () => {
   });
 
   it('packs 1,000 envelopes into 10 messages of 100', () => {
-    const { bodies, tooLarge } = packMessages(Array.from({ length: 1000 }, (_, i) => envelope(i)));
+    const bodies = packMessages(Array.from({ length: 1000 }, (_, i) => envelope(i)));
     expect(bodies).toHaveLength(1000 / MAX_ENVELOPES_PER_MESSAGE);
-    expect(tooLarge).toEqual([]);
     expect(bodies.map((b) => (decodeBatch(b) as { tasks: Envelope[] }).tasks.length)).toEqual(Array(10).fill(100));
   });
 
-  it('splits by size and sets aside an envelope too large for any message', () => {
+  it('splits by size, and sends an envelope too large for any message without its arguments (they are in its row)', () => {
     const big = 'x'.repeat(20 * 1024);
-    const { bodies, tooLarge } = packMessages([
+    const bodies = packMessages([
       ...Array.from({ length: 7 }, (_, i) => envelope(i, { big })),
       envelope(99, { huge: 'y'.repeat(70 * 1024) }),
     ]);
-    expect(tooLarge).toHaveLength(1);
     expect(bodies.every((b) => b.byteLength <= MAX_MESSAGE_BYTES)).toBe(true);
-    expect(bodies.length).toBe(4); // two 20 KB envelopes fit under 60 KB, three do not
+    expect(bodies.length).toBe(4); // two 20 KB envelopes fit under 60 KB, three do not; the huge one joins the last
+    const last = (decodeBatch(bodies.at(-1) as Uint8Array) as { tasks: Envelope[] }).tasks.at(-1);
+    expect(last).toMatchObject({ args_in_row: true });
+    expect(last && 'args' in last).toBe(false);
   });
 });

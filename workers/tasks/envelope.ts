@@ -5,7 +5,9 @@ import { z } from 'zod';
 const envelopeSchema = z.object({
   id: z.uuid(),
   name: z.string().min(1),
-  args: z.unknown(),
+  args: z.unknown().optional(),
+  /** The arguments are too large for a queue message: they travel in the run's row only (`args` is absent). */
+  args_in_row: z.literal(true).optional(),
   /** The try this envelope was enqueued for; the store's `attempts` is authoritative on redelivery. */
   attempt: z.number().int().positive(),
   correlation_id: z.string().min(1),
@@ -49,29 +51,26 @@ export function decodeBatch(body: unknown): DecodeResult {
   return { ok: true, tasks: parsed.data.tasks };
 }
 
-/** Whether `envelope` fits in one queue message on its own. */
-export function fitsInMessage(envelope: Envelope): boolean {
-  return packr.pack(envelope).byteLength + BATCH_OVERHEAD_BYTES <= MAX_MESSAGE_BYTES;
-}
-
 /** The batch map, its keys and the array header around the envelopes. */
 const BATCH_OVERHEAD_BYTES = 32;
 
 /**
  * Packs envelopes into as few messages as the limits allow (≤ 100 envelopes, ≤ 60 KB each).
- * Sizes are summed per envelope (each packed once), an upper bound of the packed batch.
- * An envelope that alone exceeds the size limit is returned in `tooLarge`.
+ * Sizes are summed per envelope (each packed once), an upper bound of the packed batch. An envelope
+ * whose arguments make it too large alone goes without them (`args_in_row`): the consumer reads
+ * them from the run's row when it claims the run.
  */
-export function packMessages(tasks: Envelope[]): { bodies: Uint8Array[]; tooLarge: Envelope[] } {
+export function packMessages(tasks: Envelope[]): Uint8Array[] {
   const bodies: Uint8Array[] = [];
-  const tooLarge: Envelope[] = [];
   let current: Envelope[] = [];
   let size = BATCH_OVERHEAD_BYTES;
-  for (const task of tasks) {
-    const bytes = packr.pack(task).byteLength;
+  for (const envelope of tasks) {
+    let task = envelope;
+    let bytes = packr.pack(task).byteLength;
     if (bytes + BATCH_OVERHEAD_BYTES > MAX_MESSAGE_BYTES) {
-      tooLarge.push(task);
-      continue;
+      const { args: _inRow, ...rest } = envelope;
+      task = { ...rest, args_in_row: true };
+      bytes = packr.pack(task).byteLength;
     }
     if (current.length === MAX_ENVELOPES_PER_MESSAGE || size + bytes > MAX_MESSAGE_BYTES) {
       bodies.push(encodeBatch(current));
@@ -82,5 +81,5 @@ export function packMessages(tasks: Envelope[]): { bodies: Uint8Array[]; tooLarg
     size += bytes;
   }
   if (current.length) bodies.push(encodeBatch(current));
-  return { bodies, tooLarge };
+  return bodies;
 }

@@ -4,7 +4,7 @@ import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { DomainError } from '../core/errors';
 import { errorMessage, type Logger } from '../core/logger';
-import { type Envelope, fitsInMessage, MAX_MESSAGE_BYTES, packMessages } from './envelope';
+import { type Envelope, packMessages } from './envelope';
 import type { KickFn, TaskRegistry } from './task';
 import { deleteRuns, findByIdempotencyKeys, insertRuns, type NewRun } from './tasks.repo';
 import type { TaskStatus } from './tasks.schema';
@@ -68,8 +68,6 @@ export async function kickMany(
     if (!task) throw DomainError.invalid(field(path(i), 'name'), `unknown task "${req.name}"`);
     checkKeyScope(req.idempotencyKey, origin, field(path(i), 'idempotency_key'));
     const args = parseArgs(task.args, req.args, field(path(i), 'args'));
-    if (!fitsInMessage({ id: '', name: task.name, args, attempt: 1, correlation_id: deps.log.correlationId, enqueued_at: 0 }))
-      throw DomainError.invalid(field(path(i), 'args'), `too large: a task's arguments must pack into ${MAX_MESSAGE_BYTES / 1024} KB`);
     const delaySeconds = req.delaySeconds ?? 0;
     if (delaySeconds < 0 || delaySeconds > MAX_DELAY_SECONDS)
       throw DomainError.invalid(field(path(i), 'delay_seconds'), `must be between 0 and ${MAX_DELAY_SECONDS}`);
@@ -140,9 +138,7 @@ export async function enqueue(queue: Queue, runs: QueuedRun[]): Promise<number> 
       correlation_id: r.correlationId,
       enqueued_at: Date.now(),
     }));
-    const { bodies, tooLarge } = packMessages(envelopes);
-    // kickMany refuses such arguments up front; this only guards other callers.
-    if (tooLarge.length) throw new Error(`arguments of ${tooLarge.length} task(s) exceed ${MAX_MESSAGE_BYTES / 1024} KB packed`);
+    const bodies = packMessages(envelopes);
     for (let i = 0; i < bodies.length; i += 100) {
       await queue.sendBatch(bodies.slice(i, i + 100).map((body) => ({ body, contentType: 'bytes' as const, delaySeconds })));
     }

@@ -44,7 +44,7 @@ export async function runTry(deps: RunnerDeps, claimed: ClaimedRun, envelope: En
   }
   // A try whose consumer died holds its lease until it expires; after the last allowed try, give up.
   if (claimed.attempts > claimed.max_attempts) return dead(`no try left: try ${claimed.max_attempts} never reported back`, 'lease_expired');
-  const args = task.args.safeParse(envelope.args);
+  const args = task.args.safeParse(envelope.args_in_row ? claimed.args : envelope.args);
   if (!args.success) {
     const issue = args.error.issues[0];
     return dead(`args.${issue?.path.join('.')}: ${issue?.message}`, 'invalid_args');

@@ -74,6 +74,8 @@ export interface ClaimedRun {
   attempts: number;
   max_attempts: number;
   correlation_id: string;
+  /** The run's arguments, read from its row only when its envelope came without them (`args_in_row`). */
+  args?: unknown;
 }
 
 /**
@@ -82,17 +84,17 @@ export interface ClaimedRun {
  * again. Runs that are finished, not yet due, or leased to a live consumer are left alone. A retry is
  * due a second early: the queue's delay and the database's clock are not the same clock.
  */
-export async function claimRuns(db: Db, leases: { id: string; lease: number }[]): Promise<ClaimedRun[]> {
+export async function claimRuns(db: Db, leases: { id: string; lease: number; with_args?: boolean }[]): Promise<ClaimedRun[]> {
   if (leases.length === 0) return [];
   const result = await db.execute<ClaimedRun & Record<string, unknown>>(sql`
     update task_runs t
        set status = 'running', attempts = t.attempts + 1, started_at = now(),
            next_attempt_at = now() + make_interval(secs => l.lease)
-      from jsonb_to_recordset(${JSON.stringify(leases)}::jsonb) as l(id uuid, lease int)
+      from jsonb_to_recordset(${JSON.stringify(leases)}::jsonb) as l(id uuid, lease int, with_args boolean)
      where t.id = l.id
        and ((t.status in ('queued', 'failed') and t.next_attempt_at <= now() + interval '1 second')
             or (t.status = 'running' and t.next_attempt_at <= now()))
-    returning t.id, t.name, t.attempts, t.max_attempts, t.correlation_id`);
+    returning t.id, t.name, t.attempts, t.max_attempts, t.correlation_id, case when l.with_args then t.args end as args`);
   return result.rows;
 }
 
