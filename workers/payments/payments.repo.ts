@@ -70,18 +70,30 @@ export function completable(p: Pick<Payment, 'status' | 'error'>): boolean {
  * Moves a completable payment on (to `failed` only from `pending`); false when another run got there
  * first. A payment expired unpaid whose invoice turns out paid is completed: money received wins.
  */
-export async function finishPayment(db: Db, id: string, status: 'completed' | 'failed' | 'mismatch', error?: string): Promise<boolean> {
+export async function finishPayment(
+  db: Db,
+  id: string,
+  status: 'completed' | 'failed' | 'mismatch',
+  opts: { error?: string; audit?: { action: string; details: Record<string, unknown> } } = {},
+): Promise<boolean> {
   const p = paymentsTable;
   const from =
     status === 'failed'
-      ? eq(p.status, 'pending')
+      ? sql`${p.status} = 'pending'`
       : sql`(${p.status} = 'pending' or (${p.status} = 'failed' and ${p.error} = ${EXPIRED_UNPAID}))`;
-  const rows = await db
-    .update(p)
-    .set({ status, error: error ?? null, completedAt: status === 'completed' ? sql`now()` : null })
-    .where(and(eq(p.id, id), from))
-    .returning({ id: p.id });
-  return rows.length > 0;
+  // The audit row in the same statement: a payment is never finished without it, nor audited twice.
+  const result = await db.execute<{ n: number }>(sql`
+    with done as (
+      update ${p} set status = ${status}, error = ${opts.error ?? null},
+             completed_at = ${status === 'completed' ? sql`now()` : null}
+       where ${p.id} = ${id} and ${from}
+      returning id),
+    logged as (
+      insert into ${auditLogsTable} (action, entity, entity_id, details)
+      select ${opts.audit?.action ?? ''}, 'payment', id::text, ${JSON.stringify(opts.audit?.details ?? {})}::jsonb
+        from done where ${opts.audit !== undefined})
+    select count(*)::int as n from done`);
+  return (result.rows[0]?.n ?? 0) > 0;
 }
 
 export async function audit(

@@ -14,7 +14,6 @@ import { defineTask, PermanentTaskError, seedPolicies, type TaskContext } from '
 import { findByIdempotencyKeys } from '../tasks/tasks.repo';
 import { usersTable } from '../users/users.schema';
 import {
-  audit,
   claimWebhookRetries,
   completable,
   expirePayment,
@@ -58,6 +57,10 @@ const processPaymentCompletionTask = defineTask({
     const payment = await findPaymentByInvoice(db, args.invoice_id);
     if (!payment) throw new PermanentTaskError(`no payment for invoice ${args.invoice_id}`);
     if (!completable(payment)) {
+      // An earlier try may have completed it and failed before the user was told: telling is deduped
+      // by the invoice, so it is asked again.
+      if (payment.status === 'completed' && payment.telegramId && payment.targetExpireAt)
+        await confirm(ctx, payment, payment.targetExpireAt);
       await markWebhookProcessed(db, 'cryptobot', String(args.invoice_id));
       return { invoice_id: args.invoice_id, status: payment.status, changed: false };
     }
@@ -66,8 +69,8 @@ const processPaymentCompletionTask = defineTask({
     if (invoice.status !== 'paid') throw new Error(`invoice ${args.invoice_id} is ${invoice.status}, not paid`);
     const wrong = mismatch(payment, invoice);
     if (wrong) {
-      if (await finishPayment(db, payment.id, 'mismatch', wrong)) {
-        await audit(db, 'payment_mismatch', 'payment', payment.id, { invoice_id: invoice.invoice_id, problem: wrong });
+      const audit = { action: 'payment_mismatch', details: { invoice_id: invoice.invoice_id, problem: wrong } };
+      if (await finishPayment(db, payment.id, 'mismatch', { error: wrong, audit })) {
         log.error('payment_mismatch', { payment: payment.id, invoice_id: invoice.invoice_id, problem: wrong });
         await notifyAdmins(
           ctx.env,
@@ -80,14 +83,9 @@ const processPaymentCompletionTask = defineTask({
       return { invoice_id: args.invoice_id, status: 'mismatch', changed: true };
     }
     const expires = await activate(ctx, payment);
-    if (await finishPayment(db, payment.id, 'completed')) {
-      await audit(db, 'payment_completed', 'payment', payment.id, {
-        invoice_id: invoice.invoice_id,
-        remnawave_user_id: payment.remnawaveUserId,
-        expires_at: expires.toISOString(),
-      });
-      if (payment.telegramId) await confirm(ctx, payment, expires);
-    }
+    const details = { invoice_id: invoice.invoice_id, remnawave_user_id: payment.remnawaveUserId, expires_at: expires.toISOString() };
+    if ((await finishPayment(db, payment.id, 'completed', { audit: { action: 'payment_completed', details } })) && payment.telegramId)
+      await confirm(ctx, payment, expires);
     await markWebhookProcessed(db, 'cryptobot', String(args.invoice_id));
     return { invoice_id: args.invoice_id, status: 'completed', changed: true, expires_at: expires.toISOString() };
   },

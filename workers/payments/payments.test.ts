@@ -11,7 +11,7 @@ import { PermanentTaskError, type TaskDefinition } from '../tasks/task';
 import { taskRunsTable } from '../tasks/tasks.schema';
 import { admin } from '../testing/admin-chat';
 import { outboxDrained } from '../testing/alerts';
-import { uniqueTelegramId, withTestDb } from '../testing/db';
+import { refuseNotificationsTo, uniqueTelegramId, withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
@@ -461,6 +461,26 @@ describe('payments', () => {
     // The first's retry finds the panel past its target: it writes nothing back.
     expect(await complete(c.invoice_id)).toMatchObject({ status: 'completed', expires_at: plus(90) });
     expect((await readPanelUser(user.id)).expireAt).toBe(plus(120));
+  });
+
+  it('tells the user on the next try when the confirmation failed after the payment was completed', async () => {
+    const user = await panelUser(new Date(Date.now() + DAY));
+    const chat = uniqueTelegramId();
+    const p = await createPayment(user, chat);
+    await pay(p.invoice_id);
+    const accept = await refuseNotificationsTo(chat);
+    await expect(complete(p.invoice_id)).rejects.toMatchObject({ cause: { message: expect.stringContaining('No space left on device') } });
+    expect((await payment(p.id)).status).toBe('completed');
+    await accept();
+    expect(await complete(p.invoice_id)).toMatchObject({ status: 'completed', changed: false });
+    const told = await poll(async () => (await deliveries(chat)).at(0), { what: 'the confirmation' });
+    expect(told.text).toContain('Payment received');
+    expect(await audits(p.id)).toHaveLength(1);
+    // Later tries (a webhook delivered again) tell nobody twice.
+    await complete(p.invoice_id);
+    expect(
+      await withTestDb((db) => db.select().from(notificationQueueTable).where(eq(notificationQueueTable.telegramId, chat))),
+    ).toHaveLength(1);
   });
 
   it('alerts the admins once when two completions refuse one mismatched invoice at once', async () => {

@@ -35,18 +35,37 @@ interface Deps {
 }
 
 /**
- * Records `(user, bracket, expiry)` for each and returns the ones recorded now: only they are told.
- * One statement, so concurrent runs and retries never tell anyone twice.
+ * Tells each of `rows` not told of its bracket and expiry yet, then records `(user, bracket, expiry)`
+ * for them; returns the ones told now. Told before recorded: a failure between the two tells them
+ * again on the next try, where the notifications' dedupe keys stop the repeat (recorded first, a
+ * failure in between would have told nobody, ever).
  */
-async function firstTime(db: Db, rows: { user: Subscriber; bracket: string }[]) {
+async function tellOnce(
+  db: Db,
+  rows: { user: Subscriber; bracket: string }[],
+  tell: (fresh: { user: Subscriber; bracket: string }[]) => Promise<void>,
+) {
   if (!rows.length) return [];
-  const inserted = await db
-    .insert(subscriptionRemindersTable)
-    .values(rows.map((r) => ({ panelUserId: r.user.id, bracket: r.bracket, expireAt: new Date(r.user.expireAt) })))
-    .onConflictDoNothing()
-    .returning({ id: subscriptionRemindersTable.panelUserId, bracket: subscriptionRemindersTable.bracket });
-  const fresh = new Set(inserted.map((r) => `${r.id}:${r.bracket}`));
-  return rows.filter((r) => fresh.has(`${r.user.id}:${r.bracket}`));
+  const t = subscriptionRemindersTable;
+  const key = (id: number, bracket: string, expireAt: Date | string) => `${id}:${bracket}:${new Date(expireAt).getTime()}`;
+  const told = await db
+    .select({ id: t.panelUserId, bracket: t.bracket, expireAt: t.expireAt })
+    .from(t)
+    .where(
+      inArray(
+        t.panelUserId,
+        rows.map((r) => r.user.id),
+      ),
+    );
+  const done = new Set(told.map((r) => key(r.id, r.bracket, r.expireAt)));
+  const fresh = rows.filter((r) => !done.has(key(r.user.id, r.bracket, r.user.expireAt)));
+  if (!fresh.length) return [];
+  await tell(fresh);
+  await db
+    .insert(t)
+    .values(fresh.map((r) => ({ panelUserId: r.user.id, bracket: r.bracket, expireAt: new Date(r.user.expireAt) })))
+    .onConflictDoNothing();
+  return fresh;
 }
 
 /** Language codes of the bot's users by Telegram id. */
@@ -67,24 +86,25 @@ export async function remindExpiring({ db, kick }: Deps, users: Subscriber[], no
     const bracket = user.telegramId !== null && user.status === 'ACTIVE' ? bracketFor(new Date(user.expireAt).getTime() - now) : undefined;
     return bracket ? [{ user, bracket }] : [];
   });
-  const fresh = await firstTime(db, due);
-  const langs = await languages(
-    db,
-    fresh.map((r) => r.user.telegramId as number),
-  );
-  await notify(
-    { db, kick },
-    fresh.map(({ user, bracket }) => {
-      const lang = langs.get(user.telegramId as number);
-      const left = translator(negotiateLocale(lang ?? undefined))(`bracket-${bracket}`);
-      return {
-        telegramId: user.telegramId as number,
-        type: 'expiry_reminder',
-        text: renderTemplate('expiry-reminder', lang, { left, expires: `${day(user.expireAt)} UTC` }),
-        dedupeKey: `reminder:${user.id}:${bracket}:${new Date(user.expireAt).toISOString()}`,
-      };
-    }),
-  );
+  const fresh = await tellOnce(db, due, async (rows) => {
+    const langs = await languages(
+      db,
+      rows.map((r) => r.user.telegramId as number),
+    );
+    await notify(
+      { db, kick },
+      rows.map(({ user, bracket }) => {
+        const lang = langs.get(user.telegramId as number);
+        const left = translator(negotiateLocale(lang ?? undefined))(`bracket-${bracket}`);
+        return {
+          telegramId: user.telegramId as number,
+          type: 'expiry_reminder',
+          text: renderTemplate('expiry-reminder', lang, { left, expires: `${day(user.expireAt)} UTC` }),
+          dedupeKey: `reminder:${user.id}:${bracket}:${new Date(user.expireAt).toISOString()}`,
+        };
+      }),
+    );
+  });
   return fresh.length;
 }
 
@@ -98,25 +118,24 @@ const TELL_EXPIRED_WITHIN_MS = 7 * 24 * HOUR;
 
 /** Tells users whose subscription ended in the last 7 days, once per expiry, with renewal instructions. */
 export async function tellExpired({ db, kick }: Deps, users: Subscriber[], now = Date.now()): Promise<number> {
-  const fresh = await firstTime(
-    db,
-    users
-      .filter((u) => u.telegramId !== null && now - new Date(u.expireAt).getTime() <= TELL_EXPIRED_WITHIN_MS)
-      .map((user) => ({ user, bracket: 'expired' })),
-  );
-  const langs = await languages(
-    db,
-    fresh.map((r) => r.user.telegramId as number),
-  );
-  await notify(
-    { db, kick },
-    fresh.map(({ user }) => ({
-      telegramId: user.telegramId as number,
-      type: 'subscription_expired',
-      text: renderTemplate('subscription-expired', langs.get(user.telegramId as number), {}),
-      dedupeKey: `expired:${user.id}:${new Date(user.expireAt).toISOString()}`,
-    })),
-  );
+  const ended = users
+    .filter((u) => u.telegramId !== null && now - new Date(u.expireAt).getTime() <= TELL_EXPIRED_WITHIN_MS)
+    .map((user) => ({ user, bracket: 'expired' }));
+  const fresh = await tellOnce(db, ended, async (rows) => {
+    const langs = await languages(
+      db,
+      rows.map((r) => r.user.telegramId as number),
+    );
+    await notify(
+      { db, kick },
+      rows.map(({ user }) => ({
+        telegramId: user.telegramId as number,
+        type: 'subscription_expired',
+        text: renderTemplate('subscription-expired', langs.get(user.telegramId as number), {}),
+        dedupeKey: `expired:${user.id}:${new Date(user.expireAt).toISOString()}`,
+      })),
+    );
+  });
   return fresh.length;
 }
 

@@ -2,7 +2,7 @@ import { env } from 'cloudflare:workers';
 import { and, eq, inArray } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { auditLogsTable } from '../payments/payments.schema';
-import { uniqueTelegramId, withTestDb } from '../testing/db';
+import { refuseNotificationsTo, uniqueTelegramId, withTestDb } from '../testing/db';
 import { panelObject, panelSignature, postPanelEvent } from '../testing/panel';
 import { poll } from '../testing/poll';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
@@ -188,6 +188,19 @@ describe('panel webhooks', () => {
     const u = await seed(-HOUR);
     const res = await post(await userEvent('user.expired', u.id));
     expect(await res.json()).toEqual({ ok: true, told: 1 });
+    await poll(async () => (await sentTo(u)).at(0), { what: 'the expiry message' });
+    await run('disable_expired_users');
+    await run('process_notifications');
+    expect(await sentTo(u)).toHaveLength(1);
+  });
+
+  it('tells the user when a delivery of user.expired failed half-way: the panel sends it again', async () => {
+    const u = await seed(-HOUR);
+    const accept = await refuseNotificationsTo(u.telegramId as number);
+    const body = await userEvent('user.expired', u.id);
+    expect((await post(body)).status).toBe(500);
+    await accept();
+    expect(await post(body).then((r) => r.json())).toEqual({ ok: true, told: 1 });
     await poll(async () => (await sentTo(u)).at(0), { what: 'the expiry message' });
     await run('disable_expired_users');
     await run('process_notifications');
