@@ -6,7 +6,8 @@ import { escapeHtml } from '../core/telegram';
 import { type Action, allowedActions } from './lifecycle';
 
 /** Callback data of the campaign card's buttons: `cmp:<action>:<campaign id>[:<language>]` (<= 64 bytes). */
-export const CALLBACK = /^cmp:(lang|preview|start|pause|resume|cancel|card):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?::([a-z-]{2,16}))?$/;
+export const CALLBACK =
+  /^cmp:(lang|preview|start|pause|resume|cancel|card):([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?::([a-z-]{2,16}))?$/;
 export type CardAction = 'lang' | 'preview' | Action | 'card';
 
 /** Languages offered for a new variant, besides the ones the draft has. */
