@@ -222,7 +222,7 @@ export class CampaignEngine {
    * right after, with no await between, so the ledger's outcomes and the counters commit together.
    */
   async exchange(req: ExchangeRequest, now: number, gate: GateFn): Promise<ExchangeReply> {
-    for (const r of req.reports) if (r.outcome === 'released') this.#ledger.release(r.id);
+    this.#release(req, now);
     const lost: number[] = [];
     try {
       return await this.#trade(req, now, gate, lost);
@@ -443,6 +443,21 @@ export class CampaignEngine {
       finished_at: iso(s.finishedAt),
       correlation_id: s.correlationId ?? null,
     };
+  }
+
+  /**
+   * Releases the claims whose sends never left, for the sender to offer again. A batch already
+   * reported done (another delivery of its message finished it) no longer keeps the campaign from
+   * completing: what it releases is also set aside, so the loader sends it if this sender does not.
+   */
+  #release(req: ExchangeRequest, now: number): void {
+    const released = req.reports.filter((r) => r.outcome === 'released');
+    if (!released.length) return;
+    const orphaned = this.state.status !== 'cancelled' && this.#ledger.batchDone(req.batch);
+    for (const r of released) {
+      this.#ledger.release(r.id);
+      if (orphaned && !this.#ledger.status(r.id)) this.#ledger.putReturned({ id: r.id, lang: r.lang }, now);
+    }
   }
 
   #setAside(offer: Recipient[], notBefore: number): void {

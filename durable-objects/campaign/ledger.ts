@@ -185,6 +185,11 @@ export class Ledger {
     return this.#exec('update batches set done = 1, drained = 1 where id = ? and done = 0', id).written > 0;
   }
 
+  /** Whether the batch was reported done (by one of its message's deliveries, or settled). */
+  batchDone(id: string): boolean {
+    return this.#exec<{ done: number }>('select done from batches where id = ?', id).rows[0]?.done === 1;
+  }
+
   /** Every recipient of the batch has a slot or was set aside; its sender is finishing. */
   drainBatch(id: string): void {
     this.#exec('update batches set drained = 1 where id = ? and drained = 0', id);

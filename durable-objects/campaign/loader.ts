@@ -91,8 +91,12 @@ export async function load(engine: CampaignEngine, ledger: Ledger, ports: Loader
       try {
         await ports.enqueue(group.map((m) => m.packed));
       } catch (err) {
-        // These and the ones after them never left: gone from the ledger, their ids used again.
+        // These and the ones after them are taken as never sent: gone from the ledger, their
+        // recipients paged (or handed out) again under new ids. Never the same ids: a sendBatch that
+        // failed may still have delivered, and a message under a reused id would hold other recipients
+        // than the ledger's record of it.
         for (const m of out.slice(sent)) ledger.dropBatch(m.batch);
+        s.batches += out.length - sent;
         ports.save();
         throw err;
       }

@@ -82,19 +82,22 @@ describe('campaign loader (Node, in-memory SQLite)', () => {
     expect(engine.state).toMatchObject({ batches: 24, cursor: 48_000, exhausted: false });
   });
 
-  it('forgets the messages a failed sendBatch never sent, and sends them again under the same ids', async () => {
+  it('forgets the messages a failed sendBatch never sent, and sends their recipients again under new ids', async () => {
     const ledger = new Ledger(memorySql());
     const engine = new CampaignEngine(ledger, campaign(48_000, 5000));
     const { port, calls } = ports(48_000, new Set([2]));
     await expect(load(engine, ledger, port, () => 0)).rejects.toThrow('queue unavailable');
     // The first call's 7 left; the other 17 are not in the ledger, and the cursor is where the 7 end.
-    expect(engine.state).toMatchObject({ batches: 7, cursor: 14_000, exhausted: false });
+    // The ids of the 17 are spent (the failed call may have delivered some of them after all).
+    expect(engine.state).toMatchObject({ batches: 24, cursor: 14_000, exhausted: false });
     expect(ledger.batchesUndrained()).toBe(7);
     await load(engine, ledger, port, () => 0);
     expect(calls.flat().reduce((a, b) => a + b, 0)).toBe(48_000);
-    expect(engine.state).toMatchObject({ batches: 24, cursor: 48_000 });
+    expect(engine.state).toMatchObject({ batches: 41, cursor: 48_000 });
     expect(ledger.batchesUndrained()).toBe(24);
     expect(ledger.batchesInFlight()).toBe(24);
+    expect(ledger.openBatch('c1:8')).toBeUndefined();
+    expect(ledger.openBatch('c1:25')).toBeDefined();
   });
 
   it('makes the total what the audience turned out to be: users who joined or left while it was read', async () => {

@@ -176,6 +176,26 @@ export function engineCases(withEngine: WithEngine): void {
     });
   });
 
+  it('sets aside what a delivery releases after another delivery of its message finished the batch, so the campaign waits for it', async () => {
+    await withEngine({ counters: { total: 2, sent: 0, failed: 0, blocked: 0, unknown: 0 } }, async (engine, ledger) => {
+      const [a, b] = recipients(2);
+      // The first delivery is granted both; the second (a redelivered copy) finds them claimed and finishes the batch.
+      await engine.exchange({ batch: 'b1', reports: [], offer: [a, b] as Recipient[], want: 2, done: false }, 0, everySlot);
+      await engine.exchange({ batch: 'b1', reports: [], offer: [a, b] as Recipient[], want: 2, done: true }, 10, everySlot);
+      expect(ledger.batchesInFlight()).toBe(0);
+      // The first sends a; b's slot went stale: released, and the gate has nothing for it now.
+      const none: GateFn = async () => ({ times: [], epoch: 3, askAgainAt: 5000 });
+      const reports = [
+        { id: 100, lang: null, outcome: 'sent' as const },
+        { id: 101, lang: null, outcome: 'released' as const, reason: 'slot went stale' },
+      ];
+      await engine.exchange({ batch: 'b1', reports, offer: [b as Recipient], want: 1, done: false }, 20, none);
+      expect(ledger.liveClaims()).toBe(0);
+      expect(engine.isDone(30)).toBe(false);
+      expect(ledger.dueReturned(30, 10)).toEqual([b]);
+    });
+  });
+
   it('counts what a sender reports once the gate has answered, beside its claims (one commit with the state)', async () => {
     await withEngine({}, async (engine, ledger) => {
       await engine.exchange({ batch: 'b1', reports: [], offer: recipients(2), want: 2, done: false }, 0, everySlot);
