@@ -27,6 +27,7 @@ campaign-pick-language = Which language is the new variant for?
 campaign-ask-variant = Send the post for <b>{ $language }</b>: it becomes that language's variant.
 campaign-not-found = This campaign no longer exists.
 campaign-invalid = This post can't be broadcast: { $reason }
+campaign-album = Albums can't be broadcast: send one photo or video with its caption (or a text with a link).
 campaign-preview-sent = Preview sent.
 
 ## Notifications to users (HTML)

@@ -110,6 +110,23 @@ describe('campaigns in the admin chat', () => {
     expect(buttons(back.params).map((b) => b.callback_data.split(':')[1])).toEqual(['lang', 'preview', 'start', 'cancel']);
   });
 
+  it('drafts nothing from a service message, and says once per album that albums are not broadcast', async () => {
+    const count = async () => (await withTestDb((db) => db.select().from(campaignsTable))).length;
+    const before = await count();
+    const seq = await lastSeq();
+    // A pin, an auto-delete timer: nothing to broadcast.
+    await post(admin, { pinned_message: { message_id: 1, date: 0, chat: chat(admin), text: 'pinned card' } });
+    await post(admin, { message_auto_delete_timer_changed: { message_auto_delete_time: 86_400 } });
+    // An album arrives as one update per photo.
+    const photo = (id: string) => ({ photo: [{ file_id: id, file_unique_id: id, width: 1, height: 1 }], media_group_id: 'album-1' });
+    for (const id of ['a', 'b', 'c']) await post(admin, { ...photo(id), ...(id === 'a' ? { caption: 'Our summer' } : {}) });
+    const told = await nextDelivery(seq, (d) => d.text?.startsWith("Albums can't be broadcast") ?? false);
+    expect(told.chat_id).toBe(admin);
+    // The webhook finished every update: a draft or a second reply would be there by now.
+    expect((await deliveries(admin)).filter((d) => d.seq > seq).map((d) => d.text)).toEqual([told.text]);
+    expect(await count()).toBe(before);
+  });
+
   it('shows nothing of it to anyone else', async () => {
     const stranger = uniqueTelegramId();
     const before = (await calls('answerCallbackQuery')).length;
@@ -360,11 +377,20 @@ describe('posts as variants', () => {
       from_chat_id: 1,
       message_id: 7,
     });
+    // What a variant would drop — a spoiler, the caption above the media, a link preview's options — a copy keeps.
+    const spoiler = { ...base, photo: [{ file_id: 'p', file_unique_id: 'p', width: 1, height: 1 }], has_media_spoiler: true };
+    expect(variantOf(spoiler as Message, null)).toMatchObject({ kind: 'copy', message_id: 7 });
+    const noPreview = { ...base, text: 'https://example.com', link_preview_options: { is_disabled: true } };
+    expect(variantOf(noPreview as Message, null)).toMatchObject({ kind: 'copy' });
   });
 
   it('names a draft by the first line of its post, or its date', () => {
     expect(titleOf({ ...base, text: `${'x'.repeat(80)}\nmore` } as Message)).toBe(`${'x'.repeat(59)}…`);
     expect(titleOf({ ...base, caption: 'Caption line' } as Message)).toBe('Caption line');
     expect(titleOf({ ...base } as Message)).toBe('Post of 2027-01-15 08:00');
+    // Cut between characters: an emoji across the cut stays whole or goes whole, never half a pair.
+    const title = titleOf({ ...base, text: `${'x'.repeat(58)}🎉${'y'.repeat(10)}` } as Message);
+    expect(title).toBe(`${'x'.repeat(58)}🎉…`);
+    expect(title.isWellFormed()).toBe(true);
   });
 });

@@ -7,11 +7,30 @@ import { type Variant, variantFor } from '../campaigns/content';
 import { DomainError } from '../core/errors';
 import { findSession, saveSession } from './admin-sessions.repo';
 import type { BotContext } from './bot.context';
+import { firstOfAlbum } from './updates.repo';
 
 type PostCtx = Filter<BotContext, 'message'>;
 type ButtonCtx = Filter<BotContext, 'callback_query:data'>;
 
 const TITLE_LENGTH = 60;
+
+/** What a message to broadcast carries; service messages (a pin, a timer, a background) carry none of it. */
+const POST_FIELDS = [
+  'text',
+  'photo',
+  'video',
+  'animation',
+  'document',
+  'audio',
+  'voice',
+  'video_note',
+  'sticker',
+  'location',
+  'venue',
+  'contact',
+  'poll',
+  'dice',
+] as const satisfies readonly (keyof Message)[];
 
 /**
  * Broadcasts from the admin chat (`ADMIN_TELEGRAM_IDS` only; anyone else gets nothing of it):
@@ -34,7 +53,7 @@ export function campaignsComposer(adminIds: readonly number[]): Composer<BotCont
     }
   });
   admins.on('message').filter(
-    (ctx) => !ctx.message.text?.startsWith('/'),
+    (ctx) => POST_FIELDS.some((f) => ctx.message[f] !== undefined) && !ctx.message.text?.startsWith('/'),
     async (ctx) => {
       try {
         await onPost(ctx);
@@ -52,6 +71,11 @@ async function onPost(ctx: PostCtx): Promise<void> {
   const { db, env, config } = ctx.deps;
   const message = ctx.message;
   const adminId = ctx.from.id;
+  // Each photo of an album is an update of its own; a campaign sends one message per user.
+  if (message.media_group_id !== undefined) {
+    if (await firstOfAlbum(db, message.media_group_id)) await ctx.reply(ctx.t('campaign-album'));
+    return;
+  }
   const session = await findSession(db, adminId);
   if (session?.awaitingLanguage) {
     try {
@@ -130,9 +154,14 @@ async function replyCard(ctx: BotContext, id: string): Promise<void> {
   await ctx.reply(card.text, { parse_mode: 'HTML', reply_markup: card.reply_markup });
 }
 
-/** The variant a message makes: its text or media with their entities, or a copy of anything else. */
+/**
+ * The variant a message makes: its text or media with their entities, or a copy of anything else
+ * (and of a post whose spoiler, caption position or link preview a variant would not keep).
+ */
 export function variantOf(m: Message, languageCode: string | null): Variant {
   const media = { language_code: languageCode, caption: m.caption, caption_entities: m.caption_entities };
+  if (m.has_media_spoiler || m.show_caption_above_media || m.link_preview_options)
+    return { kind: 'copy', language_code: languageCode, from_chat_id: m.chat.id, message_id: m.message_id };
   if (m.text !== undefined) return { kind: 'text', language_code: languageCode, text: m.text, entities: m.entities };
   // An animation message carries a `document` too: look at the animation first.
   if (m.animation) return { kind: 'animation', file_id: m.animation.file_id, ...media };
@@ -147,5 +176,7 @@ export function variantOf(m: Message, languageCode: string | null): Variant {
 export function titleOf(m: Message): string {
   const line = (m.text ?? m.caption ?? '').split('\n')[0]?.trim() ?? '';
   if (!line) return `Post of ${new Date(m.date * 1000).toISOString().slice(0, 16).replace('T', ' ')}`;
-  return line.length > TITLE_LENGTH ? `${line.slice(0, TITLE_LENGTH - 1)}…` : line;
+  // Cut between characters, never inside one (an emoji is two UTF-16 units).
+  const chars = Array.from(line);
+  return chars.length > TITLE_LENGTH ? `${chars.slice(0, TITLE_LENGTH - 1).join('')}…` : line;
 }

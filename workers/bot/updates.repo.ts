@@ -1,7 +1,7 @@
 import { lt, sql } from 'drizzle-orm';
 import type { Db } from '../core/db';
 import type { TrackedUser } from '../users/users.tracking';
-import { telegramUpdatesTable } from './updates.schema';
+import { refusedAlbumsTable, telegramUpdatesTable } from './updates.schema';
 
 /**
  * Records an update and the user it comes from in one statement, so both happen or neither does.
@@ -26,10 +26,16 @@ export async function recordUpdate(db: Db, updateId: number, user: TrackedUser |
   return result.rows[0]?.fresh === 1;
 }
 
-/** Forgets update ids older than `days` (Telegram stops redelivering long before). Returns how many. */
+/** Forgets update ids (and refused albums) older than `days` (Telegram stops redelivering long before). Returns how many updates. */
 export async function deleteOldUpdates(db: Db, days: number): Promise<number> {
-  const result = await db
-    .delete(telegramUpdatesTable)
-    .where(lt(telegramUpdatesTable.receivedAt, sql`now() - make_interval(days => ${days})`));
+  const before = sql`now() - make_interval(days => ${days})`;
+  await db.delete(refusedAlbumsTable).where(lt(refusedAlbumsTable.receivedAt, before));
+  const result = await db.delete(telegramUpdatesTable).where(lt(telegramUpdatesTable.receivedAt, before));
   return result.rowCount ?? 0;
+}
+
+/** True for the first item of an album seen: the one the admin is told about. */
+export async function firstOfAlbum(db: Db, mediaGroupId: string): Promise<boolean> {
+  const rows = await db.insert(refusedAlbumsTable).values({ mediaGroupId }).onConflictDoNothing().returning();
+  return rows.length > 0;
 }
