@@ -14,6 +14,8 @@ export async function notify(deps: { db: Db; kick: KickFn }, rows: NewNotificati
 /** `notify`, also saying when each queued row is due (the database's clock when none was given). */
 export async function queue(deps: { db: Db; kick: KickFn }, rows: NewNotification[]): Promise<{ ids: string[]; scheduledAt: string[] }> {
   const { ids, scheduledAt, kick } = await insertNotifications(deps.db, rows);
-  if (kick) await deps.kick('process_notifications', {});
+  // The rows are stored: a kick the queue refuses (logged by the kick) is the cron sweep's to make
+  // up for within a minute. Failing here would have the caller try again and queue them twice.
+  if (kick) await deps.kick('process_notifications', {}).catch(() => undefined);
   return { ids, scheduledAt };
 }

@@ -2,6 +2,7 @@ import { env } from 'cloudflare:workers';
 import { and, eq, gte, inArray, sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { incidents } from '../../durable-objects/incidents/incidents.do';
+import { createApp } from '../app';
 import { getConfig } from '../core/config';
 import { createLogger } from '../core/logger';
 import { taskRegistry } from '../registry';
@@ -53,6 +54,52 @@ describe('notification queue', () => {
     for (const chat of chats) expect((await deliveries(chat)).map((d) => d.text)).toEqual([`Hi ${chat}`]);
     // Nothing is left due: a run finds nothing to do.
     expect(await processOnce()).toMatchObject({ claimed: 0 });
+  });
+
+  it('sends a notification once when Postgres fails the first settle of its batch', async () => {
+    const chat = uniqueTelegramId();
+    // The settle (the update that clears the claim) of this chat's row fails once: a sequence is not
+    // rolled back with the statement it fails.
+    await withTestDb(async (db) => {
+      await db.execute(sql`create sequence if not exists test_settle_failures`);
+      await db.execute(sql`create or replace function test_fail_settle() returns trigger language plpgsql as $$
+        begin
+          if new.telegram_id = ${sql.raw(String(chat))} and old.claimed_until is not null and new.claimed_until is null
+             and nextval('test_settle_failures') = 1 then
+            raise exception 'terminating connection due to administrator command';
+          end if;
+          return new;
+        end $$`);
+      await db.execute(
+        sql`create trigger test_fail_settle before update on notification_queue for each row execute function test_fail_settle()`,
+      );
+    });
+    try {
+      const { id } = await json<{ id: string }>(
+        await callApi('/notifications', { body: { telegram_id: chat, text: 'once', type: 'test' } }),
+      );
+      await poll(async () => ((await row(id)).status === 'sent' ? true : undefined), { what: 'the notification settled as sent' });
+      expect((await deliveries(chat)).map((d) => d.text)).toEqual(['once']);
+    } finally {
+      await withTestDb((db) => db.execute(sql`drop trigger test_fail_settle on notification_queue`));
+    }
+  });
+
+  it('answers 202 for a stored notification when the task queue refuses its kick (the sweep sends it): a retry would queue it twice', async () => {
+    const chat = uniqueTelegramId();
+    const refusing = { sendBatch: () => Promise.reject(new Error('queue unavailable')) } as unknown as Queue;
+    const headers = { authorization: `Bearer ${env.ADMIN_API_TOKEN}`, 'content-type': 'application/json' };
+    const res = await createApp({ registry: taskRegistry }).request(
+      '/api/notifications',
+      { method: 'POST', headers, body: JSON.stringify({ telegram_id: chat, text: 'stored', type: 'test' }) },
+      { ...env, TASKS_QUEUE: refusing },
+    );
+    expect(res.status).toBe(202);
+    const { id } = await json<{ id: string }>(res);
+    expect((await row(id)).status).toBe('pending');
+    // The minute's sweep.
+    await processOnce();
+    expect((await deliveries(chat)).map((d) => d.text)).toEqual(['stored']);
   });
 
   it('kicks one run for a burst of inserts, not one each', async () => {
