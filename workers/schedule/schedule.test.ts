@@ -33,6 +33,21 @@ describe('schedules', () => {
     );
   });
 
+  it('tries the kick again when the queue refuses it for a moment: a trigger is not delivered twice', async () => {
+    const cron = schedules[0]?.cron as string;
+    const scheduledTime = Date.UTC(2031, 0, 1, 0, Math.floor(Math.random() * 60));
+    let refusals = 1;
+    const flaky = {
+      sendBatch: (messages: Iterable<MessageSendRequest>, opts?: QueueSendBatchOptions) =>
+        refusals-- > 0 ? Promise.reject(new Error('Queue sendBatch failed: internal error')) : env.TASKS_QUEUE.sendBatch(messages, opts),
+    } as unknown as Queue;
+    await worker.scheduled({ cron, scheduledTime, noRetry: () => {} } as ScheduledController, { ...env, TASKS_QUEUE: flaky });
+    const minute = new Date(scheduledTime).toISOString();
+    const keys = schedules.filter((s) => s.cron === cron).map((s) => `cron:${s.task}:${minute}`);
+    const runs = await withTestDb((db) => db.select().from(taskRunsTable).where(inArray(taskRunsTable.idempotencyKey, keys)));
+    expect(runs).toHaveLength(keys.length);
+  });
+
   it('ignores a cron with no schedule', async () => {
     await expect(
       worker.scheduled({ cron: '1 2 3 4 5', scheduledTime: Date.now(), noRetry: () => {} } as ScheduledController, env),

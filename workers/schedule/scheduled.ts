@@ -1,7 +1,8 @@
 import { missingCapabilities, variablesOf } from '../core/capabilities';
+import { sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
-import { createLogger } from '../core/logger';
+import { createLogger, errorMessage } from '../core/logger';
 import { kickMany } from '../tasks/kick';
 import type { TaskRegistry } from '../tasks/task';
 import { schedules } from './schedules';
@@ -34,10 +35,27 @@ export async function runScheduled(
   const runnable = due.filter((s) => !off.some((o) => o.task === s.task));
   if (runnable.length === 0) return [];
   const minute = new Date(Math.floor(scheduledTime / 60_000) * 60_000).toISOString();
-  const kicked = await kickMany(
-    { db: createDb(deps.config), queue: deps.env.TASKS_QUEUE, registry: deps.registry, config: deps.config, log },
-    runnable.map((s) => ({ name: s.task, args: s.args ?? {}, idempotencyKey: `cron:${s.task}:${minute}` })),
-  );
-  log.info('cron_kicked', { tasks: runnable.map((s) => s.task) });
-  return kicked.map((k) => k.id);
+  const tasks = runnable.map((s) => s.task);
+  const kick = () =>
+    kickMany(
+      { db: createDb(deps.config), queue: deps.env.TASKS_QUEUE, registry: deps.registry, config: deps.config, log },
+      runnable.map((s) => ({ name: s.task, args: s.args ?? {}, idempotencyKey: `cron:${s.task}:${minute}` })),
+    );
+  // A trigger is not delivered again: a kick that fails (Postgres or the queue for a moment) is tried
+  // again here, the minute's keys making a repeat harmless; a monthly job missed is missed for a month.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const kicked = await kick();
+      log.info('cron_kicked', { tasks });
+      return kicked.map((k) => k.id);
+    } catch (err) {
+      const wait = KICK_RETRY_MS[attempt];
+      if (wait === undefined) throw new Error(`cron ${cron} kicked none of ${tasks.join(', ')}: ${errorMessage(err)}`, { cause: err });
+      log.warn('cron_kick_retried', { tasks, attempt: attempt + 1, error: errorMessage(err) });
+      await sleepUntil(Date.now() + wait);
+    }
+  }
 }
+
+/** Waits between tries of a trigger's kick, in ms (about 2 minutes in all: well within a trigger's wall time). */
+const KICK_RETRY_MS = [1_000, 5_000, 20_000, 90_000];
