@@ -3,7 +3,7 @@ import { ServiceError } from '../clients/http';
 import { PANEL_BULK_LIMIT, remnawave } from '../clients/remnawave';
 import { errorMessage } from '../core/logger';
 import { notifyRequester } from '../incidents/incidents';
-import { defineTask, type Progress, seedPolicies } from '../tasks/task';
+import { defineTask, MAX_TIMEOUT_SECONDS, type Progress, seedPolicies } from '../tasks/task';
 
 export const bulkOperations = ['disable', 'enable', 'reset_traffic', 'delete'] as const;
 
@@ -36,7 +36,7 @@ export const bulkUserOperationTask = defineTask({
   args: bulkArgs,
   retry: seedPolicies.bulk,
   requires: ['panel'],
-  timeoutSeconds: 900,
+  timeoutSeconds: MAX_TIMEOUT_SECONDS,
   handler: async ({ args, env, config, log, progress, signal }) => {
     const ids = [...new Set(args.user_ids)];
     const state: BulkProgress = { done: 0, total: ids.length, processed: 0, failed: 0, failures: [] };

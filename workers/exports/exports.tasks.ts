@@ -5,7 +5,7 @@ import type { Config } from '../core/config';
 import type { Db } from '../core/db';
 import { instant } from '../core/openapi';
 import { notifyRequester } from '../incidents/incidents';
-import { defineTask, seedPolicies } from '../tasks/task';
+import { defineTask, MAX_TIMEOUT_SECONDS, seedPolicies } from '../tasks/task';
 import { LINK_TTL_SECONDS, signedPath } from './signing';
 import { csvField, PartWriter } from './writer';
 
@@ -117,7 +117,7 @@ const exportDataTask = defineTask({
   name: 'export_data',
   args: exportArgs,
   retry: seedPolicies.bulk,
-  timeoutSeconds: 900,
+  timeoutSeconds: MAX_TIMEOUT_SECONDS,
   handler: async ({ args, run, db, config, env, log, progress }) => {
     const key = `exports/${run.id}.${args.format}`;
     const upload = await env.EXPORTS.createMultipartUpload(key, {

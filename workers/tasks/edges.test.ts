@@ -145,5 +145,8 @@ describe('task definitions', () => {
     expect(() => defineTask({ name: 'no_tries', args: z.object({}), retry: { maxAttempts: 0 }, handler })).toThrow(/maxAttempts/);
     const task = defineTask({ name: 'twice', args: z.object({}), handler });
     expect(() => new TaskRegistry([task, task])).toThrow(/defined twice/);
+    // A consumer invocation lasts 15 minutes: a run of 900 s could not be recorded.
+    expect(() => defineTask({ name: 'too_long', args: z.object({}), timeoutSeconds: 900, handler })).toThrow(/at most 720 s/);
+    expect(Math.max(...taskRegistry.names().map((n) => taskRegistry.get(n)?.timeoutSeconds ?? 0))).toBeLessThanOrEqual(720);
   });
 });

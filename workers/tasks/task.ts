@@ -77,6 +77,14 @@ export interface TaskDefinition<Schema extends z.ZodType = z.ZodType, Result = u
   handler(ctx: TaskContext<z.output<Schema>>): Promise<Result>;
 }
 
+/**
+ * The longest a run may take: a queue consumer invocation ends after 15 minutes of wall time, and the
+ * batch's claim before a run and the record of its outcome after it must fit in too. At 900 s a run
+ * that used its time was killed with its batch: every outcome of the batch lost, the short runs
+ * beside it run again.
+ */
+export const MAX_TIMEOUT_SECONDS = 720;
+
 /** Declares a task. Arguments are checked with `args` when kicked and again when run. */
 export function defineTask<Schema extends z.ZodType, Result>(def: {
   name: string;
@@ -98,11 +106,16 @@ export function defineTask<Schema extends z.ZodType, Result>(def: {
     throw new Error(
       `task ${def.name}: ${retry.maxAttempts - 1} retries cannot reach ${retry.backoffSeconds.length} backoff steps (maxAttempts counts the first try too)`,
     );
+  const timeoutSeconds = def.timeoutSeconds ?? 60;
+  if (timeoutSeconds > MAX_TIMEOUT_SECONDS)
+    throw new Error(
+      `task ${def.name}: a timeout of ${timeoutSeconds} s leaves its consumer no time to record it (at most ${MAX_TIMEOUT_SECONDS} s)`,
+    );
   return {
     name: def.name,
     args: def.args,
     retry,
-    timeoutSeconds: def.timeoutSeconds ?? 60,
+    timeoutSeconds,
     requires: def.requires ?? [],
     onExhausted: def.onExhausted ?? 'alert',
     handler: def.handler,
