@@ -4,6 +4,8 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
 import alerts from '../../deploy/alerts.yml?raw';
 import grafana from '../../deploy/grafana-dashboard.json?raw';
+import { notificationQueueTable } from '../notifications/notifications.schema';
+import { withTestDb } from '../testing/db';
 import { call } from '../testing/http';
 import { kickOverHttp, runWithStatus } from '../testing/runs';
 
@@ -65,6 +67,23 @@ describe('GET /metrics', () => {
     const inf = Number(/^flarecast_task_duration_seconds_bucket\{task="echo",le="\+Inf"\} (\d+)$/m.exec(text)?.[1]);
     expect(count).toBeGreaterThanOrEqual(1);
     expect(inf).toBe(count);
+  });
+
+  it('counts notifications waiting and those queued in the last hour, not the week the table keeps', async () => {
+    const type = `metrics_${crypto.randomUUID().slice(0, 8)}`;
+    await withTestDb((db) =>
+      db.insert(notificationQueueTable).values([
+        { telegramId: 1, type, text: 'waiting', status: 'pending', scheduledAt: new Date(Date.now() + 3_600_000) },
+        { telegramId: 2, type, text: 'just sent', status: 'sent' },
+        { telegramId: 3, type, text: 'sent days ago', status: 'sent', createdAt: new Date(Date.now() - 3 * 86_400_000) },
+      ]),
+    );
+    const families = parsePrometheusTextFormat(await (await scrape()).text()) as MetricFamily[];
+    const ours = families.find((f) => f.name === 'flarecast_notifications')?.metrics.filter((m) => m.labels?.type === type);
+    expect(ours?.map((m) => [m.labels?.status, Number(m.value)]).sort()).toEqual([
+      ['pending', 1],
+      ['sent', 1],
+    ]);
   });
 
   it('has every metric the Grafana dashboard and the alert rules use', async () => {
