@@ -187,7 +187,12 @@ export async function settleAndClaim(db: Db, outcomes: Settled[], claim: number)
       from moved m where ${b.id} = m.batch_id
       returning ${b.id} as id, ${b.total} as total, ${b.sent} as sent, ${b.failed} as failed, ${b.unknown} as unknown),
     progress as (
-      update ${taskRunsTable} as t set progress = jsonb_build_object(
+      update ${taskRunsTable} as t set
+        -- The run finished when it queued the rows; its result lives as long after the last send as
+        -- it was to live after the run (or cleanup would take it while its messages still go out).
+        expires_at = case when t.finished_at is null then t.expires_at
+                          else greatest(t.expires_at, now() + (t.expires_at - t.finished_at)) end,
+        progress = jsonb_build_object(
         'done', c.sent + c.failed + c.unknown, 'total', c.total, 'sent', c.sent, 'failed', c.failed, 'unknown', c.unknown,
         'duration_seconds', round(extract(epoch from now() - t.created_at)::numeric, 1),
         'note', c.sent || ' sent, ' || c.failed || ' failed, ' || c.unknown || ' unknown of ' || c.total)

@@ -365,6 +365,21 @@ describe('bulk_notify', () => {
     expect(duration_seconds).toBeGreaterThanOrEqual(0);
     expect(duration_seconds).toBeLessThan(20);
     for (const chat of chats) expect(await deliveries(chat)).toHaveLength(chat === blocked ? 0 : 1);
+    // The run's result is kept its time past the last send, not past the run (which ended before the sends).
+    const last = await withTestDb(async (db) =>
+      Math.max(
+        ...(
+          await db
+            .select({ at: notificationQueueTable.sentAt })
+            .from(notificationQueueTable)
+            .where(eq(notificationQueueTable.batchId, runId))
+        ).map((r) => r.at?.getTime() ?? 0),
+      ),
+    );
+    const kept = (await storedRun(runId)) as { expiresAt: Date; finishedAt: Date };
+    const ttl = getConfig(env).RESULT_TTL_SECONDS * 1000;
+    expect(last).toBeGreaterThan(kept.finishedAt.getTime());
+    expect(kept.expiresAt.getTime()).toBeGreaterThanOrEqual(last + ttl);
   });
 
   it('says a bulk send is done only together with its errors (one statement), failures settled before and last alike', async () => {
