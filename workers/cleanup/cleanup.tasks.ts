@@ -45,11 +45,13 @@ function retentionTask(name: string, table: PgTable & { createdAt: AnyPgColumn }
 }
 
 const cleanupAuditLogsTask = retentionTask('cleanup_audit_logs', auditLogsTable, 'audit_logs', (c) => c.CLEANUP_AUDIT_RETENTION_DAYS);
+/** Processed ones only (the seed's rule): one never processed is the evidence of what did not go through. */
 const cleanupWebhookLogsTask = retentionTask(
   'cleanup_webhook_logs',
   webhookLogsTable,
   'webhook_logs',
   (c) => c.CLEANUP_WEBHOOK_RETENTION_DAYS,
+  sql`${webhookLogsTable.processedAt} is not null`,
 );
 /** Sent and failed notifications are kept 7 days; pending ones are never removed. */
 const notificationRetention = retentionTask(

@@ -34,18 +34,20 @@ describe('cleanup', () => {
     expect(left.map((r) => r.entityId)).toEqual(['kept']);
   });
 
-  it('removes webhook logs past 30 days, in batches of 1,000', async () => {
+  it('removes processed webhook logs past 30 days, in batches of 1,000, and keeps one never processed', async () => {
     const tag = crypto.randomUUID();
     await withTestDb((db) =>
-      db.execute(sql`insert into webhook_logs (provider, event_key, body, created_at)
-        select 'test', ${tag} || ':' || g, '{}'::jsonb, now() - interval '31 days' from generate_series(1, 1500) g
-        union all select 'test', ${tag} || ':kept', '{}'::jsonb, now() - interval '29 days'`),
+      db.execute(sql`insert into webhook_logs (provider, event_key, body, created_at, processed_at)
+        select 'test', ${tag} || ':' || g, '{}'::jsonb, now() - interval '31 days', now() - interval '31 days' from generate_series(1, 1500) g
+        union all select 'test', ${tag} || ':kept', '{}'::jsonb, now() - interval '29 days', now() - interval '29 days'
+        union all select 'test', ${tag} || ':unprocessed', '{}'::jsonb, now() - interval '31 days', null`),
     );
     expect((await run('cleanup_webhook_logs')).removed).toBe(1500);
     const left = await withTestDb((db) =>
-      db.execute<{ event_key: string }>(sql`select event_key from ${webhookLogsTable} where event_key like ${`${tag}:%`}`),
+      db.execute<{ event_key: string }>(sql`select event_key from ${webhookLogsTable} where event_key like ${`${tag}:%`} order by 1`),
     );
-    expect(left.rows.map((r) => r.event_key)).toEqual([`${tag}:kept`]);
+    // A webhook never processed is the evidence of a payment or an event that did not go through.
+    expect(left.rows.map((r) => r.event_key)).toEqual([`${tag}:kept`, `${tag}:unprocessed`]);
   });
 
   it('removes sent and failed notifications older than 7 days, never pending ones', async () => {
