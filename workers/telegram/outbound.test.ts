@@ -95,6 +95,55 @@ describe('the outbound path', () => {
     });
   });
 
+  it("takes a proxy's 429 for a refusal, and a refused token (401) or API root (404) for the whole bot, not the message", () => {
+    expect(classifyAnswer(429, '<html>Too Many Requests</html>', 1000)).toEqual({
+      kind: 'retry_after',
+      until: 6000,
+      reason: 'HTTP 429 from a proxy',
+    });
+    for (const [code, description] of [
+      [401, 'Unauthorized'],
+      [404, 'Not Found'],
+    ] as const)
+      expect(classifyAnswer(code, JSON.stringify({ ok: false, error_code: code, description }), 0)).toEqual({
+        kind: 'retryable',
+        reason: `the Bot API refused the bot: ${description}`,
+        botWide: true,
+      });
+  });
+
+  it('sends nothing more of the bot once Telegram refuses its token: three refusals, then held off', async () => {
+    // A token the stand-in does not take, as Telegram answers one revoked in BotFather: 401.
+    const revoked = new Outbound({ ...config, BOT_TOKEN: 'revoked-in-botfather' }, env);
+    await telegramReachable();
+    try {
+      const before = (await telegramStats()).requests;
+      const outcomes = [];
+      for (let i = 0; i < 3; i++) outcomes.push(await revoked.send('sendMessage', { chat_id: uniqueTelegramId(), text: 'x' }));
+      expect(outcomes.map((o) => [o.kind, 'botWide' in o && o.botWide])).toEqual(Array(3).fill(['retryable', true]));
+      // Each refused once, not tried again; then the isolate holds sends off (a probe every 5 s).
+      expect((await telegramStats()).requests - before).toBe(3);
+      expect(await revoked.send('sendMessage', { chat_id: uniqueTelegramId(), text: 'x' })).toEqual({
+        kind: 'retryable',
+        reason: 'Telegram looked unreachable',
+      });
+      expect((await telegramStats()).requests - before).toBe(3);
+    } finally {
+      await telegramReachable();
+    }
+  });
+
+  it('gives no slot, and sends nothing, when the gate does not answer', async () => {
+    const down = { acquire: () => Promise.reject(new Error('Durable Object is overloaded.')) };
+    const gateEnv = { ...env, GATE: { idFromName: () => ({}), get: () => down } } as unknown as Env;
+    const before = (await telegramStats()).requests;
+    expect(await new Outbound(config, gateEnv).send('sendMessage', { chat_id: uniqueTelegramId(), text: 'x' })).toEqual({
+      kind: 'retryable',
+      reason: 'the gate did not answer: Durable Object is overloaded.',
+    });
+    expect((await telegramStats()).requests).toBe(before);
+  });
+
   it('on a 429 stops every send of the bot at once: granted slots are void, the gate blocks', async () => {
     const outbound = new Outbound(config, env);
     const gate = botGate(env);
@@ -221,3 +270,8 @@ describe('one outbound path', () => {
     expect(offenders).toEqual([]);
   });
 });
+
+/** Any answer of Telegram lets sends through again (the isolate's hold-off is over). */
+async function telegramReachable(): Promise<void> {
+  expect((await new Outbound(config, env).call('getMe')).kind).toBe('ok');
+}

@@ -4,6 +4,7 @@ import { botGate } from '../../durable-objects/gate/gate.do';
 import { type GateState, type Priority, type SlotGrant, type SlotRequest, STALE_SLOT_MS } from '../../durable-objects/gate/send-scheduler';
 import { semaphore, sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
+import { errorMessage } from '../core/logger';
 import { classifyAnswer, classifyFailure, type Outcome } from './classify';
 
 export type { Outcome } from './classify';
@@ -98,7 +99,8 @@ function heldOff(now: number): boolean {
 }
 
 function noteAnswer(outcome: Outcome, now: number): void {
-  if (outcome.kind === 'unknown') {
+  // A token Telegram refuses holds sends off like an unreachable Telegram: probes until it is fixed.
+  if (outcome.kind === 'unknown' || (outcome.kind === 'retryable' && outcome.botWide)) {
     isolate.failuresInARow++;
     if (isolate.failuresInARow >= UNREACHABLE_AFTER) isolate.unreachableUntil = now + UNREACHABLE_PAUSE_MS;
   } else isolate.failuresInARow = 0;
@@ -155,7 +157,7 @@ export class Outbound {
       const slot = await this.#takeSlot(opts.paid ?? false, opts.priority ?? 'transactional');
       if (!('at' in slot)) return slot;
       const outcome = await this.#connections(() => this.#fire(method, params, slot));
-      if (outcome.kind !== 'retryable' || outcome.reason === UNREACHABLE || attempt >= 4) return outcome;
+      if (outcome.kind !== 'retryable' || outcome.reason === UNREACHABLE || outcome.botWide || attempt >= 4) return outcome;
     }
   }
 
@@ -217,8 +219,19 @@ export class Outbound {
     return call.signal;
   }
 
-  /** Waits for a slot; while the bot waits out a 429 longer than `MAX_WAIT_MS`, says so at once. */
-  async #takeSlot(paid: boolean, priority: Priority): Promise<Slot | Extract<Outcome, { kind: 'retry_after' }>> {
+  /**
+   * Waits for a slot; while the bot waits out a 429 longer than `MAX_WAIT_MS`, says so at once. A gate
+   * that does not answer (reset, overloaded) gives no slot: the message surely did not leave.
+   */
+  async #takeSlot(paid: boolean, priority: Priority): Promise<Slot | Extract<Outcome, { kind: 'retry_after' | 'retryable' }>> {
+    try {
+      return await this.#slot(paid, priority);
+    } catch (err) {
+      return { kind: 'retryable', reason: `the gate did not answer: ${errorMessage(err)}` };
+    }
+  }
+
+  async #slot(paid: boolean, priority: Priority): Promise<Slot | Extract<Outcome, { kind: 'retry_after' }>> {
     for (;;) {
       const now = Date.now();
       if (isolate.blockedUntil - now > MAX_WAIT_MS)
