@@ -1,8 +1,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { getConfig } from '../../workers/core/config';
-import { createLogger } from '../../workers/core/logger';
+import { createLogger, type Logger } from '../../workers/core/logger';
 import { Outbound } from '../../workers/telegram/outbound';
-import { AlertOutbox } from './outbox';
+import { AlertOutbox, type Digest } from './outbox';
 
 /** An incident ends after an hour without a new occurrence; the next one opens a new incident. */
 export const INCIDENT_QUIET_MS = 3600_000;
@@ -161,27 +161,35 @@ export class IncidentObject extends DurableObject<Env> {
     const log = createLogger('incidents', { object: 'incidents' });
     const outbound = new Outbound(getConfig(this.env), this.env);
     const now = Date.now();
-    await Promise.all(
-      this.#outbox.due(now).map(async (d) => {
-        const outcome = await outbound.send('sendMessage', { chat_id: d.chatId, text: d.text, parse_mode: 'HTML' });
-        if (outcome.kind === 'ok') this.#outbox.done(d.ids);
-        else if (outcome.kind === 'retry_after' || outcome.kind === 'retryable') {
-          const dropped = this.#outbox.later(d.ids, Date.now(), outcome.kind === 'retry_after' ? outcome.until : undefined);
-          log.warn('admin_alert_delayed', { chat_id: d.chatId, messages: d.ids.length, reason: outcome.reason, dropped });
-        } else {
-          // Refused for good (the admin blocked the bot, bad markup), or it may have arrived: not sent again.
-          this.#outbox.done(d.ids);
-          log.error('admin_alert_not_delivered', {
-            chat_id: d.chatId,
-            messages: d.ids.length,
-            outcome: outcome.kind,
-            reason: outcome.reason,
-          });
-        }
-      }),
-    );
-    const next = this.#outbox.nextAt();
-    if (next !== null) await this.#wakeAt(next);
+    try {
+      await Promise.all(this.#outbox.due(now).map((d) => this.#deliver(outbound, d, log)));
+    } finally {
+      // Whatever failed, the outbox wakes again for what is left (an alarm is retried only a few times).
+      const next = this.#outbox.nextAt();
+      if (next !== null) await this.#wakeAt(next);
+    }
+  }
+
+  async #deliver(outbound: Outbound, d: Digest, log: Logger): Promise<void> {
+    const outcome = await outbound.send('sendMessage', { chat_id: d.chatId, text: d.text, parse_mode: 'HTML' });
+    if (outcome.kind === 'ok') this.#outbox.done(d.ids);
+    else if (outcome.kind === 'retry_after' || outcome.kind === 'retryable') {
+      const dropped = this.#outbox.later(d.ids, Date.now(), outcome.kind === 'retry_after' ? outcome.until : undefined);
+      log.warn('admin_alert_delayed', { chat_id: d.chatId, messages: d.ids.length, reason: outcome.reason, dropped });
+    } else if (outcome.kind === 'permanent' && d.ids.length > 1) {
+      // One of them is refused (bad markup, too long): the others must not go with it.
+      this.#outbox.split(d.ids);
+      log.warn('admin_alert_digest_split', { chat_id: d.chatId, messages: d.ids.length, reason: outcome.reason });
+    } else {
+      // Refused for good (the admin blocked the bot, bad markup), or it may have arrived: not sent again.
+      this.#outbox.done(d.ids);
+      log.error('admin_alert_not_delivered', {
+        chat_id: d.chatId,
+        messages: d.ids.length,
+        outcome: outcome.kind,
+        reason: outcome.reason,
+      });
+    }
   }
 
   async #wakeAt(at: number): Promise<void> {

@@ -4,7 +4,10 @@
  * refused it for good, or its outcome cannot be known). Messages due for one chat go as one digest,
  * so a burst of incidents reaches an admin as one message naming them all, within the chat's limit.
  *
- *   outbox(id, chat_id, text, created_at, next_at, tries)
+ *   outbox(id, chat_id, text, created_at, next_at, tries, alone)
+ *
+ * `alone`: the message goes by itself, never in a digest (a digest it was in was refused for good:
+ * each of its messages is tried alone, so one bad message does not take the others with it).
  */
 type SqlValue = string | number | null;
 interface SqlPort {
@@ -33,6 +36,8 @@ export class AlertOutbox {
     sql.exec(`create table if not exists outbox (id integer primary key autoincrement, chat_id integer not null, text text not null,
       created_at integer not null, next_at integer not null, tries integer not null default 0)`);
     sql.exec('create index if not exists outbox_due on outbox (next_at)');
+    const columns = sql.exec("select name from pragma_table_info('outbox')").toArray();
+    if (!columns.some((c) => c.name === 'alone')) sql.exec('alter table outbox add column alone integer not null default 0');
   }
 
   add(chatIds: readonly number[], text: string, now: number): void {
@@ -42,16 +47,20 @@ export class AlertOutbox {
 
   /** What is due by `now`, one digest per chat (oldest first, as many as fit in one message). */
   due(now: number): Digest[] {
-    const rows = this.#sql.exec('select id, chat_id, text, tries from outbox where next_at <= ? order by id limit 200', now).toArray() as {
+    const rows = this.#sql
+      .exec('select id, chat_id, text, tries, alone from outbox where next_at <= ? order by id limit 200', now)
+      .toArray() as {
       id: number;
       chat_id: number;
       text: string;
       tries: number;
+      alone: number;
     }[];
-    const byChat = new Map<number, Digest>();
+    const byChat = new Map<number | string, Digest>();
     for (const r of rows) {
-      const d = byChat.get(r.chat_id);
-      if (!d) byChat.set(r.chat_id, { chatId: r.chat_id, ids: [r.id], text: r.text, tries: r.tries });
+      const key = r.alone ? `alone:${r.id}` : r.chat_id;
+      const d = byChat.get(key);
+      if (!d) byChat.set(key, { chatId: r.chat_id, ids: [r.id], text: r.text, tries: r.tries });
       else if (d.text.length + r.text.length + 2 <= DIGEST_CHARS) {
         d.ids.push(r.id);
         d.text += `\n\n${r.text}`;
@@ -59,6 +68,11 @@ export class AlertOutbox {
       }
     }
     return [...byChat.values()];
+  }
+
+  /** A digest refused for good: each of its messages goes again by itself, at once. */
+  split(ids: readonly number[]): void {
+    for (const id of ids) this.#sql.exec('update outbox set alone = 1 where id = ?', id);
   }
 
   /** Delivered, refused for good, or maybe delivered: gone. */

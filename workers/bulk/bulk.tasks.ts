@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ServiceError } from '../clients/http';
 import { PANEL_BULK_LIMIT, remnawave } from '../clients/remnawave';
 import { errorMessage } from '../core/logger';
+import { escapeHtml } from '../core/telegram';
 import { notifyRequester } from '../incidents/incidents';
 import { defineTask, MAX_TIMEOUT_SECONDS, type Progress, seedPolicies } from '../tasks/task';
 
@@ -89,7 +90,8 @@ export const bulkUserOperationTask = defineTask({
       state.failures.length
         ? `\n${state.failures
             .slice(0, 10)
-            .map((f) => `• ${f.id}: ${f.reason}`.slice(0, 120))
+            // The panel's words, cut before escaping so no entity is cut in half.
+            .map((f) => `• ${f.id}: ${escapeHtml(f.reason.slice(0, 100))}`)
             .join('\n')}`
         : ''
     }`;

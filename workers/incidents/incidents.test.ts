@@ -1,4 +1,4 @@
-import { createExecutionContext, createScheduledController, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, createScheduledController, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { INCIDENT_QUIET_MS, incidents } from '../../durable-objects/incidents/incidents.do';
@@ -137,6 +137,27 @@ describe('alerts are delivered, none lost', () => {
     expect(messages.length).toBeLessThanOrEqual(10);
     for (const m of messages) expect(m.text?.length).toBeLessThanOrEqual(4096);
     // The object deletes a message once Telegram's answer is back, a moment after the stand-in saw it.
+    expect(await poll(async () => ((await incidents(env).outboxPending()) === 0 ? 0 : undefined), { what: 'an empty outbox' })).toBe(0);
+  });
+
+  it('a digest Telegram refuses for one bad message is split: the others still arrive, each once', async () => {
+    const tag = `digest-${crypto.randomUUID().slice(0, 8)}`;
+    const admin = admins[0] as number;
+    // Two messages due for one admin make one digest; one has markup Telegram cannot parse.
+    await runInDurableObject(incidents(env), async (instance, state) => {
+      const now = Date.now();
+      for (const text of [`<b>${tag} good</b>`, `<b>${tag} broken`])
+        state.storage.sql.exec('insert into outbox (chat_id, text, created_at, next_at) values (?, ?, ?, ?)', admin, text, now, now);
+      await instance.alarm();
+    });
+    const good = await poll(
+      async () => {
+        const ours = (await deliveries(admin)).filter((d) => d.text?.includes(tag));
+        return ours.length ? ours : undefined;
+      },
+      { what: 'the good message, alone' },
+    );
+    expect(good.map((d) => d.text)).toEqual([`${tag} good`]);
     expect(await poll(async () => ((await incidents(env).outboxPending()) === 0 ? 0 : undefined), { what: 'an empty outbox' })).toBe(0);
   });
 
