@@ -74,6 +74,29 @@ describe('configuration', () => {
     expect(message).not.toContain('not-a-token-but-secret');
   });
 
+  it('refuses a database URL the driver could not parse (its error would carry the password), and URLs without http(s)', () => {
+    const password = 'Xk9/3f+Qz1w==';
+    let error: unknown;
+    try {
+      parse({ ...valid, DATABASE_URL: `postgres://app:${password}@ep-x.neon.tech/neondb` });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain('DATABASE_URL');
+    expect((error as Error).message).not.toContain(password);
+    expect(
+      parse({ ...valid, DATABASE_URL: `postgres://app:${encodeURIComponent(password)}@ep-x.neon.tech/neondb` }).DATABASE_URL,
+    ).toContain('ep-x.neon.tech');
+    // zod's url() takes these, and fetch refuses each at every call.
+    for (const [name, value] of [
+      ['TELEGRAM_API_ROOT', 'localhost:8081'],
+      ['REMNAWAVE_URL', 'panel.example.com:3000'],
+      ['CRYPTOBOT_API_URL', 'pay.crypt.bot:443/api'],
+    ])
+      expect(() => parse({ ...valid, [name]: value }), name).toThrow(new RegExp(name));
+  });
+
   it('rejects a webhook secret outside Telegram alphabet', () => {
     expect(() => parse({ ...valid, TELEGRAM_WEBHOOK_SECRET: 'has spaces!' })).toThrow(/TELEGRAM_WEBHOOK_SECRET/);
   });

@@ -3,6 +3,8 @@ import { type LogLevel, setLogLevel } from './logger';
 import { registerSecrets } from './redact';
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+/** An http(s) URL: zod's `url()` alone takes `localhost:8081` (scheme `localhost:`), which fetch refuses at every call. */
+const httpUrl = () => z.url({ protocol: /^https?$/ });
 
 /**
  * Shortest secret of our own making accepted, in characters: 16 random characters are out of reach of
@@ -25,7 +27,7 @@ const configSchema = z.object({
   /** Bot username, used as the preset `botInfo` so a cold start never calls getMe. */
   BOT_USERNAME: z.string().min(1).default('flarecast_bot'),
   /** Bot API server root. Default https://api.telegram.org */
-  TELEGRAM_API_ROOT: z.url().default('https://api.telegram.org'),
+  TELEGRAM_API_ROOT: httpUrl().default('https://api.telegram.org'),
   TELEGRAM_WEBHOOK_SECRET: webhookSecret,
   ADMIN_API_TOKEN: secret(),
   /** Comma-separated Telegram user ids of the operators. */
@@ -44,7 +46,12 @@ const configSchema = z.object({
       }
       return ids.map(Number);
     }),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  // Parsed here, not first by the driver: a URL it cannot parse (a password with an unescaped `/`) ends
+  // up whole, password and all, in the driver's error, which logs and alerts would then carry.
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .refine((u) => URL.canParse(u), 'is not a valid URL (percent-encode /, @, : and # in the password)'),
   /** host:port of the local stand-in for Neon's proxy in front of a plain Postgres (local only). */
   DATABASE_PROXY: z.string().default(''),
   /** Bot-wide messages per second. Default 30 */
@@ -75,14 +82,14 @@ const configSchema = z.object({
   /** Seconds a service's circuit breaker stays open (refusing calls at once) before a trial call. Default 30 */
   BREAKER_OPEN_SECONDS: positiveInt(30),
   /** The Remnawave panel, e.g. https://panel.example.com; empty turns the subscription jobs off. */
-  REMNAWAVE_URL: z.union([z.literal(''), z.url()]).default(''),
+  REMNAWAVE_URL: z.union([z.literal(''), httpUrl()]).default(''),
   REMNAWAVE_API_TOKEN: optionalSecret(),
   /** Key of the panel's webhook signatures (`X-Remnawave-Signature`); empty refuses panel webhooks. */
   REMNAWAVE_WEBHOOK_SECRET: optionalSecret(MIN_SIGNING_KEY_LENGTH),
   /** Crypto Pay API token from @CryptoBot; empty turns payments off. */
   CRYPTOBOT_TOKEN: optionalSecret(),
   /** Crypto Pay API root. Default https://pay.crypt.bot/api */
-  CRYPTOBOT_API_URL: z.url().default('https://pay.crypt.bot/api'),
+  CRYPTOBOT_API_URL: httpUrl().default('https://pay.crypt.bot/api'),
   /** Lowest level written to the log: debug, info, warn (or warning), error, in any case. Default info */
   LOG_LEVEL: z
     .string()
