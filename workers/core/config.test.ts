@@ -93,7 +93,7 @@ describe('configuration', () => {
       ['TELEGRAM_API_ROOT', 'localhost:8081'],
       ['REMNAWAVE_URL', 'panel.example.com:3000'],
       ['CRYPTOBOT_API_URL', 'pay.crypt.bot:443/api'],
-    ])
+    ] as const)
       expect(() => parse({ ...valid, [name]: value }), name).toThrow(new RegExp(name));
   });
 
