@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { Hono } from 'hono';
-import { AppError } from '../core/errors';
+import { missingCapabilities } from '../core/capabilities';
+import { AppError, DomainError } from '../core/errors';
 import { type AppEnv, createRouter } from '../core/http';
 import { errorSchema, errors, json } from '../core/openapi';
 import { kick } from '../tasks/kick';
@@ -28,7 +29,11 @@ const routes = {
     summary: 'Export users, payments, servers or audit rows of a date range to R2 as CSV or JSON',
     security: [{ Bearer: [] }],
     request: { body: { content: { 'application/json': { schema: createBody } }, required: true } },
-    responses: { 202: json(z.object({ export_id: z.uuid() }), 'Queued'), ...errors },
+    responses: {
+      202: json(z.object({ export_id: z.uuid() }), 'Queued'),
+      ...errors,
+      503: json(errorSchema, 'A servers export while the panel is not set up'),
+    },
   }),
   get: createRoute({
     method: 'get',
@@ -47,6 +52,9 @@ export function exportRoutes(registry: TaskRegistry) {
       const { db, config, log } = c.var;
       const body = c.req.valid('json');
       if (Date.parse(body.from) >= Date.parse(body.to)) throw AppError.badRequest('to', 'must be after from');
+      // The servers come from the panel: with it off, the run would fail and alert a panel outage.
+      if (body.type === 'servers' && missingCapabilities(config, ['panel']).length)
+        throw new DomainError('unavailable', 'panel_not_configured', 'the panel is not set up here (REMNAWAVE_URL is empty)');
       const args = { ...body, base_url: new URL(c.req.url).origin };
       const run = await kick({ db, queue: c.env.TASKS_QUEUE, registry, config, log }, { name: 'export_data', args });
       return c.json({ export_id: run.id }, 202);

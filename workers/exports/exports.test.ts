@@ -1,6 +1,8 @@
 import { env } from 'cloudflare:workers';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../app';
+import { taskRegistry } from '../registry';
 import { withTestDb } from '../testing/db';
 import { call, callApi, json } from '../testing/http';
 import { poll } from '../testing/poll';
@@ -106,6 +108,16 @@ describe('exports', () => {
     const bad = await callApi('/exports', { body: { type: 'users', from: '2021-03-02T00:00:00Z', to: '2021-03-01T00:00:00Z' } });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toMatchObject({ field: 'to' });
+    // The servers come from the panel: with it off, 503 now, not a run that fails and alerts an outage.
+    const headers = { authorization: `Bearer ${env.ADMIN_API_TOKEN}`, 'content-type': 'application/json' };
+    const body = JSON.stringify({ type: 'servers', from: '2021-03-01T00:00:00Z', to: '2021-03-02T00:00:00Z' });
+    const off = await createApp({ registry: taskRegistry }).request(
+      '/api/exports',
+      { method: 'POST', headers, body },
+      { ...env, REMNAWAVE_URL: '' },
+    );
+    expect(off.status).toBe(503);
+    expect(await off.json()).toMatchObject({ error: 'panel_not_configured' });
     const cleanup = await runWithStatus(await kickOverHttp('cleanup_exports'), 'succeeded');
     expect(cleanup.result).toEqual({ removed: 0 });
   });
