@@ -152,13 +152,26 @@ async function startWorker(url: string, port: number, vars: Record<string, strin
     await waitForHealth(url);
   } else {
     const envFile = join(dataDir, 'wrangler.env');
-    const lines = Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+    const lines = Object.entries(vars).map(([k, v]) => envLine(k, v));
     writeFileSync(envFile, lines.join('\n'), { mode: 0o600 });
     chmodSync(envFile, 0o600);
     const wrangler = spawnWrangler(port, envFile, join(dataDir, 'wrangler-state'), onLog);
     closers.push(() => stopProcess(wrangler));
     await waitForHealth(url, wrangler);
   }
+}
+
+/**
+ * A line of the env file `wrangler dev --env-file` reads with dotenv and then dotenv-expand, written so
+ * the Worker gets the value exactly: `$` escaped (dotenv-expand would take `$NAME` for a variable and
+ * put in its value, or nothing), quoted with a quote the value does not hold (dotenv undoes no escape
+ * but `\n` in double quotes, so a JSON string's `\"` and `\\` came through doubled).
+ */
+function envLine(key: string, value: string): string {
+  const escaped = value.replaceAll('$', () => '\\$');
+  const quote = ["'", '`', '"'].find((q) => !escaped.includes(q) && !(q === '"' && escaped.includes('\\n')));
+  if (!quote) throw new Error(`${key}: a value holding ', \` and " cannot be passed to wrangler dev`);
+  return `${key}=${quote}${escaped}${quote}`;
 }
 
 /** Names the Worker reads; only these are taken from the process environment. */
@@ -187,6 +200,8 @@ const workerVars = [
   'REMNAWAVE_WEBHOOK_SECRET',
   'CRYPTOBOT_TOKEN',
   'CRYPTOBOT_API_URL',
+  'LOG_LEVEL',
+  'BREAKER_OPEN_SECONDS',
 ];
 
 function knownFromProcess(): Record<string, string> {

@@ -28,7 +28,8 @@ interface PageGlobals {
 let stack: RunningStack;
 
 before(async () => {
-  stack = await runNpmStart();
+  // A token with what an env file can mangle: `$NAME` (dotenv-expand), quotes and a backslash (dotenv).
+  stack = await runNpmStart({ env: { ADMIN_API_TOKEN: 'e2e-$HOME-"quoted"-back\\slash-token-0123456789' } });
   const db = new pg.Client({ connectionString: stack.databaseUrl });
   await db.connect();
   // Two audiences: 300 users for the run to 100 %, 600 for the one paused and resumed.
