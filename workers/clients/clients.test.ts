@@ -118,6 +118,27 @@ describe('clients', () => {
     expect(await invoices()).toBe(before + 1);
   });
 
+  it('Remnawave: every user, page by page, each cut to what the jobs read (the whole list of 100,000 held ~107 MB)', async () => {
+    const users = Array.from({ length: 1_205 }, (_, i) => ({
+      id: 7_000_000 + i,
+      username: `page_${i}`,
+      status: i % 2 ? 'ACTIVE' : 'EXPIRED',
+      expireAt: new Date(Date.UTC(2030, 0, 1) + i * 60_000).toISOString(),
+      telegramId: i % 3 ? 5_000_000_000 + i : null,
+    }));
+    expect((await fetch(`${panelControl}/users`, { method: 'POST', body: JSON.stringify({ users }) })).ok).toBe(true);
+    const all = await remnawave(getConfig(env)).allUsers();
+    const ours = all.filter((u) => u.id >= 7_000_000 && u.id < 7_000_000 + users.length);
+    expect(ours).toHaveLength(users.length);
+    expect(ours.find((u) => u.id === 7_000_001)).toEqual({
+      id: 7_000_001,
+      status: 'ACTIVE',
+      expireAt: users[1]?.expireAt,
+      telegramId: 5_000_000_001,
+    });
+    expect(new Set(all.map((u) => Object.keys(u).sort().join()))).toEqual(new Set(['expireAt,id,status,telegramId']));
+  });
+
   it("Remnawave: a run's signal ends a call at once, and the service is not held to blame", async () => {
     await configurePanel({ latencyMs: 3000 });
     try {

@@ -15,14 +15,25 @@ import type { Config } from '../core/config';
 import { breakerOpenMs, type ClientOptions, callService, describe, ServiceError } from './http';
 
 type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
+
+/**
+ * A panel user as the jobs over every user need one. The contract's whole object (traffic, links,
+ * squads, ...) is ~1 KB parsed: at 100,000 users the full list held ~107 MB, and a Worker has 128.
+ */
+export interface PanelUserSummary {
+  id: number;
+  status: string;
+  expireAt: string;
+  telegramId: number | null;
+}
 export type PanelNode = z.infer<typeof GetNodesCommand.ResponseSchema>['response'][number];
 
 export interface Remnawave {
   getUser(id: number): Promise<PanelUser>;
   /** `PATCH /api/users`: sets fields of one user (an absolute expiry is safe to repeat). */
   updateUser(body: z.input<typeof UpdateUserCommand.RequestBodySchema>): Promise<PanelUser>;
-  /** Every user, 1,000 per request (`GET /api/users?start&size`). */
-  allUsers(): Promise<PanelUser[]>;
+  /** Every user, 1,000 per request (`GET /api/users?start&size`), each cut to its summary as its page arrives. */
+  allUsers(): Promise<PanelUserSummary[]>;
   disableUser(id: number): Promise<PanelUser>;
   /** Resets the traffic of up to 500 users in one call. */
   bulkResetTraffic(ids: number[]): Promise<void>;
@@ -80,10 +91,11 @@ export function remnawave(
     getUser: async (id) => (await call('GET', GetUserByIdCommand.url(String(id)), GetUserByIdCommand.ResponseSchema)).response,
     updateUser: async (body) => (await call('PATCH', UpdateUserCommand.url, UpdateUserCommand.ResponseSchema, body)).response,
     allUsers: async () => {
-      const users: PanelUser[] = [];
+      const users: PanelUserSummary[] = [];
       for (let start = 0; ; start += PAGE) {
         const page = (await call('GET', `${GetUsersCommand.url}?start=${start}&size=${PAGE}`, GetUsersCommand.ResponseSchema)).response;
-        users.push(...(page.users as PanelUser[]));
+        for (const u of page.users as PanelUser[])
+          users.push({ id: u.id, status: u.status, expireAt: new Date(u.expireAt).toISOString(), telegramId: u.telegramId ?? null });
         if (page.users.length < PAGE || users.length >= page.total) return users;
       }
     },
