@@ -20,7 +20,7 @@ type PanelUser = z.infer<typeof GetUserByIdCommand.ResponseSchema>['response'];
  * A panel user as the jobs over every user need one. The contract's whole object (traffic, links,
  * squads, ...) is ~1 KB parsed: at 100,000 users the full list held ~107 MB, and a Worker has 128.
  */
-export interface PanelUserSummary {
+interface PanelUserSummary {
   id: number;
   status: string;
   expireAt: string;
