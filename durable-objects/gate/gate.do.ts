@@ -1,20 +1,18 @@
 import { DurableObject } from 'cloudflare:workers';
 import { getConfig } from '../../workers/core/config';
-import { DEFAULT_PACE, type GateState, SendScheduler, type SlotGrant, type SlotRequest } from './send-scheduler';
+import { DEFAULT_PACE, type GateState, type SchedulerStart, SendScheduler, type SlotGrant, type SlotRequest } from './send-scheduler';
 
 /** How long a `watch` stays open with no flood wait: the watcher opens another. */
 const WATCH_MS = 30_000;
 
-interface Stored {
-  epoch: number;
-  blockedUntil: number;
-}
+/** The block, the epoch and the paces a 429 cut (written only on a new flood wait). */
+type Stored = Omit<SchedulerStart, 'now'>;
 
 /**
  * The bot-wide send budget, one object per bot (`GATE.idFromName('bot')`). Every send of the bot
  * asks it for a slot; a 429 from Telegram blocks every sender until `retry_after` has passed and
- * voids the slots granted before it. The block and the epoch are stored (written only on a new flood
- * wait); the timeline is not: a fresh instance grants nothing within the first horizon, so an
+ * voids the slots granted before it. The block, the epoch and the cut paces are stored (written only on
+ * a new flood wait); the timeline is not: a fresh instance grants nothing within the first horizon, so an
  * evicted instance's grants can never overlap a new one's.
  */
 export class BotGate extends DurableObject<Env> {
@@ -41,8 +39,8 @@ export class BotGate extends DurableObject<Env> {
     return this.#scheduler;
   }
 
-  #store({ epoch, blockedUntil }: GateState): void {
-    this.ctx.storage.kv.put('gate', { epoch, blockedUntil } satisfies Stored);
+  #store({ epoch, blockedUntil, pace, paidPace, lastFloodAt }: GateState): void {
+    this.ctx.storage.kv.put('gate', { epoch, blockedUntil, pace, paidPace, lastFloodAt } satisfies Stored);
   }
 
   async acquire(req: SlotRequest): Promise<SlotGrant> {

@@ -1,4 +1,7 @@
+import { evictDurableObject } from 'cloudflare:test';
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
+import { botGate } from './gate.do';
 import { BULK_HORIZON_MS, DEFAULT_PACE, HORIZON_MS, SendScheduler, type SlotRequest } from './send-scheduler';
 
 const limits = { freeRate: 30, paidRate: 1000 };
@@ -109,6 +112,27 @@ describe('SendScheduler', () => {
     expect(s.acquire(1000, { count: 2, paid: true, priority: 'bulk' }).times).toEqual([1000.458, 1001.604]);
     expect(s.state(1000 + DEFAULT_PACE.quietMs + 4_000)).toMatchObject({ pace: 0.944, paidPace: 0.953 });
     expect(s.state(1000 + DEFAULT_PACE.quietMs + 60_000)).toMatchObject({ pace: 0.96, paidPace: 0.97 });
+  });
+
+  it('keeps the paces a 429 cut when it follows an evicted scheduler, until Telegram has been quiet', () => {
+    const before = fresh(0, DEFAULT_PACE);
+    const cut = before.block(0, 70_000);
+    // Evicted during the 70 s wait; the next one starts from what was stored.
+    const after = new SendScheduler(limits, DEFAULT_PACE, { now: 30_000, ...cut });
+    expect(after.state(70_000)).toMatchObject({ pace: 0.96 * 0.9, paidPace: 0.97 * 0.9, lastFloodAt: 0 });
+    expect(after.state(70_000 + DEFAULT_PACE.quietMs + 4_000)).toMatchObject({ pace: 0.944, paidPace: 0.953 });
+    // Stored long before (hours of quiet since): the targets again.
+    expect(new SendScheduler(limits, DEFAULT_PACE, { now: 10_000_000, ...cut }).state(10_000_000)).toMatchObject({
+      pace: 0.96,
+      paidPace: 0.97,
+    });
+  });
+
+  it('stores the cut paces with the block: the gate evicted during a flood wait resumes at them', async () => {
+    const gate = botGate(env);
+    await gate.block(Date.now() + 1_000);
+    await evictDurableObject(gate);
+    expect(await gate.stats()).toMatchObject({ pace: 0.96 * 0.9, paidPace: 0.97 * 0.9 });
   });
 
   it('gives a paid send only the all-sends spacing, and keeps a caller to its own pace', () => {

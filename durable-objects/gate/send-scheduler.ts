@@ -172,6 +172,17 @@ class Timeline {
   }
 }
 
+/** Where a scheduler starts: what the one before it left (an evicted object's stored state). */
+export interface SchedulerStart {
+  now: number;
+  epoch: number;
+  blockedUntil: number;
+  /** The paces when the last 429 cut them; absent: the targets. */
+  pace?: number;
+  paidPace?: number;
+  lastFloodAt?: number | null;
+}
+
 export class SendScheduler {
   #limits: Limits;
   readonly #settings: PaceSettings;
@@ -197,15 +208,17 @@ export class SendScheduler {
    * nothing before `now + HORIZON_MS`, past anything the other could have granted, and starts a new
    * epoch (`epoch` is the last one known).
    */
-  constructor(limits: Limits, settings: PaceSettings, start: { now: number; epoch: number; blockedUntil: number }) {
+  constructor(limits: Limits, settings: PaceSettings, start: SchedulerStart) {
     this.#limits = limits;
     this.#settings = settings;
     this.#epoch = start.epoch + 1;
     this.#blockedUntil = start.blockedUntil;
     this.#floor = us(Math.max(start.now + HORIZON_MS, start.blockedUntil));
-    this.#pace = settings.target;
-    this.#paidPace = settings.paidTarget;
-    this.#paceAt = start.now;
+    // The paces a 429 cut, kept by the evicted one: they climb back only after Telegram's quiet time.
+    this.#pace = Math.min(settings.target, start.pace ?? settings.target);
+    this.#paidPace = Math.min(settings.paidTarget, start.paidPace ?? settings.paidTarget);
+    this.#paceAt = start.pace === undefined ? start.now : start.blockedUntil;
+    this.#lastFloodAt = start.lastFloodAt ?? null;
   }
 
   setLimits(limits: Limits): void {
