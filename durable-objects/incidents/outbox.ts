@@ -40,9 +40,11 @@ export class AlertOutbox {
     if (!columns.some((c) => c.name === 'alone')) sql.exec('alter table outbox add column alone integer not null default 0');
   }
 
+  /** Queues `text` for each chat; a text over one message (a weekly report of many nodes) goes as several, cut between lines. */
   add(chatIds: readonly number[], text: string, now: number): void {
     for (const chatId of chatIds)
-      this.#sql.exec('insert into outbox (chat_id, text, created_at, next_at) values (?, ?, ?, ?)', chatId, text, now, now);
+      for (const part of parts(text))
+        this.#sql.exec('insert into outbox (chat_id, text, created_at, next_at) values (?, ?, ?, ?)', chatId, part, now, now);
   }
 
   /** What is due by `now`, one digest per chat (oldest first, as many as fit in one message). */
@@ -108,4 +110,32 @@ export class AlertOutbox {
   pending(): number {
     return (this.#sql.exec('select count(*) as n from outbox').toArray()[0] as { n: number }).n;
   }
+}
+
+/**
+ * `text` in pieces of at most `DIGEST_CHARS`, cut between lines: the alerts and reports open and close
+ * their markup within a line. A single line longer than that is cut where it reaches it.
+ */
+function parts(text: string): string[] {
+  if (text.length <= DIGEST_CHARS) return [text];
+  const out: string[] = [];
+  let current = '';
+  for (const line of text.split('\n')) {
+    for (let rest = line; ; ) {
+      const room = DIGEST_CHARS - (current ? current.length + 1 : 0);
+      if (rest.length <= room) {
+        current = current ? `${current}\n${rest}` : rest;
+        break;
+      }
+      if (current) {
+        out.push(current);
+        current = '';
+        continue;
+      }
+      out.push(rest.slice(0, DIGEST_CHARS));
+      rest = rest.slice(DIGEST_CHARS);
+    }
+  }
+  if (current) out.push(current);
+  return out;
 }

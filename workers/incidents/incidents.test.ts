@@ -140,6 +140,24 @@ describe('alerts are delivered, none lost', () => {
     expect(await poll(async () => ((await incidents(env).outboxPending()) === 0 ? 0 : undefined), { what: 'an empty outbox' })).toBe(0);
   });
 
+  it('a text over one message (a weekly report of many nodes) arrives in several, cut between lines, nothing lost', async () => {
+    const tag = `long-${crypto.randomUUID().slice(0, 8)}`;
+    const admin = admins[1] as number;
+    const lines = [`<b>${tag}</b>`, ...Array.from({ length: 300 }, (_, i) => `• node-${i}.example.com: <b>99.${i % 10}%</b>`)];
+    await notifyAdmins(env, { ADMIN_TELEGRAM_IDS: [admin] }, lines.join('\n'), createLogger('test'));
+    const got = await poll(
+      async () => {
+        const ours = (await deliveries(admin)).filter((d) => d.text?.includes('node-') || d.text?.includes(tag));
+        const text = ours.map((d) => d.text).join('\n');
+        return text.includes('node-299.example.com') ? ours : undefined;
+      },
+      { what: 'every part' },
+    );
+    expect(got.length).toBeGreaterThan(1);
+    expect(got.every((d) => (d.text?.length ?? 0) <= 4096)).toBe(true);
+    expect(got.map((d) => d.text).join('\n')).toBe(lines.join('\n').replaceAll(/<\/?b>/g, ''));
+  });
+
   it('a digest Telegram refuses for one bad message is split: the others still arrive, each once', async () => {
     const tag = `digest-${crypto.randomUUID().slice(0, 8)}`;
     const admin = admins[0] as number;
