@@ -172,8 +172,10 @@ export class IncidentObject extends DurableObject<Env> {
 
   async #deliver(outbound: Outbound, d: Digest, log: Logger): Promise<void> {
     const outcome = await outbound.send('sendMessage', { chat_id: d.chatId, text: d.text, parse_mode: 'HTML' });
-    if (outcome.kind === 'ok') this.#outbox.done(d.ids);
-    else if (outcome.kind === 'retry_after' || outcome.kind === 'retryable') {
+    if (outcome.kind === 'ok') {
+      this.#outbox.done(d.ids);
+      this.#outbox.spaceChat(d.chatId, Date.now());
+    } else if (outcome.kind === 'retry_after' || outcome.kind === 'retryable') {
       const dropped = this.#outbox.later(d.ids, Date.now(), outcome.kind === 'retry_after' ? outcome.until : undefined);
       log.warn('admin_alert_delayed', { chat_id: d.chatId, messages: d.ids.length, reason: outcome.reason, dropped });
     } else if (outcome.kind === 'permanent' && d.ids.length > 1) {

@@ -18,6 +18,8 @@ interface SqlPort {
 const DIGEST_CHARS = 3800;
 /** Waits before trying a message again after a failure that surely did not send it, in seconds. */
 const BACKOFF_SECONDS = [5, 30, 120, 600, 1800];
+/** Between two messages to one chat, in ms. */
+const PER_CHAT_MS = 1_000;
 /** A message not delivered within a day is dropped (and logged by the caller). */
 const GIVE_UP_MS = 24 * 3600_000;
 
@@ -70,6 +72,14 @@ export class AlertOutbox {
       }
     }
     return [...byChat.values()];
+  }
+
+  /**
+   * After a message to `chatId`: its next waits `PER_CHAT_MS` (Telegram takes about one message a
+   * second per chat; a 429 there would hold every send of the bot).
+   */
+  spaceChat(chatId: number, now: number): void {
+    this.#sql.exec('update outbox set next_at = max(next_at, ?) where chat_id = ?', now + PER_CHAT_MS, chatId);
   }
 
   /** A digest refused for good: each of its messages goes again by itself, at once. */

@@ -155,6 +155,8 @@ describe('alerts are delivered, none lost', () => {
     );
     expect(got.length).toBeGreaterThan(1);
     expect(got.every((d) => (d.text?.length ?? 0) <= 4096)).toBe(true);
+    // One chat, about one message a second (Telegram's per-chat limit; a 429 there holds the whole bot).
+    for (let i = 1; i < got.length; i++) expect((got[i]?.at ?? 0) - (got[i - 1]?.at ?? 0)).toBeGreaterThanOrEqual(950);
     expect(got.map((d) => d.text).join('\n')).toBe(lines.join('\n').replaceAll(/<\/?b>/g, ''));
   });
 
