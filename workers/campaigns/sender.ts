@@ -1,6 +1,6 @@
 import type { ExchangeReply, ExchangeRequest, SendOutcome, SendReport } from '../../durable-objects/campaign/campaign.engine';
 import type { Recipient } from '../../durable-objects/campaign/ledger';
-import { sleepUntil } from '../core/concurrency';
+import { retrying, sleepUntil } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage, type Logger } from '../core/logger';
@@ -56,8 +56,8 @@ const MAX_BACKOFF = 2;
 const WIDEN_EVERY_MS = 100;
 /** A wait longer than this (a long 429) is not spent in the consumer: the recipients go back. */
 const MAX_WAIT_MS = 10_000;
-/** Tries of a message's last exchange, which reports its last outcomes (a Durable Object may be restarting). */
-const LAST_EXCHANGE_TRIES = 4;
+/** Waits between tries of a message's last exchange, which reports its last outcomes (a Durable Object may be restarting), in ms. */
+const LAST_EXCHANGE_RETRY_MS = [200, 400, 600];
 
 /**
  * After this long a message hands the recipients it has left back to the campaign and finishes: a
@@ -380,16 +380,11 @@ class Sender {
     };
     // The last exchange carries what the message's retry could not know (what was sent, what never
     // left): it is asked again if it fails. It claims nothing, so a repeat changes nothing.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#exchange(last);
-        return;
-      } catch (err) {
-        if (attempt >= LAST_EXCHANGE_TRIES) throw err;
-        this.#log.warn('last_exchange_failed', { attempt, error: errorMessage(err) });
-        await sleepUntil(Date.now() + 200 * attempt);
-      }
-    }
+    await retrying(
+      () => this.#exchange(last),
+      LAST_EXCHANGE_RETRY_MS,
+      (attempt, err) => this.#log.warn('last_exchange_failed', { attempt, error: errorMessage(err) }),
+    );
   }
 
   /** Walks the granted slots in order, starting each send at its moment (one timer at a time). */

@@ -22,6 +22,27 @@ export function sleepUntil(at: number): Promise<void> {
   return ms > 0 ? new Promise((resolve) => setTimeout(resolve, Math.ceil(ms))) : Promise.resolve();
 }
 
+/**
+ * Runs `fn`, and again after each of `waitsMs` while it throws (`onRetry` hears of each failure that
+ * is tried again); the last failure is thrown. For work that is safe to repeat.
+ */
+export async function retrying<T>(
+  fn: () => Promise<T>,
+  waitsMs: readonly number[],
+  onRetry: (attempt: number, err: unknown) => void,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const wait = waitsMs[attempt - 1];
+      if (wait === undefined) throw err;
+      onRetry(attempt, err);
+      await sleepUntil(Date.now() + wait);
+    }
+  }
+}
+
 /** Runs at most `n` of the functions it is given at once; the others wait their turn in order. */
 export function semaphore(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
   let active = 0;

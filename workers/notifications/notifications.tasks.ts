@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { sleepUntil } from '../core/concurrency';
+import { retrying } from '../core/concurrency';
 import { errorMessage } from '../core/logger';
 import { escapeHtml } from '../core/telegram';
 import { notifyAdmins } from '../incidents/incidents';
@@ -99,27 +99,10 @@ export const processNotificationsTask = defineTask({
 
 type ProcessContext = Parameters<typeof processNotificationsTask.handler>[0];
 
+type BatchResult = { claimed: number; sent: number; failed: number; unknown: number; retrying: number };
+
 /** Waits between tries of a batch's settle, in ms. */
 const SETTLE_RETRY_MS = [250, 1000, 3000];
-
-/**
- * Runs a batch's settle, trying again when Postgres fails it: its sends have left, and a batch left
- * claimed would be sent again once its claim ran out. A settle that did commit changes nothing when
- * repeated (it only moves pending rows); what a repeat claims besides waits for its claim to end.
- */
-async function settled<T>(settle: () => Promise<T>, log: ProcessContext['log']): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await settle();
-    } catch (err) {
-      const wait = SETTLE_RETRY_MS[attempt];
-      if (wait === undefined) throw err;
-      log.warn('notifications_settle_retried', { attempt: attempt + 1, error: errorMessage(err) });
-      await sleepUntil(Date.now() + wait);
-    }
-  }
-}
-type BatchResult = { claimed: number; sent: number; failed: number; unknown: number; retrying: number };
 
 /**
  * Records a batch's outcomes and claims up to `claim` more (one statement), deactivates who blocked
@@ -131,7 +114,14 @@ async function settleBatch(
   outcomes: Outcome[],
   claim: number,
 ): Promise<{ result: BatchResult; next: Claimed[] }> {
-  const next = await settled(() => settleAndClaim(db, outcomes, claim), log);
+  // Tried again when Postgres fails it: its sends have left, and a batch left claimed would be sent
+  // again once its claim ran out. A settle that did commit changes nothing when repeated (it only
+  // moves pending rows); what a repeat claims besides waits for its claim to end.
+  const next = await retrying(
+    () => settleAndClaim(db, outcomes, claim),
+    SETTLE_RETRY_MS,
+    (attempt, err) => log.warn('notifications_settle_retried', { attempt, error: errorMessage(err) }),
+  );
   const blocked = claimed.filter((_, i) => outcomes[i]?.refusedBy === 'user');
   if (blocked.length) await deactivateUsers(db, [...new Set(blocked.map((n) => n.telegram_id))]);
   // Failed after every try (not refused by the user): the admins hear of it once, in one message.

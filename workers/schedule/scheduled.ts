@@ -1,5 +1,5 @@
 import { missingCapabilities, variablesOf } from '../core/capabilities';
-import { sleepUntil } from '../core/concurrency';
+import { retrying } from '../core/concurrency';
 import type { Config } from '../core/config';
 import { createDb } from '../core/db';
 import { createLogger, errorMessage } from '../core/logger';
@@ -43,18 +43,13 @@ export async function runScheduled(
     );
   // A trigger is not delivered again: a kick that fails (Postgres or the queue for a moment) is tried
   // again here, the minute's keys making a repeat harmless; a monthly job missed is missed for a month.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const kicked = await kick();
-      log.info('cron_kicked', { tasks });
-      return kicked.map((k) => k.id);
-    } catch (err) {
-      const wait = KICK_RETRY_MS[attempt];
-      if (wait === undefined) throw new Error(`cron ${cron} kicked none of ${tasks.join(', ')}: ${errorMessage(err)}`, { cause: err });
-      log.warn('cron_kick_retried', { tasks, attempt: attempt + 1, error: errorMessage(err) });
-      await sleepUntil(Date.now() + wait);
-    }
-  }
+  const kicked = await retrying(kick, KICK_RETRY_MS, (attempt, err) =>
+    log.warn('cron_kick_retried', { tasks, attempt, error: errorMessage(err) }),
+  ).catch((err: unknown) => {
+    throw new Error(`cron ${cron} kicked none of ${tasks.join(', ')}: ${errorMessage(err)}`, { cause: err });
+  });
+  log.info('cron_kicked', { tasks });
+  return kicked.map((k) => k.id);
 }
 
 /** Waits between tries of a trigger's kick, in ms (about 2 minutes in all: well within a trigger's wall time). */
