@@ -1,6 +1,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import { negotiateLocale, translator } from '../bot/i18n';
 import type { Db } from '../core/db';
+import type { NewNotification } from '../notifications/notifications.repo';
 import { notify } from '../notifications/notifications.service';
 import { renderTemplate } from '../notifications/templates';
 import type { KickFn } from '../tasks/task';
@@ -43,7 +44,7 @@ interface Deps {
 async function tellOnce(
   db: Db,
   rows: { user: Subscriber; bracket: string }[],
-  tell: (fresh: { user: Subscriber; bracket: string }[]) => Promise<void>,
+  tell: (fresh: { user: Subscriber; bracket: string }[]) => Promise<unknown>,
 ) {
   if (!rows.length) return [];
   const t = subscriptionRemindersTable;
@@ -78,6 +79,25 @@ async function languages(db: Db, telegramIds: number[]): Promise<Map<number, str
   return new Map(rows.map((r) => [r.id, r.lang]));
 }
 
+/**
+ * Queues one notification per row, to its user in the user's language (the languages read in one
+ * statement). Returns the ids queued now (a dedupe key queued before is skipped).
+ */
+async function notifyEach<T extends { user: Subscriber }>(
+  { db, kick }: Deps,
+  rows: T[],
+  message: (row: T, lang: string | null | undefined) => Omit<NewNotification, 'telegramId'>,
+): Promise<string[]> {
+  const langs = await languages(
+    db,
+    rows.map((r) => r.user.telegramId as number),
+  );
+  return notify(
+    { db, kick },
+    rows.map((row) => ({ telegramId: row.user.telegramId as number, ...message(row, langs.get(row.user.telegramId as number)) })),
+  );
+}
+
 const day = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
 
 /** Reminds active users whose expiry falls in a bracket they were not reminded of. Users without telegram_id are skipped. */
@@ -86,25 +106,16 @@ export async function remindExpiring({ db, kick }: Deps, users: Subscriber[], no
     const bracket = user.telegramId !== null && user.status === 'ACTIVE' ? bracketFor(new Date(user.expireAt).getTime() - now) : undefined;
     return bracket ? [{ user, bracket }] : [];
   });
-  const fresh = await tellOnce(db, due, async (rows) => {
-    const langs = await languages(
-      db,
-      rows.map((r) => r.user.telegramId as number),
-    );
-    await notify(
-      { db, kick },
-      rows.map(({ user, bracket }) => {
-        const lang = langs.get(user.telegramId as number);
-        const left = translator(negotiateLocale(lang ?? undefined))(`bracket-${bracket}`);
-        return {
-          telegramId: user.telegramId as number,
-          type: 'expiry_reminder',
-          text: renderTemplate('expiry-reminder', lang, { left, expires: `${day(user.expireAt)} UTC` }),
-          dedupeKey: `reminder:${user.id}:${bracket}:${new Date(user.expireAt).toISOString()}`,
-        };
+  const fresh = await tellOnce(db, due, (rows) =>
+    notifyEach({ db, kick }, rows, ({ user, bracket }, lang) => ({
+      type: 'expiry_reminder',
+      text: renderTemplate('expiry-reminder', lang, {
+        left: translator(negotiateLocale(lang ?? undefined))(`bracket-${bracket}`),
+        expires: `${day(user.expireAt)} UTC`,
       }),
-    );
-  });
+      dedupeKey: `reminder:${user.id}:${bracket}:${new Date(user.expireAt).toISOString()}`,
+    })),
+  );
   return fresh.length;
 }
 
@@ -121,21 +132,13 @@ export async function tellExpired({ db, kick }: Deps, users: Subscriber[], now =
   const ended = users
     .filter((u) => u.telegramId !== null && now - new Date(u.expireAt).getTime() <= TELL_EXPIRED_WITHIN_MS)
     .map((user) => ({ user, bracket: 'expired' }));
-  const fresh = await tellOnce(db, ended, async (rows) => {
-    const langs = await languages(
-      db,
-      rows.map((r) => r.user.telegramId as number),
-    );
-    await notify(
-      { db, kick },
-      rows.map(({ user }) => ({
-        telegramId: user.telegramId as number,
-        type: 'subscription_expired',
-        text: renderTemplate('subscription-expired', langs.get(user.telegramId as number), {}),
-        dedupeKey: `expired:${user.id}:${new Date(user.expireAt).toISOString()}`,
-      })),
-    );
-  });
+  const fresh = await tellOnce(db, ended, (rows) =>
+    notifyEach({ db, kick }, rows, ({ user }, lang) => ({
+      type: 'subscription_expired',
+      text: renderTemplate('subscription-expired', lang, {}),
+      dedupeKey: `expired:${user.id}:${new Date(user.expireAt).toISOString()}`,
+    })),
+  );
   return fresh.length;
 }
 
@@ -144,20 +147,12 @@ export async function tellExpired({ db, kick }: Deps, users: Subscriber[], now =
  * Returns how many were queued now.
  */
 export async function tellTrafficReset({ db, kick }: Deps, users: Subscriber[], month: string): Promise<number> {
-  const told = users.filter((u) => u.telegramId !== null);
-  const langs = await languages(
-    db,
-    told.map((u) => u.telegramId as number),
-  );
-  const ids = await notify(
-    { db, kick },
-    told.map((user) => ({
-      telegramId: user.telegramId as number,
-      type: 'traffic_reset',
-      text: renderTemplate('traffic-reset', langs.get(user.telegramId as number), { month }),
-      dedupeKey: `traffic-reset:${user.id}:${month}`,
-    })),
-  );
+  const told = users.filter((u) => u.telegramId !== null).map((user) => ({ user }));
+  const ids = await notifyEach({ db, kick }, told, ({ user }, lang) => ({
+    type: 'traffic_reset',
+    text: renderTemplate('traffic-reset', lang, { month }),
+    dedupeKey: `traffic-reset:${user.id}:${month}`,
+  }));
   return ids.length;
 }
 
